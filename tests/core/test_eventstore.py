@@ -1,0 +1,180 @@
+"""The event store against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+
+from shared import events as ev
+from shared.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    PendingEvent,
+    with_conflict_retry,
+)
+from shared.ticket import Respond, decide, fold
+from tests.factories import NOW, request_submitted
+
+
+async def test_append_and_load_round_trip(store: EventStore) -> None:
+    submitted = request_submitted()
+    version = await store.append("T1", [submitted], expected_version=0)
+    history = await store.load("T1")
+    assert [r.event for r in history.events] == [submitted]
+    assert history.version == version
+    assert history.events[0].recorded_at is not None
+
+
+async def test_atomic_batch_stores_all_events_of_one_command(store: EventStore) -> None:
+    submitted = request_submitted(has_sla=False)
+    awaiting = ev.AwaitingAcceptance(at=NOW)
+    version = await store.append("T2", [submitted, awaiting], expected_version=0)
+    history = await store.load("T2")
+    assert [r.event for r in history.events] == [submitted, awaiting]
+    assert history.version == version == history.events[1].seq
+
+
+async def test_stale_expected_version_is_a_conflict(store: EventStore) -> None:
+    await store.append("T3", [request_submitted()], expected_version=0)
+    with pytest.raises(ConcurrencyConflict):
+        await store.append("T3", [request_submitted()], expected_version=0)
+    with pytest.raises(ConcurrencyConflict):  # batches are checked too
+        await store.append("T3", [ev.AwaitingAcceptance(at=NOW)] * 2, expected_version=0)
+    assert len((await store.load("T3")).events) == 1
+
+
+async def test_expected_version_is_the_tickets_stream_sequence(store: EventStore) -> None:
+    v1 = await store.append("A", [request_submitted()], expected_version=0)
+    await store.append("B", [request_submitted()], expected_version=0)
+    responded = ev.TechnicianResponded(at=NOW, technician="anna")
+    v2 = await store.append("A", [responded], expected_version=v1)
+    assert v2 == v1 + 2  # B's event sits between them in the stream
+
+
+async def test_retried_append_after_lost_ack_is_stored_once(store: EventStore) -> None:
+    first = PendingEvent(request_submitted(), event_id="submit-T4")
+    version = await store.append("T4", [first], expected_version=0)
+    # The client did not see the ack and retries with the same id and expected version:
+    # the server answers 10071 (the check runs before dedup); the store finds its own id.
+    again = await store.append("T4", [first], expected_version=0)
+    assert again == version
+    batch = [PendingEvent(ev.TechnicianResponded(at=NOW, technician="a"), event_id="r1"),
+             PendingEvent(ev.TicketResolved(at=NOW, technician="a"), event_id="r2")]
+    v2 = await store.append("T4", batch, expected_version=version)
+    assert await store.append("T4", batch, expected_version=version) == v2
+    assert [r.event_id for r in (await store.load("T4")).events] == ["submit-T4", "r1", "r2"]
+
+
+async def test_twenty_concurrent_writers_lose_no_update(store: EventStore) -> None:
+    await store.append("T5", [request_submitted()], expected_version=0)
+    conflicts = 0
+
+    async def respond(writer: int) -> None:
+        async def attempt() -> int:
+            nonlocal conflicts
+            history = await store.load("T5")
+            state = fold(r.event for r in history.events)
+            assert history.events, (history, writer)
+            events = decide(Respond(at=NOW + timedelta(seconds=writer),
+                                    technician=f"tech{writer}"), state)
+            try:
+                return await store.append("T5", events, history.version)
+            except ConcurrencyConflict:
+                conflicts += 1
+                raise
+        await with_conflict_retry(attempt, attempts=60)
+
+    await asyncio.gather(*(respond(i) for i in range(20)))
+    history = await store.load("T5")
+    technicians = [r.event.technician for r in history.events[1:]]  # type: ignore[attr-defined]
+    assert sorted(technicians) == sorted(f"tech{i}" for i in range(20))
+    seqs = [r.seq for r in history.events]
+    assert seqs == sorted(seqs)
+    assert conflicts > 0  # the writers really raced
+
+
+async def test_load_of_a_long_ticket_pages_through_batches(store: EventStore) -> None:
+    version = await store.append("T6", [request_submitted()], expected_version=0)
+    for i in range(300):
+        version = await store.append(
+            "T6", [ev.OnCallReNotified(at=NOW, technician="x", attempt=i)], version)
+    assert len((await store.load("T6")).events) == 301
+
+
+async def test_unknown_ticket_loads_empty(store: EventStore) -> None:
+    history = await store.load("nothing-here")
+    assert history.events == [] and history.version == 0
+
+
+async def test_invalid_ticket_id_is_refused(store: EventStore) -> None:
+    with pytest.raises(ValueError):
+        await store.load("a.b")
+    with pytest.raises(ValueError):
+        await store.append("a>", [request_submitted()], 0)
+
+
+async def test_replay_rebuilds_exactly_the_live_state(store: EventStore) -> None:
+    live: dict[str, object] = {}
+    versions: dict[str, int] = {}
+    for i in range(200):
+        versions[f"R{i}"] = await store.append(f"R{i}", [request_submitted()], 0)
+    # 10,000 events over 200 tickets, folded live as they are appended.
+    for round_ in range(49):
+        for i in range(200):
+            tid = f"R{i}"
+            event = ev.CustomerReplied(at=NOW, message_id=f"<{round_}-{i}@x>", sender="k@x",
+                                       subject="s", text=f"reply {round_}")
+            versions[tid] = await store.append(tid, [event], versions[tid])
+    for i in range(200):
+        live[f"R{i}"] = fold(r.event for r in (await store.load(f"R{i}")).events)
+    replayed: dict[str, list[ev.Event]] = {}
+    count = 0
+    async for recorded in store.replay(1):
+        replayed.setdefault(recorded.ticket_id, []).append(recorded.event)
+        count += 1
+    assert count == 10_000
+    assert {tid: fold(events) for tid, events in replayed.items()} == live
+
+
+async def test_old_schema_version_is_upcast_on_read(store: EventStore) -> None:
+    from shared.events import codec
+
+    # Pretend AckSent v1 had "to" instead of "recipient", and the current version is 2.
+    @codec.register_upcaster("AckSent", 1)
+    def _rename_to(raw: dict[str, object]) -> dict[str, object]:
+        raw["recipient"] = raw.pop("to")
+        return raw
+
+    old_body = json.dumps({"type": "AckSent", "at": NOW.isoformat(), "message_id": "<m@x>",
+                           "to": "k@example.de"}).encode()
+    await store.nc.request("tickets.U1.AckSent", old_body, headers={
+        "Ticketcore-Event-Type": "AckSent", "Ticketcore-Schema-Version": "1",
+        "Ticketcore-Event-Id": "old-1"})
+    original = ev.AckSent.SCHEMA_VERSION
+    ev.AckSent.SCHEMA_VERSION = 2
+    try:
+        history = await store.load("U1")
+    finally:
+        ev.AckSent.SCHEMA_VERSION = original
+        codec._UPCASTERS.pop(("AckSent", 1))
+    assert history.events[0].event == ev.AckSent(at=NOW, message_id="<m@x>",
+                                                 recipient="k@example.de")
+
+
+async def test_undecodable_message_is_skipped_and_reported(nc) -> None:  # type: ignore[no-untyped-def]
+    reported: list[tuple[str, int, str]] = []
+
+    async def report(subject: str, seq: int, reason: str) -> None:
+        reported.append((subject, seq, reason))
+
+    store = EventStore(nc, on_undecodable=report)
+    await store.append("U2", [request_submitted()], 0)
+    await nc.request("tickets.U2.AckSent", b"{not json", headers={
+        "Ticketcore-Event-Type": "AckSent"})
+    await nc.request("tickets.U2.Mystery", b"{}", headers={})
+    history = await store.load("U2")
+    assert len(history.events) == 1
+    assert [r[0] for r in reported] == ["tickets.U2.AckSent", "tickets.U2.Mystery"]
