@@ -51,3 +51,15 @@ def settings(tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.Monk
     monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
     return load_settings(data_dir=tmp_path / "data", nats={"url": nats_server.url},
                          http={"port": 0})
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on a free loopback port collecting every mail."""
+    from tests.support import SmtpSink
+
+    sink = SmtpSink().start()
+    try:
+        yield sink
+    finally:
+        sink.stop()

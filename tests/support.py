@@ -1,0 +1,71 @@
+"""Test helpers: a real HTTP server on a free port, and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+from fastapi import FastAPI
+
+from shared.natsserver import free_port
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: FastAPI) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every accepted message."""
+
+    port: int = 0
+    messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+    controller: Controller | None = None
+
+    async def handle_DATA(self, server: object, session: Session,
+                          envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        self.messages.append(message_from_bytes(envelope.content,  # type: ignore[arg-type]
+                                                policy=policy.default))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def start(self) -> SmtpSink:
+        self.port = self.port or free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    async def wait_for(self, count: int, timeout_s: float = 10.0) -> list[EmailMessage]:
+        """Wait until ``count`` messages arrived (polling; tests assert on the result)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while len(self.messages) < count and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        return self.messages
