@@ -14,6 +14,7 @@ from shared.eventstore import EventStore
 from shared.natsserver import EmbeddedNats
 from shared.provision import provision
 from shared.settings import Settings, load_settings
+from tests.support import SmtpSink
 
 
 @pytest.fixture
@@ -56,8 +57,6 @@ def settings(tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.Monk
 @pytest.fixture
 def smtp_sink() -> Iterator[SmtpSink]:
     """A real SMTP server on a free loopback port collecting every mail."""
-    from tests.support import SmtpSink
-
     sink = SmtpSink().start()
     try:
         yield sink
