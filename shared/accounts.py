@@ -93,3 +93,24 @@ class AccountStore:
             if any(hmac.compare_digest(wanted, h) for h in tech.token_hashes):
                 return tech
         return None
+
+
+def ensure_first_account(path: Path) -> str | None:
+    """For the quick start: create an accounts file with one technician ``admin`` and a
+    random password when none exists. Returns the password (shown once) or None."""
+    if path.exists():
+        return None
+    password = secrets.token_urlsafe(12)
+    token, token_hash = new_token()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "# Technician accounts (see README). Created at first start.\n"
+        "[[technicians]]\n"
+        'id = "admin"\n'
+        'name = "Administrator"\n'
+        f'password_hash = "{hash_password(password)}"\n'
+        f'token_hashes = ["{token_hash}"]\n', encoding="utf-8")
+    path.chmod(0o600)
+    (path.parent / "admin-api-token.txt").write_text(token + "\n", encoding="utf-8")
+    (path.parent / "admin-api-token.txt").chmod(0o600)
+    return password

@@ -43,9 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run one service (for separate scaling)")
     serve.add_argument("service", choices=("intake", "ack", "billing", "oncall"))
     serve.set_defaults(run=_serve)
+    settings_doc = commands.add_parser("settings", help="print every setting as a table")
+    settings_doc.add_argument("--update-readme", metavar="README",
+                              help="write the table into this README instead")
+    settings_doc.set_defaults(run=_settings_table)
     _register_events(commands)
     _register_ticket(commands)
     _register_accounts(commands)
+    _register_customer(commands)
     for plugin in PLUGINS:
         try:
             module = importlib.import_module(plugin)
@@ -69,9 +74,19 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from shared.accounts import ensure_first_account
     from shared.app import SERVICE_NAMES, serve_forever
 
     settings = settings_from_env()
+    if settings.accounts_file is None:
+        # Quick start: a first technician account, so the console can be tried at once.
+        accounts_file = settings.data_dir / "accounts.toml"
+        password = ensure_first_account(accounts_file)
+        settings = settings.model_copy(update={"accounts_file": accounts_file})
+        if password:
+            print(f"created technician account 'admin' with password {password} "
+                  f"(shown once; API token in {settings.data_dir / 'admin-api-token.txt'})",
+                  flush=True)
     return run_async(lambda: serve_forever(settings, SERVICE_NAMES, embedded_ok=True))
 
 
@@ -79,7 +94,23 @@ def _serve(args: argparse.Namespace) -> int:
     from shared.app import serve_forever
 
     settings = settings_from_env()
+    if settings.nats.url is None:
+        raise ConfigurationError("TICKETCORE_NATS__URL: required by `serve` (a service run "
+                                 "alone connects to a shared NATS server; `up` embeds one)")
     return run_async(lambda: serve_forever(settings, (args.service,), embedded_ok=False))
+
+
+def _settings_table(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shared.settings.docs import settings_table
+    from shared.settings.readme import update_readme
+
+    if args.update_readme:
+        update_readme(Path(args.update_readme))
+    else:
+        print(settings_table())
+    return 0
 
 
 # -- events ------------------------------------------------------------------------------
@@ -90,6 +121,9 @@ def _register_events(commands: argparse._SubParsersAction) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of every event")
     schema.set_defaults(run=lambda a: _print_json(__import__(
         "shared.events", fromlist=["event_json_schema"]).event_json_schema()))
+    asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document")
+    asyncapi.set_defaults(run=lambda a: _print_json(__import__(
+        "shared.events.asyncapi", fromlist=["asyncapi_document"]).asyncapi_document()))
     tail = sub.add_parser("tail", help="print events as JSON lines, live")
     tail.add_argument("--type", action="append", dest="types",
                       help="only this event type (repeatable)")
@@ -172,6 +206,42 @@ def _show_ticket(args: argparse.Namespace) -> int:
         return 0
 
     return run_async(show)
+
+
+# -- customer ----------------------------------------------------------------------------
+
+def _register_customer(commands: argparse._SubParsersAction) -> None:
+    customer = commands.add_parser("customer", help="customer data protection")
+    sub = customer.add_subparsers(title="customer commands")
+    erase = sub.add_parser("erase", help="make a customer's personal data unreadable "
+                                         "everywhere, including the log")
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--email", help="every ticket of the contact with this address")
+    target.add_argument("--ticket", help="one ticket (case number)")
+    erase.add_argument("--by", required=True, help="who asked for it (recorded)")
+    erase.add_argument("--reason", default="", help="e.g. the request's reference")
+    erase.set_defaults(run=_erase)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from shared.erasure import erase_ticket, tickets_of_customer
+    from shared.runtime import connect
+
+    settings = settings_from_env()
+
+    async def erase() -> int:
+        runtime = await connect(settings, _require_url(settings))
+        try:
+            tickets = ([args.ticket] if args.ticket
+                       else await tickets_of_customer(runtime.store, args.email))
+            erased = [t for t in tickets
+                      if await erase_ticket(runtime.store, t, by=args.by, reason=args.reason)]
+        finally:
+            await runtime.close()
+        print(json.dumps({"erased_tickets": erased}))
+        return 0 if erased else 1
+
+    return run_async(erase)
 
 
 # -- accounts ----------------------------------------------------------------------------

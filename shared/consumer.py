@@ -43,6 +43,8 @@ class ConsumerSpec:
     ack_wait_s: float = 30.0
     batch: int = 64
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    # Delays before the 2nd, 3rd, ... delivery of a failed message (the last one repeats).
+    backoff_s: tuple[float, ...] = BACKOFF_S
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -128,7 +130,7 @@ class EventConsumer:
                                        f"handler failed {delivered} times: {error!r}")
             await msg.term()
             return True
-        delay = BACKOFF_S[min(delivered - 1, len(BACKOFF_S) - 1)]
+        delay = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
         log.warning("%s: %s seq %s failed (try %s), retry in %ss: %r", self.spec.durable,
                     recorded.type_name, recorded.seq, delivered, delay, error)
         await msg.nak(delay=delay)

@@ -33,6 +33,7 @@ from shared.events.codec import (
     HEADER_EVENT_TYPE,
     HEADER_SCHEMA_VERSION,
 )
+from shared.pii import PiiVault, has_personal_fields
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CONFLICT_CODES = {10071, 10164}
 DUPLICATE_IN_BATCH = 10201
 DIRECT_GET_BATCH = 256
+REPLAY_BUFFER = 4096
 T = TypeVar("T")
 
 
@@ -119,12 +121,15 @@ class EventStore:
     """Load and append ticket events. The only code that writes to ``TICKETS``."""
 
     def __init__(self, nc: NatsClient, *, stream: str = STREAM, timeout_s: float = 5.0,
-                 on_undecodable: UndecodableHandler | None = None) -> None:
+                 on_undecodable: UndecodableHandler | None = None,
+                 protect_personal_data: bool = True) -> None:
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream(timeout=timeout_s)
         self.stream = stream
         self.timeout_s = timeout_s
         self.on_undecodable = on_undecodable
+        # Personal fields are encrypted per ticket before they reach the log (shared.pii).
+        self.vault: PiiVault | None = PiiVault(self.js) if protect_personal_data else None
 
     # -- append -------------------------------------------------------------------------
 
@@ -140,7 +145,8 @@ class EventStore:
         pending = [e if isinstance(e, PendingEvent) else PendingEvent(e) for e in events]
         if not pending:
             return expected_version
-        messages = [self._message(ticket_id, p, causation_id) for p in pending]
+        stored = [await self._protect(ticket_id, p) for p in pending]
+        messages = [self._message(ticket_id, p, causation_id) for p in stored]
         messages[0][1]["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
         messages[0][1]["Nats-Expected-Last-Subject-Sequence-Subject"] = ticket_subject(ticket_id)
         ack = await self._publish_with_retry(messages)
@@ -148,6 +154,12 @@ class EventStore:
         if error is None:
             return int(ack["seq"])
         return await self._resolve_refusal(ticket_id, pending, expected_version, error)
+
+    async def _protect(self, ticket_id: str, pending: PendingEvent) -> PendingEvent:
+        if self.vault is None or not has_personal_fields(pending.event):
+            return pending
+        return PendingEvent(await self.vault.protect(ticket_id, pending.event),
+                            pending.event_id)
 
     def _message(self, ticket_id: str, pending: PendingEvent,
                  causation_id: str | None) -> tuple[str, dict[str, str], bytes]:
@@ -265,8 +277,11 @@ class EventStore:
             if self.on_undecodable is not None:
                 await self.on_undecodable(subject, seq, str(error))
             return None
+        ticket_id = ticket_id_of(subject)
+        if self.vault is not None and has_personal_fields(event):
+            event = await self.vault.reveal(ticket_id, event)
         return RecordedEvent(
-            ticket_id=ticket_id_of(subject),
+            ticket_id=ticket_id,
             seq=seq,
             event_id=headers.get(HEADER_EVENT_ID, headers.get("Nats-Msg-Id", "")),
             event=event,
@@ -285,19 +300,26 @@ class EventStore:
         last_seq = info.state.last_seq
         if until_end and (last_seq < from_seq or info.state.messages == 0):
             return
+        # A callback feeding a bounded queue instead of ``sub.next_msg``: nats-py's
+        # next_msg creates a task and a uuid per message, which tripled the read cost
+        # (docs/BENCHMARKS.md). The bound keeps memory flat for a slow reader.
+        buffered: asyncio.Queue[Msg] = asyncio.Queue(maxsize=REPLAY_BUFFER)
         sub = await self.js.subscribe(
             subject, ordered_consumer=True, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             config=_start_config(from_seq), pending_msgs_limit=65536,
-            pending_bytes_limit=256 * 1024 * 1024,
+            pending_bytes_limit=256 * 1024 * 1024, cb=buffered.put,
         )
         try:
             while True:
                 try:
-                    msg = await sub.next_msg(timeout=self.timeout_s)
-                except nats.errors.TimeoutError:
-                    if until_end:
-                        return
-                    continue
+                    msg = buffered.get_nowait()
+                except asyncio.QueueEmpty:
+                    try:
+                        msg = await asyncio.wait_for(buffered.get(), self.timeout_s)
+                    except TimeoutError:
+                        if until_end:
+                            return
+                        continue
                 recorded = await self._decode(msg, from_direct_get=False)
                 seq = msg.metadata.sequence.stream
                 if recorded is not None:

@@ -122,3 +122,59 @@ class EmbeddedNats:
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)
+
+
+@dataclass
+class NatsCluster:
+    """Three (or more) nats-servers forming one JetStream cluster on loopback, for fault
+    tests and for trying R3 streams on one machine."""
+
+    base_dir: Path
+    size: int = 3
+    sync_always: bool = True
+    servers: list[EmbeddedNats] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    def start(self, timeout_s: float = 20.0) -> list[str]:
+        client_ports = [free_port() for _ in range(self.size)]
+        cluster_ports = [free_port() for _ in range(self.size)]
+        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in cluster_ports)
+        for index in range(self.size):
+            server = _ClusterMember(self.base_dir / f"n{index}", port=client_ports[index],
+                                    sync_always=self.sync_always, name=f"n{index}",
+                                    cluster_port=cluster_ports[index], routes=routes)
+            self.servers.append(server)
+            server.start(timeout_s)
+        return self.urls
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+@dataclass
+class _ClusterMember(EmbeddedNats):
+    name: str = "n0"
+    cluster_port: int = 0
+    routes: str = ""
+
+    def start(self, timeout_s: float = 10.0) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cluster = (f'cluster {{\n  name: "ticketcore"\n  host: "127.0.0.1"\n'
+                   f"  port: {self.cluster_port}\n  routes: [{self.routes}]\n}}")
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(server_config(self.data_dir / "jetstream", self.port,
+                                        self.sync_always, name=self.name, cluster=cluster))
+        log = self.log_file or (self.data_dir / "nats-server.log")
+        with open(log, "ab") as log_stream:
+            self.process = subprocess.Popen(
+                [nats_server_binary(), "-c", str(config)],
+                stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._wait_until_ready(timeout_s, log)
+        return self.url
+
+    def restart(self, timeout_s: float = 10.0) -> str:
+        return self.start(timeout_s)

@@ -20,6 +20,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.eventstore import STREAM
+from shared.pii import PII_BUCKET
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +105,4 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     await ensure_stream(js, tickets_stream(replicas))
     await ensure_stream(js, timers_stream(replicas))
     await ensure_kv(js, OPS_BUCKET, replicas=replicas)
+    await ensure_kv(js, PII_BUCKET, replicas=replicas)

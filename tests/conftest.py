@@ -51,7 +51,7 @@ def settings(tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.Monk
     """Settings pointing at the test nats-server, with HTTP on a free port."""
     monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
     return load_settings(data_dir=tmp_path / "data", nats={"url": nats_server.url},
-                         http={"port": 0})
+                         http={"port": 0}, inbound_mail={"smtp_port": 0})
 
 
 @pytest.fixture

@@ -1,30 +1,308 @@
-"""The billing service (to be completed)."""
+"""The billing service: time logging, the running total, invoices and credit notes.
+
+Every action goes through the ticket's decider (``LogTime``, ``VoidTimeEntry``,
+``IssueInvoice``, ``CancelInvoice``) and is appended to the ticket's log; renderings are
+pure functions of the stored events. See docs/billing.md.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
+import msgspec
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from services.billing import render
+from services.billing.invoicing import (
+    RESERVATIONS_BUCKET,
+    DocumentNumbers,
+    Reservation,
+    build_invoice,
+    invoice_event_id,
+    issuance_key,
+    local_date,
+)
+from shared import events as ev
+from shared.auth import authenticate
+from shared.calendar import calendar_from_settings
 from shared.consumer import ConsumerSpec
+from shared.eventstore import PendingEvent, TicketHistory, with_conflict_retry
+from shared.pricing import Quote, running_total
 from shared.runtime import Runtime
+from shared.ticket import commands as c
+from shared.ticket import decide, fold
+from shared.ticket.decide import DomainError
+from shared.ticket.state import TicketState
+
+# Refusals caused by what the caller sent (422) rather than by the ticket's state (409).
+INPUT_ERRORS = frozenset({"end_not_after_start", "unknown_kind", "entry_in_future",
+                          "overlapping_entry", "reason_required"})
+ENTRY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class TimeEntryIn(BaseModel):
+    start: datetime
+    end: datetime
+    kind: str
+    note: str = Field("", max_length=2000)
+    entry_id: str | None = Field(None, pattern=ENTRY_ID_PATTERN,
+                                 description="Optional client id: a retry with it is a no-op.")
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+def _json(value: Any) -> Any:
+    return msgspec.to_builtins(value)
+
+
+def quote_json(quote: Quote, state: TicketState) -> dict[str, Any]:
+    return {**quote.to_json(), "priority": state.priority,
+            "calendar_version": quote.calendar_version,
+            "entries": [_json(e) for e in state.uninvoiced_entries]}
 
 
 class BillingService:
     name = "billing"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] | None = None) -> None:
         self.runtime = runtime
+        self.settings = runtime.settings
+        self.store = runtime.store
+        self.calendar = calendar_from_settings(runtime.settings.billing)
+        self.numbers = DocumentNumbers(runtime.js)
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def consumers(self) -> list[ConsumerSpec]:
         return []
 
-    def router(self) -> APIRouter | None:
-        return None
-
     async def start(self) -> None:
-        return None
+        await self.numbers.ensure()
 
     async def stop(self) -> None:
         return None
+
+    def announce(self) -> list[str]:
+        return [f"billing: calendar {self.calendar.version}"]
+
+    # -- handlers ------------------------------------------------------------------------
+
+    async def _load(self, ticket_id: str) -> tuple[TicketHistory, TicketState]:
+        try:
+            history = await self.store.load(ticket_id)
+        except ValueError as error:
+            raise DomainError("unknown_ticket", str(error)) from None
+        state = fold(r.event for r in history.events)
+        if state.status == "new":
+            raise DomainError("unknown_ticket", f"there is no ticket {ticket_id}")
+        return history, state
+
+    async def _execute(self, ticket_id: str, make: Callable[[TicketState], c.Command],
+                       event_id: Callable[[ev.Event], str]) -> list[ev.Event]:
+        async def attempt() -> list[ev.Event]:
+            history, state = await self._load(ticket_id)
+            new = decide(make(state), state)
+            if new:
+                await self.store.append(ticket_id, [PendingEvent(e, event_id=event_id(e))
+                                                    for e in new], history.version)
+            return new
+
+        return await with_conflict_retry(attempt)
+
+    async def log_time(self, ticket_id: str, technician: str, entry: TimeEntryIn
+                       ) -> ev.TimeLogged:
+        """Log a time entry (idempotent per entry id)."""
+        for name, value in (("start", entry.start), ("end", entry.end)):
+            if value.tzinfo is None:
+                raise DomainError("naive_timestamp", f"{name}: give a UTC offset, e.g. +01:00")
+        entry_id = entry.entry_id or uuid.uuid4().hex
+        command = c.LogTime(at=self.clock(), entry_id=entry_id, technician=technician,
+                            start=entry.start.astimezone(UTC), end=entry.end.astimezone(UTC),
+                            kind=entry.kind, note=entry.note)
+        await self._execute(ticket_id, lambda state: command, lambda e: f"time-{entry_id}")
+        _, state = await self._load(ticket_id)
+        logged = state.entry(entry_id)
+        if logged is None:  # voided in between: report what was logged
+            raise DomainError("unknown_entry", f"entry {entry_id} is no longer active")
+        return logged
+
+    async def void_time(self, ticket_id: str, technician: str, entry_id: str,
+                        reason: str) -> None:
+        command = c.VoidTimeEntry(at=self.clock(), entry_id=entry_id, technician=technician,
+                                  reason=reason)
+        await self._execute(ticket_id, lambda state: command,
+                            lambda e: f"void-{entry_id}")
+
+    async def running_total(self, ticket_id: str) -> tuple[Quote, TicketState]:
+        _, state = await self._load(ticket_id)
+        return running_total(state, self.settings, self.calendar), state
+
+    async def issue_invoice(self, ticket_id: str, technician: str) -> ev.InvoiceIssued:
+        """Issue the invoice of the ticket's uninvoiced time; retries never take a new number."""
+        history, state = await self._load(ticket_id)
+        now = self.clock()
+        # Check every rule with a draft before a number is taken: refusals burn no number.
+        decide(c.IssueInvoice(at=now, invoice=self._invoice(state, Reservation("", now.date()),
+                                                            now, technician)), state)
+        issued_before = sum(isinstance(r.event, ev.InvoiceIssued) for r in history.events)
+        reservation = await self.numbers.reserve(
+            issuance_key(ticket_id, issued_before), self.settings.billing.invoice_prefix,
+            local_date(now))
+        await self._index_number(reservation.number, ticket_id)
+        event_id = invoice_event_id(reservation.number)
+
+        async def attempt() -> ev.InvoiceIssued:
+            history, state = await self._load(ticket_id)
+            existing = _invoice_in(history, reservation.number)
+            if existing is not None:
+                return existing
+            invoice = self._invoice(state, reservation, now, technician)
+            decide(c.IssueInvoice(at=now, invoice=invoice), state)
+            await self.store.append(ticket_id, [PendingEvent(invoice, event_id=event_id)],
+                                    history.version)
+            return invoice
+
+        return await with_conflict_retry(attempt)
+
+    def _invoice(self, state: TicketState, reservation: Reservation, now: datetime,
+                 technician: str) -> ev.InvoiceIssued:
+        return build_invoice(state, self.settings, self.calendar, reservation=reservation,
+                             at=now, issued_by=technician)
+
+    async def cancel_invoice(self, number: str, technician: str,
+                             reason: str) -> ev.InvoiceCancelled:
+        """Cancel an issued invoice with a credit note (its own number series)."""
+        ticket_id = await self.ticket_of(number)
+        history, state = await self._load(ticket_id)
+        now = self.clock()
+        decide(c.CancelInvoice(at=now, invoice_number=number, credit_note_number="",
+                               reason=reason, by=technician), state)
+        reservation = await self.numbers.reserve(
+            f"{ticket_id}.cancel.{number}", self.settings.billing.credit_note_prefix,
+            local_date(now))
+        await self._index_number(reservation.number, ticket_id)
+        command = c.CancelInvoice(at=now, invoice_number=number,
+                                  credit_note_number=reservation.number, reason=reason,
+                                  by=technician)
+        await self._execute(ticket_id, lambda state: command, lambda e: f"cancel-{number}")
+        history, _ = await self._load(ticket_id)
+        return next(r.event for r in history.events
+                    if isinstance(r.event, ev.InvoiceCancelled)
+                    and r.event.invoice_number == number)
+
+    async def _index_number(self, number: str, ticket_id: str) -> None:
+        # A lookup from document number to ticket; the log stays the truth (see find_document).
+        bucket = await self.runtime.js.key_value(RESERVATIONS_BUCKET)
+        await bucket.put(f"number.{number}", ticket_id.encode())
+
+    async def ticket_of(self, number: str) -> str:
+        from nats.js.errors import InvalidKeyError, KeyNotFoundError
+
+        bucket = await self.runtime.js.key_value(RESERVATIONS_BUCKET)
+        try:
+            entry = await bucket.get(f"number.{number}")
+        except (KeyNotFoundError, InvalidKeyError):
+            raise DomainError("unknown_invoice", f"there is no invoice {number}") from None
+        return (entry.value or b"").decode()
+
+    async def find_document(self, number: str) -> render.Document:
+        """The invoice or credit note with ``number``, rendered from the ticket's log."""
+        ticket_id = await self.ticket_of(number)
+        history, _ = await self._load(ticket_id)
+        invoices = {r.event.invoice_number: r.event for r in history.events
+                    if isinstance(r.event, ev.InvoiceIssued)}
+        if number in invoices:
+            return render.document(invoices[number], ticket_id)
+        for recorded in history.events:
+            cancelled = recorded.event
+            if isinstance(cancelled, ev.InvoiceCancelled) and \
+                    cancelled.credit_note_number == number:
+                return render.document(invoices[cancelled.invoice_number], ticket_id, cancelled)
+        raise DomainError("unknown_invoice", f"there is no invoice {number}")
+
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def router(self) -> APIRouter:
+        return build_router(self)
+
+
+def _invoice_in(history: TicketHistory, number: str) -> ev.InvoiceIssued | None:
+    return next((r.event for r in history.events if isinstance(r.event, ev.InvoiceIssued)
+                 and r.event.invoice_number == number), None)
+
+
+def _http_error(error: DomainError) -> HTTPException:
+    if error.code in ("unknown_ticket", "unknown_invoice"):
+        status = 404
+    elif error.code in INPUT_ERRORS or error.code == "naive_timestamp":
+        status = 422
+    else:
+        status = 409
+    return HTTPException(status_code=status, detail={"code": error.code,
+                                                     "message": error.message})
+
+
+def build_router(service: BillingService) -> APIRouter:
+    router = APIRouter(tags=["billing"])
+    runtime = service.runtime
+
+    def technician(request: Request) -> str:
+        return authenticate(request, runtime.accounts, runtime.settings.secret_key).id
+
+    async def run(coroutine: Any) -> Any:
+        try:
+            return await coroutine
+        except DomainError as error:
+            raise _http_error(error) from None
+
+    @router.post("/api/tickets/{case}/time", status_code=201)
+    async def log_time(case: str, body: TimeEntryIn, request: Request) -> Any:
+        logged = await run(service.log_time(case, technician(request), body))
+        return _json(logged)
+
+    @router.post("/api/tickets/{case}/time/{entry_id}/void")
+    async def void_time(case: str, entry_id: str, body: ReasonIn, request: Request) -> Any:
+        await run(service.void_time(case, technician(request), entry_id, body.reason))
+        return {"voided": entry_id}
+
+    @router.get("/api/tickets/{case}/billing")
+    async def billing(case: str, request: Request) -> Any:
+        technician(request)
+        quote, state = await run(service.running_total(case))
+        return quote_json(quote, state)
+
+    @router.post("/api/tickets/{case}/invoice", status_code=201)
+    async def issue(case: str, request: Request) -> Any:
+        return _json(await run(service.issue_invoice(case, technician(request))))
+
+    @router.post("/api/invoices/{number}/cancel", status_code=201)
+    async def cancel(number: str, body: ReasonIn, request: Request) -> Any:
+        return _json(await run(service.cancel_invoice(number, technician(request),
+                                                      body.reason)))
+
+    @router.get("/api/invoices/{name}")
+    async def invoice(name: str, request: Request) -> Response:
+        technician(request)
+        number, _, suffix = name.partition(".")
+        doc = await run(service.find_document(number))
+        if suffix == "html":
+            return HTMLResponse(render.render_html(doc))
+        if suffix == "xml":
+            return Response(render.render_xml(doc), media_type="application/xml")
+        if suffix == "pdf":
+            pdf = render.embed_xml(render.render_pdf(doc), render.render_xml(doc))
+            return Response(pdf, media_type="application/pdf")
+        if suffix:
+            raise HTTPException(404, detail=f"no rendering .{suffix}: use html, pdf or xml")
+        return Response(msgspec.json.encode(doc), media_type="application/json")
+
+    return router
 
 
 def create_service(runtime: Runtime) -> BillingService:

@@ -33,7 +33,12 @@ from shared.events.intake import (
     RequestSubmitted,
     Software,
 )
-from shared.events.lifecycle import TicketClosed, TicketReopened, TicketResolved
+from shared.events.lifecycle import (
+    PersonalDataErased,
+    TicketClosed,
+    TicketReopened,
+    TicketResolved,
+)
 from shared.events.oncall import (
     AwaitingAcceptance,
     OnCallAcknowledged,
@@ -67,6 +72,7 @@ __all__ = [
     "OnCallEscalated",
     "OnCallReNotified",
     "OrderSubject",
+    "PersonalDataErased",
     "PriorityEscalated",
     "ReceiptOverdue",
     "ReplyQuarantined",

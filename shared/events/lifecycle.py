@@ -25,3 +25,10 @@ class TicketClosed(Event, tag=True, frozen=True, kw_only=True):
     CUSTOMER_VISIBLE: ClassVar[bool] = True
 
     by: str
+
+
+class PersonalDataErased(Event, tag=True, frozen=True, kw_only=True):
+    """The ticket's data key was destroyed: its personal fields are unreadable from now on."""
+
+    by: str
+    reason: str = ""

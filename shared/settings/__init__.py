@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,7 +22,7 @@ from pydantic_settings import (
 from shared.settings.billing import BillingSettings
 from shared.settings.core import HttpSettings, NatsSettings
 from shared.settings.intake import IntakeSettings
-from shared.settings.mail import InboundMailSettings, SmtpSettings
+from shared.settings.mail import AckSettings, InboundMailSettings, SmtpSettings
 from shared.settings.oncall import OnCallSettings
 
 CONFIG_FILE_VARIABLE = "TICKETCORE_CONFIG_FILE"
@@ -50,11 +50,13 @@ class Settings(BaseSettings):
     accounts_file: Path | None = Field(
         None, description="TOML file with technician accounts (see README)."
     )
-    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$",
+                           description="DEBUG, INFO, WARNING or ERROR.")
     nats: NatsSettings = NatsSettings()
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
     inbound_mail: InboundMailSettings = InboundMailSettings()
+    ack: AckSettings = AckSettings()
     intake: IntakeSettings = IntakeSettings()
     billing: BillingSettings = BillingSettings()
     oncall: OnCallSettings = OnCallSettings()
@@ -80,11 +82,32 @@ def setting_name(location: tuple[str | int, ...]) -> str:
     return "TICKETCORE_" + "__".join(str(part).upper() for part in location)
 
 
+def _is_known_variable(variable: str) -> bool:
+    model: type[BaseModel] | None = Settings
+    for part in variable.removeprefix("TICKETCORE_").lower().split("__"):
+        if model is None or part not in model.model_fields:
+            return False
+        annotation = model.model_fields[part].annotation
+        model = annotation if isinstance(annotation, type) and issubclass(
+            annotation, BaseModel) else None
+    return True
+
+
+def _unknown_variables() -> list[str]:
+    """TICKETCORE_ variables that set nothing: almost always a typo worth stopping for."""
+    return sorted(name for name in os.environ
+                  if name.startswith("TICKETCORE_") and name != CONFIG_FILE_VARIABLE
+                  and not _is_known_variable(name))
+
+
 def load_settings(**overrides: object) -> Settings:
     """Load and check all settings; raise ConfigurationError naming each wrong one."""
     config_file = os.environ.get(CONFIG_FILE_VARIABLE)
     if config_file and not Path(config_file).is_file():
         raise ConfigurationError(f"{CONFIG_FILE_VARIABLE}: no such file: {config_file}")
+    unknown = _unknown_variables()
+    if unknown:
+        raise ConfigurationError("unknown settings (typo?): " + ", ".join(unknown))
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:

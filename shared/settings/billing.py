@@ -9,15 +9,17 @@ from pydantic import BaseModel, Field
 
 
 class SellerSettings(BaseModel):
-    name: str = "Example IT-Service GmbH"
-    street: str = "Musterstraße 1"
-    postcode: str = "10115"
-    city: str = "Berlin"
-    country: str = "DE"
+    name: str = Field("Example IT-Service GmbH", description="Seller's name on invoices.")
+    street: str = Field("Musterstraße 1", description="Seller's street and number.")
+    postcode: str = Field("10115", description="Seller's postcode.")
+    city: str = Field("Berlin", description="Seller's city.")
+    country: str = Field("DE", pattern=r"^[A-Z]{2}$",
+                         description="Seller's country (ISO 3166-1 alpha-2).")
     vat_id: str = Field("DE123456789", description="USt-IdNr. printed on invoices.")
     tax_number: str = Field("", description="Steuernummer (when no VAT id is used).")
-    email: str = "rechnung@example.com"
-    iban: str = ""
+    email: str = Field("rechnung@example.com", description="Seller's billing e-mail address.")
+    iban: str = Field("", description="IBAN printed on invoices and put into the e-invoice "
+                      "(SEPA credit transfer).")
 
 
 class BillingSettings(BaseModel):
@@ -30,4 +32,15 @@ class BillingSettings(BaseModel):
     )
     company_holidays: list[date] = Field(default_factory=list,
                                          description="Company holidays (Betriebsferien).")
+    catholic_holidays: bool = Field(
+        False, description="Also treat holidays of predominantly Catholic communities of the "
+        "state (e.g. Assumption Day in Bavaria) as public holidays.")
+    customer_rates: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Hourly rate per customer id (RequestSubmitted.customer_id); others pay "
+        "hourly_rate.")
+    invoice_prefix: str = Field("RE", pattern=r"^[A-Z]{1,8}$",
+                                description="Invoice numbers read <prefix>-<year>-<counter>.")
+    credit_note_prefix: str = Field("GS", pattern=r"^[A-Z]{1,8}$",
+                                    description="Credit note numbers (Gutschrift/Storno).")
     seller: SellerSettings = SellerSettings()

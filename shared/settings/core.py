@@ -20,7 +20,7 @@ class NatsSettings(BaseModel):
         "False risks losing acknowledged events on power failure.",
     )
     replicas: int = Field(1, ge=1, le=5, description="Stream replicas (3 in a cluster).")
-    connect_timeout_s: float = Field(5.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for NATS at start.")
 
 
 class HttpSettings(BaseModel):

@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 
 
 class OnCallSettings(BaseModel):
-    rota_file: Path | None = Field(None, description="TOML file with the on-call rota.")
+    rota_file: Path | None = Field(
+        None, description="TOML file with the on-call rota (people, rotations, overrides). "
+        "Unset: one 'duty' person at the support address is on call around the clock.")
     renotify_after_s: int = Field(15 * 60, ge=1,
                                   description="Page again when not acknowledged after this.")
     renotify_count: int = Field(2, ge=0,
@@ -17,3 +19,12 @@ class OnCallSettings(BaseModel):
         9 * 60, ge=1, description="Normal-priority first response, in Business-Time minutes.")
     webhook_secret: str = Field("change-me-webhook-secret", min_length=8,
                                 description="Key of the HMAC-SHA256 webhook signature.")
+    webhook_attempts: int = Field(6, ge=1, le=20,
+                                  description="Tries per webhook call before giving up.")
+    webhook_backoff_s: float = Field(2.0, gt=0, description="First retry delay of a webhook "
+                                     "call; doubled after every failed try.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook call.")
+    ack_link_ttl_s: int = Field(7 * 24 * 3600, ge=60,
+                                description="How long an acknowledge link stays valid.")
+    rota_check_weeks: int = Field(4, ge=1, le=52,
+                                  description="Weeks ahead checked for rota gaps at start-up.")

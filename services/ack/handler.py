@@ -1,0 +1,157 @@
+"""On ``RequestSubmitted``: send the receipt once, then append ``AckSent``.
+
+The flow (reasoning in docs/ack.md):
+
+1. Load the ticket. Receipt already recorded (or refused for good): nothing to do.
+2. Claim the receipt in KV (``ack_receipts``). A finished claim of another replica means
+   the mail left but AckSent is missing: append it, send nothing. A recent claim of
+   another replica: retry later. A stale ``sending`` claim: take it over.
+3. Send (bounded by half the claim timeout, so a live holder never outlasts its claim).
+4. Mark the claim ``sent`` right after the server accepted the mail.
+5. Append ``AckSent`` (deterministic event id, idempotent).
+
+Temporary SMTP errors release the claim, append ``AckFailed`` (and ``ReceiptOverdue`` once
+the promise is at risk) and raise, so the consumer redelivers with backoff; permanent
+errors append ``AckFailed(permanent=True)`` and end the retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.ack.claims import Claim, ReceiptClaims
+from services.ack.receipt import ReceiptSender, build_receipt
+from shared import events as ev
+from shared.eventstore import EventStore, PendingEvent, RecordedEvent, with_conflict_retry
+from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.ticket import (
+    FlagReceiptOverdue,
+    RecordReceipt,
+    RecordReceiptFailure,
+    TicketState,
+    decide,
+    evolve,
+    fold,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+# Test seam: awaited after each step ("claimed", "accepted", "marked") to inject crashes.
+StepHook = Callable[[str], Awaitable[None]]
+
+
+class ReceiptSendFailed(Exception):
+    """A temporary SMTP error: the consumer retries with backoff."""
+
+
+async def _no_hook(step: str) -> None:
+    return None
+
+
+@dataclass
+class ReceiptHandler:
+    """Sends one ticket's receipt; collaborators are plugged in by the service."""
+
+    store: EventStore
+    claims: ReceiptClaims
+    mailer: Mailer
+    sender: ReceiptSender
+    overdue_after: timedelta
+    send_timeout_s: float
+    clock: Clock
+    step_hook: StepHook = _no_hook
+
+    async def __call__(self, recorded: RecordedEvent) -> None:
+        request = recorded.event
+        if not isinstance(request, ev.RequestSubmitted):
+            return
+        case = recorded.ticket_id
+        state = await self._state(case)
+        if state.receipt_sent or state.receipt_failed_permanently:
+            return  # redelivery after the work was done
+        claim = await self.claims.claim(case, self.clock())
+        if claim.record.state == "sent":  # crashed after the server took the mail
+            log.info("receipt %s: already accepted by SMTP, recording AckSent", case)
+            await self._record_sent(case, claim.record.message_id, claim.record.recipient)
+            return
+        if claim.taken_over_from is not None:
+            log.warning("receipt %s: resending (same Message-ID) after %s stopped mid-send",
+                        case, claim.taken_over_from.replica)
+        await self.step_hook("claimed")
+        await self._send(claim, request)
+
+    async def _send(self, claim: Claim, request: ev.RequestSubmitted) -> None:
+        case = claim.case_number
+        message = build_receipt(request, self.sender, self.clock())
+        try:
+            async with asyncio.timeout(self.send_timeout_s):
+                await self.mailer.send(message)
+        except PermanentMailError as error:
+            log.error("receipt %s refused for good: %s", case, error)
+            await self._record_failure(case, request, str(error), permanent=True)
+            return
+        except (TemporaryMailError, TimeoutError) as error:
+            reason = str(error) or "SMTP send timed out"
+            await self.claims.release(claim)
+            await self._record_failure(case, request, reason, permanent=False)
+            raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
+        await self.step_hook("accepted")
+        message_id, recipient = str(message["Message-ID"]), request.contact.email
+        await self._mark_sent(claim, message_id, recipient)
+        await self.step_hook("marked")
+        await self._record_sent(case, message_id, recipient)
+
+    async def _mark_sent(self, claim: Claim, message_id: str, recipient: str) -> None:
+        # The mail has left: recording that is worth a few quick retries (a NATS hiccup
+        # here would otherwise let the claim go stale and the mail be sent again).
+        for delay in (0.1, 0.5, 1.0, 2.0, 4.0):
+            try:
+                await self.claims.mark_sent(claim, message_id, recipient, self.clock())
+                return
+            except Exception as error:
+                log.warning("receipt %s: could not mark sent (%r), retrying",
+                            claim.case_number, error)
+                await asyncio.sleep(delay)
+        await self.claims.mark_sent(claim, message_id, recipient, self.clock())
+
+    async def _state(self, case: str) -> TicketState:
+        history = await self.store.load(case)
+        return fold(r.event for r in history.events)
+
+    async def _record_sent(self, case: str, message_id: str, recipient: str) -> None:
+        async def attempt() -> int:
+            history = await self.store.load(case)
+            state = fold(r.event for r in history.events)
+            new = decide(RecordReceipt(at=self.clock(), message_id=message_id,
+                                       recipient=recipient), state)
+            return await self.store.append(
+                case, [PendingEvent(e, event_id=f"ack-sent-{case}") for e in new],
+                history.version)
+
+        await with_conflict_retry(attempt)
+
+    async def _record_failure(self, case: str, request: ev.RequestSubmitted, error: str,
+                              *, permanent: bool) -> None:
+        async def attempt() -> int:
+            history = await self.store.load(case)
+            state = fold(r.event for r in history.events)
+            now = self.clock()
+            number = state.receipt_attempts + 1
+            pending = [PendingEvent(e, event_id=f"ack-failed-{case}-{number}") for e in decide(
+                RecordReceiptFailure(at=now, attempt=number, error=error[:500],
+                                     permanent=permanent), state)]
+            late = now - request.at
+            if late > self.overdue_after:
+                for event in pending:
+                    state = evolve(state, event.event)
+                pending += [PendingEvent(e, event_id=f"receipt-overdue-{case}") for e in decide(
+                    FlagReceiptOverdue(at=now, minutes_since_submission=int(
+                        late.total_seconds() // 60)), state)]
+            return await self.store.append(case, pending, history.version)
+
+        await with_conflict_retry(attempt)

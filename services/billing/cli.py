@@ -1,0 +1,168 @@
+"""Billing commands: ``billing quote``, ``billing invoice``, ``time log``, ``time void``.
+
+``billing quote`` is offline (pure pricing). The others call the billing HTTP API as a
+technician: URL from ``--url`` or ``TICKETCORE_API_URL``, API token from ``--token`` or
+``TICKETCORE_API_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from services.billing.quote import QuoteInputError, parse_quote_request
+from shared.calendar import BusinessCalendar
+from shared.pricing import Entry, price
+
+BENCH_ENTRIES = 10_000
+BENCH_RUNS = 7
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    billing = commands.add_parser("billing", help="quotes and invoices")
+    sub = billing.add_subparsers(title="billing commands")
+    quote = sub.add_parser("quote", help="price time entries given as JSON (FILE or -)")
+    quote.add_argument("file", nargs="?", help="JSON request, '-' for standard input")
+    quote.add_argument("--bench", action="store_true",
+                       help=f"time the pricing of {BENCH_ENTRIES} entries and print it")
+    quote.set_defaults(run=_quote)
+    invoice = sub.add_parser("invoice", help="issue the invoice of a resolved ticket")
+    invoice.add_argument("case_number")
+    _api_options(invoice)
+    invoice.set_defaults(run=_invoice)
+
+    time_parser = commands.add_parser("time", help="log and void time entries")
+    time_sub = time_parser.add_subparsers(title="time commands")
+    log = time_sub.add_parser("log", help="log a time entry on a ticket")
+    log.add_argument("case_number")
+    log.add_argument("--start", required=True, help="ISO-8601 with offset")
+    log.add_argument("--end", required=True, help="ISO-8601 with offset")
+    log.add_argument("--kind", required=True, choices=("work", "travel"))
+    log.add_argument("--note", default="")
+    log.add_argument("--entry-id", help="client id: repeating the command is then a no-op")
+    _api_options(log)
+    log.set_defaults(run=_time_log)
+    void = time_sub.add_parser("void", help="void a time entry (log a corrected one anew)")
+    void.add_argument("case_number")
+    void.add_argument("entry_id")
+    void.add_argument("--reason", default="")
+    _api_options(void)
+    void.set_defaults(run=_time_void)
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=os.environ.get("TICKETCORE_API_URL",
+                                                        "http://127.0.0.1:8000"))
+    parser.add_argument("--token", default=os.environ.get("TICKETCORE_API_TOKEN", ""))
+
+
+# -- quote --------------------------------------------------------------------------------
+
+def _quote(args: argparse.Namespace) -> int:
+    if args.bench:
+        return _bench()
+    if not args.file:
+        print("ticketcore: billing quote: give a FILE or - for standard input",
+              file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if args.file == "-" else _read(args.file)
+        request = parse_quote_request(text)
+    except (QuoteInputError, OSError) as error:
+        print(f"ticketcore: billing quote: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(request.quote().to_json(), indent=2))
+    return 0
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+def bench_entries(count: int = BENCH_ENTRIES) -> list[Entry]:
+    """``count`` entries of 5 to 95 minutes spread over every hour and weekday of 2026."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = []
+    for i in range(count):
+        begin = start + timedelta(minutes=(i * 7919) % (365 * 24 * 60))
+        kind = "travel" if i % 4 == 0 else "work"
+        entries.append(Entry(begin, begin + timedelta(minutes=5 + (i * 37) % 91), kind))
+    return entries
+
+
+def _bench() -> int:
+    entries = bench_entries()
+    timings: dict[str, float] = {}
+    for priority in (True, False):
+        runs = []
+        for _ in range(BENCH_RUNS):
+            calendar = BusinessCalendar("BY")  # fresh: holiday and day caches count
+            began = time.perf_counter()
+            quote = price(entries, calendar, priority=priority, hourly_rate=Decimal("130.00"),
+                          vat_rate=Decimal("0.19"))
+            runs.append(time.perf_counter() - began)
+        timings["priority" if priority else "normal"] = statistics.median(runs)
+        blocks = sum(line.minutes for line in quote.lines) // 10
+    print(f"billing quote: {len(entries)} entries ({blocks} blocks), median of {BENCH_RUNS} "
+          f"runs: priority {timings['priority'] * 1000:.1f} ms, "
+          f"normal {timings['normal'] * 1000:.1f} ms")
+    return 0
+
+
+# -- API calls ----------------------------------------------------------------------------
+
+def _call(args: argparse.Namespace, method: str, path: str,
+          body: dict[str, Any] | None = None) -> int:
+    import httpx
+
+    if not args.token:
+        print("ticketcore: give an API token (--token or TICKETCORE_API_TOKEN)",
+              file=sys.stderr)
+        return 2
+    try:
+        response = httpx.request(method, args.url.rstrip("/") + path, json=body,
+                                 headers={"Authorization": f"Bearer {args.token}"},
+                                 timeout=30.0)
+    except httpx.HTTPError as error:
+        print(f"ticketcore: cannot reach {args.url}: {error}", file=sys.stderr)
+        return 1
+    if response.status_code >= 400:
+        detail = _detail(response)
+        print(f"ticketcore: refused ({response.status_code}): {detail}", file=sys.stderr)
+        return 1
+    print(json.dumps(response.json(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _detail(response: Any) -> str:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        return str(response.text)
+    if isinstance(detail, dict):
+        return str(detail.get("message", detail))
+    return json.dumps(detail, ensure_ascii=False) if not isinstance(detail, str) else detail
+
+
+def _invoice(args: argparse.Namespace) -> int:
+    return _call(args, "POST", f"/api/tickets/{args.case_number}/invoice")
+
+
+def _time_log(args: argparse.Namespace) -> int:
+    body = {"start": args.start, "end": args.end, "kind": args.kind, "note": args.note}
+    if args.entry_id:
+        body["entry_id"] = args.entry_id
+    return _call(args, "POST", f"/api/tickets/{args.case_number}/time", body)
+
+
+def _time_void(args: argparse.Namespace) -> int:
+    return _call(args, "POST", f"/api/tickets/{args.case_number}/time/{args.entry_id}/void",
+                 {"reason": args.reason})

@@ -1,0 +1,302 @@
+"""Renderings of an issued invoice (or its credit note): HTML, PDF and EN 16931 XML.
+
+Each is a pure function of the stored events (``InvoiceIssued``, optionally the
+``InvoiceCancelled`` that turns it into a credit note) and the case number: replaying the
+log gives byte-identical HTML and XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+from fpdf import FPDF
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from lxml import etree
+
+from shared import events as ev
+from shared.money import format_amount
+
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=select_autoescape(["html"]))
+KIND_NAMES = {"work": "Arbeitszeit", "travel": "Fahrzeit"}
+WINDOW_NAMES = {Decimal("1.0"): "", Decimal("1.5"): " (Zuschlag 50 %)",
+                Decimal("2.0"): " (Zuschlag 100 %)"}
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    description: str
+    minutes: int
+    hourly_price: str
+    net: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """What a reader sees on an invoice or credit note, all values already formatted."""
+
+    title: str
+    type_code: str  # UNTDID 1001: 380 invoice, 381 credit note
+    number: str
+    date: date
+    date_label: str
+    case_number: str
+    seller: ev.Seller
+    buyer: ev.ContractParty
+    period_start: date
+    period_end: date
+    due_date: date
+    payment_days: int
+    lines: tuple[DocumentLine, ...]
+    net: str
+    vat_percent: str
+    vat: str
+    gross: str
+    calendar_version: str
+    cancels: str = ""
+    cancels_date: date | None = None
+    reason: str = ""
+
+
+def line_description(line: ev.InvoiceLine) -> str:
+    return KIND_NAMES[line.kind] + WINDOW_NAMES.get(line.multiplier, f" (x{line.multiplier})")
+
+
+def document(invoice: ev.InvoiceIssued, case_number: str,
+             cancellation: ev.InvoiceCancelled | None = None) -> Document:
+    """The document to render: the invoice, or its credit note when ``cancellation`` is given."""
+    lines = tuple(DocumentLine(line_description(line), line.minutes,
+                               format_amount(line.hourly_price), format_amount(line.net))
+                  for line in invoice.lines)
+    common = dict(case_number=case_number, seller=invoice.seller, buyer=invoice.buyer,
+                  period_start=invoice.service_period_start,
+                  period_end=invoice.service_period_end, lines=lines,
+                  net=format_amount(invoice.net), vat=format_amount(invoice.vat),
+                  vat_percent=_percent(invoice.vat_rate), gross=format_amount(invoice.gross),
+                  calendar_version=invoice.calendar_version,
+                  payment_days=(invoice.due_date - invoice.invoice_date).days)
+    if cancellation is None:
+        return Document(title="Rechnung", type_code="380", number=invoice.invoice_number,
+                        date=invoice.invoice_date, date_label="Rechnungsdatum",
+                        due_date=invoice.due_date, **common)  # type: ignore[arg-type]
+    issued = cancellation.at.date()
+    return Document(title="Stornorechnung", type_code="381",
+                    number=cancellation.credit_note_number, date=issued,
+                    date_label="Datum", due_date=issued, cancels=invoice.invoice_number,
+                    cancels_date=invoice.invoice_date, reason=cancellation.reason,
+                    **common)  # type: ignore[arg-type]
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).quantize(Decimal('0.01')):f}"
+
+
+def render_html(doc: Document) -> str:
+    return _TEMPLATES.get_template("invoice.html").render(doc=doc)
+
+
+# -- PDF ----------------------------------------------------------------------------------
+
+def _latin1(text: object) -> str:
+    # The PDF core fonts cover Latin-1 only (umlauts yes, other scripts replaced).
+    return str(text).encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(doc: Document) -> bytes:
+    """A plain A4 PDF of the document."""
+    pdf = FPDF(format="A4")
+    # The document date, not the wall clock: the same invoice gives the same file.
+    pdf.set_creation_date(datetime.combine(doc.date, time(), UTC))
+    pdf.set_auto_page_break(True, margin=20)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    seller = doc.seller
+    pdf.cell(0, 5, _latin1(f"{seller.name} - {seller.street} - {seller.postcode} "
+                            f"{seller.city}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font("Helvetica", size=11)
+    for text in (doc.buyer.name, doc.buyer.street, f"{doc.buyer.postcode} {doc.buyer.city}",
+                 doc.buyer.country, f"USt-IdNr.: {doc.buyer.vat_id}" if doc.buyer.vat_id else ""):
+        if text:
+            pdf.cell(0, 6, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font("Helvetica", "B", 15)
+    pdf.cell(0, 9, _latin1(f"{doc.title} {doc.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    facts = [f"{doc.date_label}: {doc.date}",
+             f"Leistungszeitraum: {doc.period_start} - {doc.period_end}",
+             f"Service-Auftragsnummer: {doc.case_number}"]
+    if doc.cancels:
+        facts.append(f"Storno der Rechnung {doc.cancels} vom {doc.cancels_date}: {doc.reason}")
+    for text in facts:
+        pdf.cell(0, 6, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    _pdf_table(pdf, doc)
+    pdf.ln(4)
+    tax_ids = [f"USt-IdNr.: {seller.vat_id}" if seller.vat_id else "",
+               f"Steuernummer: {seller.tax_number}" if seller.tax_number else ""]
+    footer = [f"Zahlbar bis {doc.due_date} ({doc.payment_days} Tage) ohne Abzug."
+              if not doc.cancels else "", f"IBAN: {seller.iban}" if seller.iban else "",
+              *tax_ids, seller.email, f"Kalender: {doc.calendar_version}"]
+    pdf.set_font("Helvetica", size=9)
+    for text in footer:
+        if text:
+            pdf.cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _pdf_table(pdf: FPDF, doc: Document) -> None:
+    widths = (12, 78, 25, 35, 30)
+    pdf.set_font("Helvetica", "B", 10)
+    for width, head in zip(widths, ("Pos.", "Leistung", "Minuten", "EUR / Stunde", "Netto EUR"),
+                           strict=True):
+        pdf.cell(width, 7, _latin1(head), border="B", align="L" if width > 70 else "R")
+    pdf.ln()
+    pdf.set_font("Helvetica", size=10)
+    for index, line in enumerate(doc.lines, start=1):
+        values = (str(index), line.description, str(line.minutes), line.hourly_price, line.net)
+        for width, value in zip(widths, values, strict=True):
+            pdf.cell(width, 7, _latin1(value), align="L" if width > 70 else "R")
+        pdf.ln()
+    for label, value in (("Summe netto", doc.net), (f"USt. {doc.vat_percent} %", doc.vat),
+                         ("Gesamtbetrag", doc.gross)):
+        pdf.cell(sum(widths[:4]), 7, _latin1(label), align="R")
+        pdf.cell(widths[4], 7, _latin1(value), align="R")
+        pdf.ln()
+
+
+# -- EN 16931 XML (Factur-X / ZUGFeRD, profile EN 16931) -----------------------------------
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+    "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+    "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
+}
+EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
+MINUTE = "MIN"  # UN/ECE Rec. 20 unit code
+
+
+def _el(parent: etree._Element, tag: str, text: str | None = None,
+        **attributes: str) -> etree._Element:
+    prefix, name = tag.split(":")
+    element = etree.SubElement(parent, f"{{{NS[prefix]}}}{name}", attributes)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _date(parent: etree._Element, tag: str, day: date) -> None:
+    _el(_el(parent, tag), "udt:DateTimeString", day.strftime("%Y%m%d"), format="102")
+
+
+def render_xml(doc: Document) -> bytes:
+    """The document as UN/CEFACT CII XML in the Factur-X EN 16931 profile."""
+    root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
+    context = _el(root, "rsm:ExchangedDocumentContext")
+    _el(_el(context, "ram:GuidelineSpecifiedDocumentContextParameter"), "ram:ID",
+        EN16931_GUIDELINE)
+    header = _el(root, "rsm:ExchangedDocument")
+    _el(header, "ram:ID", doc.number)
+    _el(header, "ram:TypeCode", doc.type_code)
+    _date(header, "ram:IssueDateTime", doc.date)
+    _el(_el(header, "ram:IncludedNote"), "ram:Content",
+        f"Service-Auftragsnummer {doc.case_number}. Abgerechnet in begonnenen "
+        "10-Minuten-Blöcken.")
+    transaction = _el(root, "rsm:SupplyChainTradeTransaction")
+    vat_percent = doc.vat_percent
+    for index, line in enumerate(doc.lines, start=1):
+        _xml_line(transaction, index, line, vat_percent)
+    agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
+    _el(agreement, "ram:BuyerReference", doc.case_number)
+    _xml_party(agreement, "ram:SellerTradeParty", doc.seller.name, doc.seller.street,
+               doc.seller.postcode, doc.seller.city, doc.seller.country,
+               doc.seller.vat_id, doc.seller.tax_number)
+    _xml_party(agreement, "ram:BuyerTradeParty", doc.buyer.name, doc.buyer.street,
+               doc.buyer.postcode, doc.buyer.city, doc.buyer.country,
+               doc.buyer.vat_id or "", "")
+    _el(transaction, "ram:ApplicableHeaderTradeDelivery")
+    _xml_settlement(transaction, doc)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _xml_line(transaction: etree._Element, index: int, line: DocumentLine,
+              vat_percent: str) -> None:
+    item = _el(transaction, "ram:IncludedSupplyChainTradeLineItem")
+    _el(_el(item, "ram:AssociatedDocumentLineDocument"), "ram:LineID", str(index))
+    _el(_el(item, "ram:SpecifiedTradeProduct"), "ram:Name", line.description)
+    price = _el(_el(item, "ram:SpecifiedLineTradeAgreement"),
+                "ram:NetPriceProductTradePrice")
+    _el(price, "ram:ChargeAmount", line.hourly_price)
+    _el(price, "ram:BasisQuantity", "60", unitCode=MINUTE)
+    _el(_el(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity",
+        str(line.minutes), unitCode=MINUTE)
+    settlement = _el(item, "ram:SpecifiedLineTradeSettlement")
+    tax = _el(settlement, "ram:ApplicableTradeTax")
+    _el(tax, "ram:TypeCode", "VAT")
+    _el(tax, "ram:CategoryCode", "S")
+    _el(tax, "ram:RateApplicablePercent", vat_percent)
+    _el(_el(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"),
+        "ram:LineTotalAmount", line.net)
+
+
+def _xml_party(parent: etree._Element, tag: str, name: str, street: str, postcode: str,
+               city: str, country: str, vat_id: str, tax_number: str) -> None:
+    party = _el(parent, tag)
+    _el(party, "ram:Name", name)
+    address = _el(party, "ram:PostalTradeAddress")
+    _el(address, "ram:PostcodeCode", postcode)
+    _el(address, "ram:LineOne", street)
+    _el(address, "ram:CityName", city)
+    _el(address, "ram:CountryID", country)
+    if vat_id:
+        _el(_el(party, "ram:SpecifiedTaxRegistration"), "ram:ID", vat_id, schemeID="VA")
+    if tax_number:
+        _el(_el(party, "ram:SpecifiedTaxRegistration"), "ram:ID", tax_number, schemeID="FC")
+
+
+def _xml_settlement(transaction: etree._Element, doc: Document) -> None:
+    settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
+    _el(settlement, "ram:InvoiceCurrencyCode", "EUR")
+    if doc.seller.iban:
+        means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
+        _el(means, "ram:TypeCode", "58")  # SEPA credit transfer
+        _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID",
+            doc.seller.iban)
+    tax = _el(settlement, "ram:ApplicableTradeTax")
+    _el(tax, "ram:CalculatedAmount", doc.vat)
+    _el(tax, "ram:TypeCode", "VAT")
+    _el(tax, "ram:BasisAmount", doc.net)
+    _el(tax, "ram:CategoryCode", "S")
+    _el(tax, "ram:RateApplicablePercent", doc.vat_percent)
+    period = _el(settlement, "ram:BillingSpecifiedPeriod")
+    _date(period, "ram:StartDateTime", doc.period_start)
+    _date(period, "ram:EndDateTime", doc.period_end)
+    if not doc.cancels:
+        terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
+        _el(terms, "ram:Description",
+            f"Zahlbar innerhalb von {doc.payment_days} Tagen ohne Abzug.")
+        _date(terms, "ram:DueDateDateTime", doc.due_date)
+    totals = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
+    _el(totals, "ram:LineTotalAmount", doc.net)
+    _el(totals, "ram:TaxBasisTotalAmount", doc.net)
+    _el(totals, "ram:TaxTotalAmount", doc.vat, currencyID="EUR")
+    _el(totals, "ram:GrandTotalAmount", doc.gross)
+    _el(totals, "ram:DuePayableAmount", doc.gross)
+    if doc.cancels:
+        referenced = _el(settlement, "ram:InvoiceReferencedDocument")
+        _el(referenced, "ram:IssuerAssignedID", doc.cancels)
+        if doc.cancels_date:
+            _el(_el(referenced, "ram:FormattedIssueDateTime"), "qdt:DateTimeString",
+                doc.cancels_date.strftime("%Y%m%d"), format="102")
+
+
+def embed_xml(pdf: bytes, xml: bytes) -> bytes:
+    """The PDF with the XML embedded as a Factur-X attachment (``factur-x.xml``)."""
+    from facturx import generate_from_binary
+
+    return generate_from_binary(pdf, xml, flavor="factur-x", level="en16931",
+                                check_xsd=False, lang="de-DE")

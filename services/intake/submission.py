@@ -1,0 +1,192 @@
+"""Turning a valid request into a new ticket: redact, build ``RequestSubmitted``, append.
+
+Idempotency (the ``Idempotency-Key`` header of the API, the one-time token of the HTML
+form): the key is claimed in the KV bucket ``intake_idempotency`` together with the case
+number *before* the ticket is appended (``create`` fails if the key exists, so two
+concurrent submits with one key get one claim). The event ids are derived from the key,
+so appending again for the same key is a no-op in the event store. A submit that finds
+its key claimed answers with the claimed case number; if the first submit crashed after
+the claim and before the append, the repeat appends the ticket (same number, same ids).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from services.intake.casenumbers import CaseNumberAllocator
+from services.intake.validation import FREE_TEXT_FIELDS, SupportRequest
+from shared import events as ev
+from shared.eventstore import ConcurrencyConflict, EventStore, PendingEvent
+from shared.redaction import redact
+from shared.settings.intake import IntakeSettings
+from shared.ticket import INITIAL_STATE, decide
+from shared.ticket.commands import SubmitRequest
+
+IDEMPOTENCY_BUCKET = "intake_idempotency"
+MAX_NUMBER_ATTEMPTS = 5
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was used before for a request with different content."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The outcome of a submit: the case number and what the customer must be told."""
+
+    case_number: str
+    redacted_fields: tuple[str, ...]
+    replayed: bool = False
+
+
+def idempotency_id(channel: str, key: str) -> str:
+    """The KV key (and event-id base) of a client's key; hashed, so any text is safe."""
+    return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
+
+
+def customer_id_of(email: str) -> str:
+    return email.rpartition("@")[2].lower()
+
+
+def build_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
+                channel: ev.intake.Channel, settings: IntakeSettings,
+                at: datetime) -> ev.RequestSubmitted:
+    """``RequestSubmitted`` with every free-text field redacted (DOMAIN.md section 2)."""
+    texts: dict[str, str] = {}
+    redacted_fields: list[str] = []
+    for name in FREE_TEXT_FIELDS:
+        result = redact(getattr(request, name))
+        texts[name] = result.text
+        if result.redacted:
+            redacted_fields.append(name)
+    contact = ev.Contact(first_name=request.first_name, last_name=request.last_name,
+                         email=request.email, phone=request.phone)
+    is_company = bool(request.company)
+    party = ev.ContractParty(name=request.company or contact.full_name, street=request.street,
+                             postcode=request.postcode, city=request.city,
+                             is_company=is_company)
+    customer_id = customer_id_of(request.email)
+    without_sla = {entry.lower() for entry in settings.customers_without_sla}
+    return ev.RequestSubmitted(
+        at=at, case_number=case_number, contact=contact, contract_party=party,
+        short_description=texts["short_description"],
+        subject=ev.OrderSubject(description=texts["subject_description"],
+                                location=texts["location"], system_name=texts["system_name"],
+                                manufacturer=texts["manufacturer"], model=texts["model"],
+                                purchase_date=request.purchase_date,
+                                accessories=texts["accessories"]),
+        software=ev.Software(operating_system=texts["operating_system"],
+                             operating_system_version=texts["operating_system_version"],
+                             application=texts["application"],
+                             application_version=texts["application_version"]),
+        fault=ev.Fault(error_message=texts["error_message"],
+                       expected_behaviour=texts["expected_behaviour"],
+                       actual_behaviour=texts["actual_behaviour"]),
+        backup="additional_backup" if request.additional_backup
+        else "backup_done_or_not_needed",
+        priority=request.priority, commercial_customer=True, customer_id=customer_id,
+        has_sla=customer_id not in without_sla, reaction_minutes=settings.default_reaction_minutes,
+        language=language, channel=channel, redacted_fields=tuple(redacted_fields),
+    )
+
+
+class Intake:
+    """Appends new tickets; the only writer of ``RequestSubmitted``."""
+
+    def __init__(self, store: EventStore, js: JetStreamContext, allocator: CaseNumberAllocator,
+                 settings: IntakeSettings,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store = store
+        self.js = js
+        self.allocator = allocator
+        self.settings = settings
+        self.clock = clock
+        self._kv: KeyValue | None = None
+
+    async def _records(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.js.key_value(IDEMPOTENCY_BUCKET)
+        return self._kv
+
+    async def submit(self, request: SupportRequest, *, language: ev.intake.Language,
+                     channel: ev.intake.Channel, key: str | None = None,
+                     strict_key: bool = True) -> Submitted:
+        """Create the ticket (once per ``key``). With ``strict_key`` a key reused for other
+        content is refused (API); otherwise the first ticket is answered (HTML form)."""
+        if key is None:
+            return await self._append_new(request, language, channel, key_id=None)
+        key_id = idempotency_id(channel, key)
+        claim = await self._claimed(key_id)
+        if claim is None:
+            case_number = await self.allocator.next_number()
+            claim = await self._claim(key_id, case_number, request.fingerprint())
+            if claim is None:
+                return await self._append_new(request, language, channel, key_id=key_id,
+                                              case_number=case_number)
+        case_number, fingerprint = claim
+        if fingerprint != request.fingerprint():
+            if strict_key:
+                raise IdempotencyKeyReused(key_id)
+            return Submitted(case_number, (), replayed=True)
+        # The first submit may have stopped between claim and append: finish its work.
+        result = await self._append_new(request, language, channel, key_id=key_id,
+                                        case_number=case_number)
+        return Submitted(result.case_number, result.redacted_fields, replayed=True)
+
+    async def _claimed(self, key_id: str) -> tuple[str, str] | None:
+        kv = await self._records()
+        try:
+            entry = await kv.get(key_id)
+        except KeyNotFoundError:
+            return None
+        record = json.loads(entry.value or b"{}")
+        return record["case_number"], record["fingerprint"]
+
+    async def _claim(self, key_id: str, case_number: str, fingerprint: str
+                     ) -> tuple[str, str] | None:
+        """Claim ``key_id`` for ``case_number``; the existing claim if another came first."""
+        kv = await self._records()
+        value = json.dumps({"case_number": case_number, "fingerprint": fingerprint}).encode()
+        try:
+            await kv.create(key_id, value)
+        except KeyWrongLastSequenceError:
+            return await self._claimed(key_id)
+        return None
+
+    async def _append_new(self, request: SupportRequest, language: ev.intake.Language,
+                          channel: ev.intake.Channel, *, key_id: str | None,
+                          case_number: str | None = None) -> Submitted:
+        for _ in range(MAX_NUMBER_ATTEMPTS):
+            number = case_number or await self.allocator.next_number()
+            event = build_event(request, case_number=number, language=language,
+                                channel=channel, settings=self.settings, at=self.clock())
+            new = decide(SubmitRequest(at=event.at, request=event), INITIAL_STATE)
+            base = f"intake-{key_id[:40]}" if key_id else f"intake-{uuid.uuid4().hex}"
+            pending = [PendingEvent(e, event_id=f"{base}-{i}") for i, e in enumerate(new)]
+            try:
+                await self.store.append(number, pending, expected_version=0)
+            except ConcurrencyConflict:
+                # The number is taken by another ticket (only after a lost counter bucket).
+                case_number = None
+                if key_id is not None:
+                    case_number = await self._move_claim(key_id, request)
+                continue
+            return Submitted(number, event.redacted_fields)
+        raise ConcurrencyConflict("-", 0, "no free case number found")
+
+    async def _move_claim(self, key_id: str, request: SupportRequest) -> str:
+        """Point a claim whose number turned out to be taken at a fresh number."""
+        kv = await self._records()
+        number = await self.allocator.next_number()
+        value = {"case_number": number, "fingerprint": request.fingerprint()}
+        await kv.put(key_id, json.dumps(value).encode())
+        return number

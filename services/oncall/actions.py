@@ -1,0 +1,138 @@
+"""Technician actions on a ticket: accept, decline, respond, acknowledge a page, resolve.
+
+Plain async functions shared by the HTTP API, the acknowledge link and the technician
+console. Each loads the ticket, lets the decider judge the command and appends what it
+decides (retrying on concurrent writers). Refusals raise :class:`DomainError` with a stable
+``code`` (``unknown_ticket``, ``invalid_case_number``, ``not_awaiting_acceptance``,
+``reason_required``, ``not_paged_person``, ...); an empty ``ActionResult.events`` means the
+action had already been done (e.g. a second acknowledgement) and nothing was stored.
+
+Side effects (the decline mail to the customer) are not sent here: the oncall service sends
+them once from the stored event, whoever appended it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared import events as ev
+from shared.casenumber import is_valid_case_number
+from shared.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.runtime import Runtime
+from shared.ticket import DomainError, TicketState, decide, fold
+from shared.ticket import commands as c
+
+EventIdFor = Callable[[ev.Event], str]
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action stored (``events``; empty: already done) and the ticket afterwards."""
+
+    case: str
+    events: tuple[ev.Event, ...]
+    state: TicketState
+    version: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.events)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def check_case(case: str) -> str:
+    """``case`` if it is a well-formed case number with a matching check digit."""
+    if not is_valid_case_number(case):
+        raise DomainError("invalid_case_number", f"{case!r} is not a valid case number")
+    return case
+
+
+async def execute(store: EventStore, case: str,
+                  make_command: Callable[[TicketState], c.Command],
+                  event_id_for: EventIdFor) -> ActionResult:
+    """Load ``case``, decide ``make_command(state)``, append with ``event_id_for`` ids."""
+
+    async def attempt() -> ActionResult:
+        history = await store.load(case)
+        state = fold(r.event for r in history.events)
+        new = decide(make_command(state), state)
+        version = history.version
+        if new:
+            pending = [PendingEvent(e, event_id=event_id_for(e)) for e in new]
+            version = await store.append(case, pending, history.version)
+            state = fold(new, state)
+        return ActionResult(case=case, events=tuple(new), state=state, version=version)
+
+    return await with_conflict_retry(attempt)
+
+
+def _fixed(event_id: str) -> EventIdFor:
+    return lambda event: f"{event_id}-{type(event).__name__}"
+
+
+def _random(prefix: str) -> EventIdFor:
+    token = uuid.uuid4().hex
+    return lambda event: f"{prefix}-{token}-{type(event).__name__}"
+
+
+async def accept(runtime: Runtime, case: str, technician: str, *,
+                 at: datetime | None = None) -> ActionResult:
+    """Accept a ticket of a customer without SLA (``TicketAccepted``)."""
+    check_case(case)
+    return await execute(runtime.store, case,
+                         lambda s: c.AcceptTicket(at=at or _now(), technician=technician),
+                         _fixed(f"accept-{case}"))
+
+
+async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
+                  at: datetime | None = None) -> ActionResult:
+    """Decline a ticket of a customer without SLA (``TicketDeclined``); a reason is required
+    and is mailed to the customer once by the oncall service."""
+    check_case(case)
+    if not reason.strip():
+        raise DomainError("reason_required", "a decline needs a reason")
+    return await execute(runtime.store, case,
+                         lambda s: c.DeclineTicket(at=at or _now(), technician=technician,
+                                                   reason=reason),
+                         _fixed(f"decline-{case}"))
+
+
+async def respond(runtime: Runtime, case: str, technician: str, message: str = "", *,
+                  at: datetime | None = None, request_id: str | None = None) -> ActionResult:
+    """Record a technician's response (``TechnicianResponded``); the first one stops the
+    reaction and first-response clocks. ``request_id`` makes a retried call store once."""
+    check_case(case)
+    ids = _fixed(f"respond-{case}-{request_id}") if request_id else _random(f"respond-{case}")
+    return await execute(runtime.store, case,
+                         lambda s: c.Respond(at=at or _now(), technician=technician,
+                                             message=message), ids)
+
+
+async def acknowledge(runtime: Runtime, case: str, technician: str, *,
+                      at: datetime | None = None) -> ActionResult:
+    """The paged technician takes the page (``OnCallAcknowledged``): re-notification and
+    escalation stop. Only the currently paged person may; a second time stores nothing."""
+    check_case(case)
+    return await execute(runtime.store, case,
+                         lambda s: c.AcknowledgePage(at=at or _now(), technician=technician),
+                         _fixed(f"page-ack-{case}"))
+
+
+async def resolve(runtime: Runtime, case: str, technician: str, resolution: str = "", *,
+                  at: datetime | None = None) -> ActionResult:
+    """Resolve the ticket (``TicketResolved``); pending timers then do nothing."""
+    check_case(case)
+    return await execute(runtime.store, case,
+                         lambda s: c.ResolveTicket(at=at or _now(), technician=technician,
+                                                   resolution=resolution),
+                         _random(f"resolve-{case}"))
+
+
+__all__ = ["ActionResult", "DomainError", "accept", "acknowledge", "check_case", "decline",
+           "execute", "resolve", "respond"]

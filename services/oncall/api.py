@@ -1,0 +1,210 @@
+"""HTTP routes of the oncall service.
+
+- ``GET /api/oncall/now[?at=<ISO time>]``: who is on call per level, and rota gaps.
+- ``GET /oncall/ack/{case}/{technician}?exp=..&sig=..``: the acknowledge link of a page
+  shows a confirm page (mail scanners follow links: GET never changes anything);
+  ``POST`` to the same address acknowledges.
+- ``POST /api/tickets/{case}/accept|decline|respond|acknowledge|resolve``: technician
+  actions (Bearer token, Basic or console session); the technician is the account.
+- ``GET /api/oncall/tickets/{case}``: a ticket's deadlines and paging state.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from services.oncall import actions
+from services.oncall.paging import check_ack_link
+from services.oncall.rota import on_call_report
+from shared.auth import authenticate
+from shared.ticket import DomainError, fold
+
+if TYPE_CHECKING:
+    from services.oncall.service import OncallService
+
+STATUS_OF_ERROR = {"unknown_ticket": 404, "invalid_case_number": 404,
+                   "reason_required": 422}
+
+
+class DeclineBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Mailed to the customer.")
+
+
+class RespondBody(BaseModel):
+    message: str = Field("", max_length=10_000)
+    request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                   description="Makes a retried call store once.")
+
+
+class ResolveBody(BaseModel):
+    resolution: str = Field("", max_length=10_000)
+
+
+def _parse_at(at: str | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise HTTPException(422, detail=f"at: not an ISO 8601 date-time: {at!r}") from None
+    if moment.tzinfo is None:
+        raise HTTPException(422, detail="at: give a time zone offset, e.g. 2026-11-29T03:00Z")
+    return moment
+
+
+def _refusal(error: DomainError) -> JSONResponse:
+    return JSONResponse({"error": error.code, "message": error.message},
+                        status_code=STATUS_OF_ERROR.get(error.code, 409))
+
+
+def _result(result: actions.ActionResult) -> dict[str, Any]:
+    state = result.state
+    return {"case_number": result.case, "status": state.status,
+            "stored": [type(e).__name__ for e in result.events],
+            "already_done": not result.changed,
+            "reaction_deadline": state.reaction_deadline,
+            "response_deadline": state.response_deadline,
+            "paged_technician": state.paged_technician,
+            "acknowledged_by": state.page_acknowledged_by}
+
+
+def oncall_router(service: OncallService) -> APIRouter:
+    """All routes of the oncall service (the console's too, when it is installed)."""
+    router = APIRouter()
+    _rota_routes(router, service)
+    _ack_link_routes(router, service)
+    _action_routes(router, service)
+    try:
+        from services.oncall.console import console_router
+    except ModuleNotFoundError as error:
+        if error.name != "services.oncall.console":
+            raise
+        return router
+    router.include_router(console_router(service.runtime))
+    return router
+
+
+def _rota_routes(router: APIRouter, service: OncallService) -> None:
+    @router.get("/api/oncall/now", tags=["oncall"])
+    async def on_call_now(at: str | None = Query(None, description="ISO time, default now")
+                          ) -> dict[str, Any]:
+        """Who is on call at ``at`` on every escalation level, and the rota's gaps."""
+        return on_call_report(service.rota, _parse_at(at),
+                              service.settings.oncall.rota_check_weeks)
+
+
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='robots' content='noindex'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>", status_code=status_code)
+
+
+REFUSED = {"bad_signature": "This acknowledge link is not valid (wrong or altered link).",
+           "expired": "This acknowledge link has expired."}
+
+
+def _ack_link_routes(router: APIRouter, service: OncallService) -> None:
+    secret = service.settings.secret_key
+
+    @router.get("/oncall/ack/{case}/{technician}", include_in_schema=False)
+    async def confirm_page(case: str, technician: str, exp: str = "", sig: str = ""
+                           ) -> HTMLResponse:
+        check = check_ack_link(secret, case, technician, exp, sig)
+        if check != "ok":
+            return _page("Link refused", f"<p>{REFUSED[check]}</p>", 403)
+        action = html.escape(f"/oncall/ack/{case}/{technician}?exp={exp}&sig={sig}")
+        return _page(f"Acknowledge page for {case}",
+                     f"<p>Technician: {html.escape(technician)}</p>"
+                     f"<form method='post' action='{action}'>"
+                     "<button type='submit'>Acknowledge: I take this ticket</button></form>")
+
+    @router.post("/oncall/ack/{case}/{technician}", include_in_schema=False)
+    async def acknowledge_by_link(case: str, technician: str, exp: str = "", sig: str = ""
+                                  ) -> HTMLResponse:
+        check = check_ack_link(secret, case, technician, exp, sig)
+        if check != "ok":
+            return _page("Link refused", f"<p>{REFUSED[check]}</p>", 403)
+        try:
+            result = await actions.acknowledge(service.runtime, case, technician)
+        except DomainError as error:
+            status = 404 if error.code in ("unknown_ticket", "invalid_case_number") else 403
+            return _page("Not acknowledged", f"<p>{html.escape(error.message)}.</p>", status)
+        if not result.changed:
+            by = html.escape(result.state.page_acknowledged_by or "")
+            return _page("Already acknowledged",
+                         f"<p>Ticket {case} was already acknowledged by {by}. "
+                         "Nothing was changed.</p>")
+        return _page("Acknowledged", f"<p>Ticket {case} is yours. Reminders and escalation "
+                     "have stopped; the reaction deadline still runs until you respond.</p>")
+
+
+def _action_routes(router: APIRouter, service: OncallService) -> None:
+    runtime = service.runtime
+
+    def technician_of(request: Request) -> str:
+        return authenticate(request, runtime.accounts, runtime.settings.secret_key).id
+
+    async def run(coroutine: Any) -> JSONResponse:
+        try:
+            result = await coroutine
+        except DomainError as error:
+            return _refusal(error)
+        return JSONResponse(msgspec.to_builtins(_result(result)))
+
+    @router.get("/api/oncall/tickets/{case}", tags=["oncall"])
+    async def clocks(case: str, request: Request) -> JSONResponse:
+        """A ticket's SLA clocks and paging state, for technicians."""
+        technician_of(request)
+        try:
+            actions.check_case(case)
+            history = await runtime.store.load(case)
+        except DomainError as error:
+            return _refusal(error)
+        state = fold(r.event for r in history.events)
+        if state.status == "new":
+            return _refusal(DomainError("unknown_ticket", "there is no such ticket"))
+        return JSONResponse(msgspec.to_builtins({
+            "case_number": case, "status": state.status, "priority": state.priority,
+            "reaction_deadline": state.reaction_deadline,
+            "response_deadline": state.response_deadline,
+            "first_response_at": state.first_response_at,
+            "paged_technician": state.paged_technician,
+            "escalation_level": state.escalation_level,
+            "acknowledged_by": state.page_acknowledged_by,
+            "breached": sorted(state.breached_clocks)}))
+
+    @router.post("/api/tickets/{case}/accept", tags=["oncall"])
+    async def accept(case: str, request: Request) -> JSONResponse:
+        """Accept a ticket of a customer without SLA agreement."""
+        return await run(actions.accept(runtime, case, technician_of(request)))
+
+    @router.post("/api/tickets/{case}/decline", tags=["oncall"])
+    async def decline(case: str, body: DeclineBody, request: Request) -> JSONResponse:
+        """Decline a ticket of a customer without SLA; the reason is mailed to them."""
+        return await run(actions.decline(runtime, case, technician_of(request), body.reason))
+
+    @router.post("/api/tickets/{case}/respond", tags=["oncall"])
+    async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
+        """Record a response; the first one stops the reaction / first-response clock."""
+        return await run(actions.respond(runtime, case, technician_of(request), body.message,
+                                         request_id=body.request_id))
+
+    @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"])
+    async def acknowledge(case: str, request: Request) -> JSONResponse:
+        """Acknowledge the page (only the paged technician; twice is harmless)."""
+        return await run(actions.acknowledge(runtime, case, technician_of(request)))
+
+    @router.post("/api/tickets/{case}/resolve", tags=["oncall"])
+    async def resolve(case: str, request: Request, body: ResolveBody | None = None
+                      ) -> JSONResponse:
+        """Resolve the ticket; its pending timers then do nothing."""
+        return await run(actions.resolve(runtime, case, technician_of(request),
+                                         body.resolution if body else ""))

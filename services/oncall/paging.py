@@ -1,0 +1,288 @@
+"""Paging people: the page mail with its signed acknowledge link, the webhook beside it,
+and the decline mail to a customer, each sent once.
+
+"Once" rests on claims in the KV bucket ``oncall_pages``: ``kv.create(<ticket>.<what>)``
+succeeds for exactly one replica; the claim goes ``sending`` -> ``sent`` once the SMTP
+server took the mail. A replica finding a ``sending`` claim older than ``CLAIM_TIMEOUT``
+takes it over (the holder crashed). The one crash window: the SMTP server accepted the mail
+and the process died before the claim said ``sent`` - then the mail goes out twice, with
+the same Message-ID, so mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+
+from services.oncall.rota import Person
+from services.oncall.webhook import WebhookSender
+from shared import events as ev
+from shared.casenumber import subject_token
+from shared.links import status_path
+from shared.mailer import Mailer, MailError
+from shared.provision import ensure_kv
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BUCKET = "oncall_pages"
+CLAIM_TTL_S = 30 * 24 * 3600.0
+CLAIM_TIMEOUT = timedelta(minutes=2)
+BERLIN = ZoneInfo("Europe/Berlin")
+AckCheck = Literal["ok", "bad_signature", "expired"]
+
+PageReason = Literal["escalated", "renotified", "escalated_level"]
+
+
+# -- acknowledge links ---------------------------------------------------------------------
+
+def ack_signature(secret: str, case: str, technician: str, expires: int) -> str:
+    """HMAC-SHA256 binding the link to one ticket, one technician and an expiry."""
+    message = f"oncall-ack:{case}:{technician}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def ack_path(secret: str, case: str, technician: str, expires: int) -> str:
+    sig = ack_signature(secret, case, technician, expires)
+    return f"/oncall/ack/{case}/{technician}?exp={expires}&sig={sig}"
+
+
+def check_ack_link(secret: str, case: str, technician: str, expires: str, sig: str,
+                   now: float | None = None) -> AckCheck:
+    """Whether an acknowledge link is genuine and still valid."""
+    try:
+        expiry = int(expires)
+    except ValueError:
+        return "bad_signature"
+    if not hmac.compare_digest(ack_signature(secret, case, technician, expiry), sig):
+        return "bad_signature"
+    if expiry < (time.time() if now is None else now):
+        return "expired"
+    return "ok"
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Page:
+    """One page: a person called for a ticket at an escalation level and attempt."""
+
+    case: str
+    level: int
+    attempt: int  # 0: first page at this level, then 1, 2, ... for re-notifications
+    person: Person
+    reason: PageReason
+    paged_at: datetime
+    request: ev.RequestSubmitted
+    reaction_deadline: datetime | None
+
+    @property
+    def page_id(self) -> str:
+        return f"page-{self.case}-{self.level}-{self.attempt}"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "ticketcore.invalid"
+
+
+def _berlin(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def page_mail(page: Page, settings: Settings, base_url: str) -> EmailMessage:
+    """The page mail: what, for whom, until when, and the acknowledge link."""
+    expires = int(page.paged_at.timestamp()) + settings.oncall.ack_link_ttl_s
+    ack_url = base_url + ack_path(settings.secret_key, page.case, page.person.id, expires)
+    request = page.request
+    label = {"escalated": "PRIORITY", "renotified": f"REMINDER {page.attempt}",
+             "escalated_level": f"ESCALATION level {page.level}"}[page.reason]
+    message = EmailMessage()
+    message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
+    message["To"] = formataddr((page.person.name, page.person.email))
+    message["Subject"] = f"{subject_token(page.case)} {label}: {request.short_description}"
+    message["Message-ID"] = f"<{page.page_id}@{_domain(settings.smtp.sender)}>"
+    message["Date"] = format_datetime(page.paged_at.astimezone(UTC))
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Priority"] = "1"
+    status_url = base_url + status_path(settings.secret_key, page.case)
+    message.set_content("\n".join([
+        f"Priority request {page.case}: {request.short_description}",
+        "",
+        f"Customer:  {request.contract_party.name}",
+        f"Contact:   {request.contact.full_name}, {request.contact.phone}, "
+        f"{request.contact.email}",
+        f"Reaction deadline: {_berlin(page.reaction_deadline)}",
+        f"Escalation level {page.level}, page {page.attempt + 1}",
+        "",
+        "Acknowledge this page (stops reminders and escalation):",
+        ack_url,
+        "",
+        f"Ticket status: {status_url}",
+    ]))
+    return message
+
+
+def webhook_payload(page: Page, event_type: str) -> dict[str, Any]:
+    return {"event_id": page.page_id, "type": event_type, "ticket": page.case,
+            "case_number": page.case, "technician": page.person.id,
+            "level": page.level, "attempt": page.attempt,
+            "deadline": page.reaction_deadline.isoformat() if page.reaction_deadline else None,
+            "short_description": page.request.short_description,
+            "paged_at": page.paged_at.isoformat()}
+
+
+DECLINE_TEXT = {
+    "de": ("Ihre Anfrage {case} wurde abgelehnt",
+           "Guten Tag {name},\n\nwir können Ihre Anfrage {case} ({title}) leider nicht "
+           "annehmen.\n\nBegründung: {reason}\n\nMit freundlichen Grüßen\n{sender}"),
+    "en": ("Your request {case} was declined",
+           "Hello {name},\n\nwe are sorry, we cannot take on your request {case} ({title}).\n\n"
+           "Reason: {reason}\n\nKind regards\n{sender}"),
+}
+
+
+def decline_mail(request: ev.RequestSubmitted, declined: ev.TicketDeclined,
+                 settings: Settings) -> EmailMessage:
+    """The mail telling the customer that (and why) the request was declined."""
+    subject, body = DECLINE_TEXT.get(request.language, DECLINE_TEXT["de"])
+    case = request.case_number
+    message = EmailMessage()
+    message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
+    message["To"] = formataddr((request.contact.full_name, request.contact.email))
+    message["Reply-To"] = settings.inbound_mail.support_address
+    message["Subject"] = f"{subject_token(case)} {subject.format(case=case)}"
+    message["Message-ID"] = f"<decline-{case}@{_domain(settings.smtp.sender)}>"
+    message["Date"] = format_datetime(declined.at.astimezone(UTC))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body.format(name=request.contact.full_name, case=case,
+                                    title=request.short_description, reason=declined.reason,
+                                    sender=settings.smtp.sender_name))
+    return message
+
+
+# -- claims ----------------------------------------------------------------------------------
+
+class ClaimRecord(msgspec.Struct, frozen=True, kw_only=True):
+    state: Literal["sending", "sent"]
+    replica: str
+    at: datetime
+
+
+class SendBusy(Exception):
+    """Another replica is sending this right now: try again later."""
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder(ClaimRecord).decode
+
+
+class SendClaims:
+    """At most one sender per key; ``None`` from :meth:`claim` means already sent."""
+
+    def __init__(self, js: JetStreamContext, replica: str | None = None) -> None:
+        self.js = js
+        self.replica = replica or uuid.uuid4().hex[:12]
+
+    async def ensure_bucket(self, replicas: int = 1) -> None:
+        await ensure_kv(self.js, BUCKET, ttl_s=CLAIM_TTL_S, replicas=replicas)
+
+    async def claim(self, key: str, now: datetime) -> int | None:
+        """The revision of our claim, or None if it was sent already; SendBusy if another
+        replica holds a fresh claim."""
+        kv = await self.js.key_value(BUCKET)
+        mine = _encode(ClaimRecord(state="sending", replica=self.replica, at=now))
+        try:
+            return await kv.create(key, mine)
+        except KeyWrongLastSequenceError:
+            pass
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError as error:
+            raise SendBusy(f"claim {key} changed") from error
+        current = _decode(entry.value or b"")
+        if current.state == "sent":
+            return None
+        if now - current.at < CLAIM_TIMEOUT:
+            raise SendBusy(f"{key} is being sent by {current.replica}")
+        try:
+            return await kv.update(key, mine, last=entry.revision)
+        except KeyWrongLastSequenceError as error:
+            raise SendBusy(f"claim {key} taken over by another") from error
+
+    async def mark_sent(self, key: str, now: datetime) -> None:
+        kv = await self.js.key_value(BUCKET)
+        await kv.put(key, _encode(ClaimRecord(state="sent", replica=self.replica, at=now)))
+
+    async def release(self, key: str, revision: int) -> None:
+        kv = await self.js.key_value(BUCKET)
+        try:
+            await kv.delete(key, last=revision)
+        except KeyWrongLastSequenceError:
+            log.warning("claim %s was taken over before release", key)
+
+    async def first_time(self, key: str, now: datetime) -> bool:
+        """True exactly once per key (for effects that are retried in the background)."""
+        kv = await self.js.key_value(BUCKET)
+        try:
+            await kv.create(key, _encode(ClaimRecord(state="sent", replica=self.replica,
+                                                     at=now)))
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+
+async def send_once(claims: SendClaims, mailer: Mailer, key: str, message: EmailMessage
+                    ) -> bool:
+    """Send ``message`` unless it went out already; True if this call sent it."""
+    now = datetime.now(UTC)
+    revision = await claims.claim(key, now)
+    if revision is None:
+        return False
+    try:
+        await mailer.send(message)
+    except MailError:
+        await claims.release(key, revision)
+        raise
+    await claims.mark_sent(key, datetime.now(UTC))
+    return True
+
+
+@dataclass
+class Pager:
+    """Sends each page once: the mail (awaited) and the webhook (in the background)."""
+
+    settings: Settings
+    mailer: Mailer
+    claims: SendClaims
+    webhooks: WebhookSender
+    base_url: str
+
+    async def page(self, page: Page) -> None:
+        """Webhook first (it runs on in the background), then the mail, each at most once."""
+        url = page.person.webhook_url
+        if url and await self.claims.first_time(f"{page.case}.hook-{page.level}-"
+                                                f"{page.attempt}", datetime.now(UTC)):
+            event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",
+                          "escalated_level": "OnCallEscalated"}[page.reason]
+            self.webhooks.send_in_background(url, page.page_id,
+                                             webhook_payload(page, event_type))
+        key = f"{page.case}.page-{page.level}-{page.attempt}"
+        if await send_once(self.claims, self.mailer, key,
+                           page_mail(page, self.settings, self.base_url)):
+            log.info("paged %s for %s (level %s, page %s)", page.person.id, page.case,
+                     page.level, page.attempt + 1)

@@ -1,0 +1,172 @@
+"""The business calendar: Business, Service and Operating Time in Europe/Berlin (DOMAIN.md 5).
+
+Windows are decided in local time; durations are measured in real elapsed time (UTC), so a
+DST change never adds or loses an hour. The window edges (07:30, 09:00, 18:00, 20:00) never
+fall into a DST gap or fold (those are at 02:00-03:00), so every edge maps to one instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import holidays
+
+BERLIN = ZoneInfo("Europe/Berlin")
+Window = Literal["BT", "ST", "OT"]
+WINDOWS: tuple[Window, ...] = ("BT", "ST", "OT")
+
+# Seconds since local midnight of each window edge.
+_BT_OPEN, _BT_CLOSE = 9 * 3600, 18 * 3600
+_ST_WEEKDAY_OPEN, _ST_WEEKDAY_CLOSE = 7 * 3600 + 30 * 60, 20 * 3600
+_ST_HOLIDAY_OPEN, _ST_HOLIDAY_CLOSE = 9 * 3600, 18 * 3600
+# A window search that finds nothing in this many days has a configuration error (e.g.
+# company holidays covering years); stop instead of looping forever.
+_MAX_SEARCH_DAYS = 3 * 366
+
+_DAY_BT, _DAY_ST = 0, 1  # indexes into the per-day (BT, ST) interval tuple
+
+
+class BusinessCalendar:
+    """Which window an instant is in, and deadlines counted in a window."""
+
+    def __init__(self, federal_state: str | None = None,
+                 company_holidays: Iterable[date] = (), catholic: bool = False) -> None:
+        self.federal_state = federal_state or None
+        self.company_holidays = frozenset(company_holidays)
+        self.catholic = catholic
+        if self.federal_state and self.federal_state not in _subdivisions():
+            raise ValueError(f"unknown German federal state {federal_state!r}; "
+                             f"use one of {', '.join(sorted(_subdivisions()))}")
+        self.version = self._version()
+        self._holiday_years: dict[int, frozenset[date]] = {}
+        # Per local date: ((BT open, BT close), (ST open, ST close)) in seconds of the day.
+        self._day_windows: dict[date, tuple[tuple[int, int] | None, tuple[int, int]]] = {}
+        self._day_edges: dict[date, list[datetime]] = {}
+
+    def _version(self) -> str:
+        company = ",".join(d.isoformat() for d in sorted(self.company_holidays))
+        digest = hashlib.sha256(company.encode()).hexdigest()[:12]
+        region = (self.federal_state or "DE") + ("+catholic" if self.catholic else "")
+        return f"holidays-{holidays.__version__}:{region}:{digest}"
+
+    def is_public_holiday(self, day: date) -> bool:
+        """Whether ``day`` is a statutory public holiday in the configured state."""
+        year = self._holiday_years.get(day.year)
+        if year is None:
+            categories = ("public", "catholic") if self.catholic else ("public",)
+            found = holidays.country_holidays("DE", subdiv=self.federal_state,
+                                              years=day.year, categories=categories)
+            year = self._holiday_years[day.year] = frozenset(found.keys())
+        return day in year
+
+    def is_company_holiday(self, day: date) -> bool:
+        return day in self.company_holidays
+
+    def windows_of_day(self, day: date) -> tuple[tuple[int, int] | None, tuple[int, int]]:
+        """The BT interval (None if no BT that day) and the ST interval, in local seconds."""
+        known = self._day_windows.get(day)
+        if known is not None:
+            return known
+        public_holiday = self.is_public_holiday(day)
+        workday = day.weekday() < 5 and not public_holiday
+        business = (_BT_OPEN, _BT_CLOSE) if workday and not self.is_company_holiday(day) else None
+        service = ((_ST_WEEKDAY_OPEN, _ST_WEEKDAY_CLOSE) if workday
+                   else (_ST_HOLIDAY_OPEN, _ST_HOLIDAY_CLOSE))
+        known = self._day_windows[day] = (business, service)
+        return known
+
+    def window_at(self, instant: datetime) -> Window:
+        """The narrowest window containing ``instant``: BT, else ST, else OT."""
+        if instant.tzinfo is None:
+            raise ValueError("instant must be timezone-aware")
+        return self._window_of_local(instant.astimezone(BERLIN))
+
+    def _window_of_local(self, local: datetime) -> Window:
+        business, service = self.windows_of_day(local.date())
+        second = local.hour * 3600 + local.minute * 60 + local.second
+        if business is not None and business[0] <= second < business[1]:
+            return "BT"
+        if service[0] <= second < service[1]:
+            return "ST"
+        return "OT"
+
+    def window_span(self, instant: datetime) -> tuple[Window, datetime]:
+        """The window at ``instant`` and the next instant (UTC) at which it may change.
+
+        Lets pricing classify a run of blocks with one look-up instead of one per block.
+        """
+        if instant.tzinfo is None:
+            raise ValueError("instant must be timezone-aware")
+        local = instant.astimezone(BERLIN)
+        edges = self._edges_of_day(local.date())
+        return self._window_of_local(local), edges[bisect_right(edges, instant)]
+
+    def _edges_of_day(self, day: date) -> list[datetime]:
+        """Every instant (UTC) of the local day at which a window opens or closes, plus the
+        next local midnight."""
+        known = self._day_edges.get(day)
+        if known is None:
+            business, service = self.windows_of_day(day)
+            seconds = sorted({*service, *(business or ())})
+            known = [_utc(day, second) for second in seconds]
+            known.append(datetime.combine(day + timedelta(days=1), time(), BERLIN)
+                         .astimezone(UTC))
+            self._day_edges[day] = known
+        return known
+
+    def add_window_minutes(self, start: datetime, minutes: int, window: Window) -> datetime:
+        """The instant when ``minutes`` minutes inside ``window`` have elapsed after ``start``.
+
+        OT is plain elapsed time. Returns an aware UTC datetime.
+        """
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        if minutes < 0:
+            raise ValueError("minutes must not be negative")
+        if window not in WINDOWS:
+            raise ValueError(f"unknown window {window!r}: use BT, ST or OT")
+        cursor = start.astimezone(UTC)
+        remaining = timedelta(minutes=minutes)
+        if window == "OT" or not remaining:
+            return cursor + remaining
+        for opens, closes in self._intervals(cursor, window):
+            begin = max(opens, cursor)
+            if begin >= closes:
+                continue
+            if begin + remaining <= closes:
+                return begin + remaining
+            remaining -= closes - begin
+        raise ValueError(f"no {window} time within {_MAX_SEARCH_DAYS} days of {start}")
+
+    def _intervals(self, after: datetime, window: Window) -> Iterator[tuple[datetime, datetime]]:
+        """The window's intervals (UTC) day by day, starting with the local day of ``after``."""
+        day = after.astimezone(BERLIN).date()
+        index = _DAY_BT if window == "BT" else _DAY_ST
+        for offset in range(_MAX_SEARCH_DAYS):
+            current = day + timedelta(days=offset)
+            interval = self.windows_of_day(current)[index]
+            if interval is not None:
+                yield _utc(current, interval[0]), _utc(current, interval[1])
+
+
+def _utc(day: date, second_of_day: int) -> datetime:
+    local_time = time(second_of_day // 3600, second_of_day % 3600 // 60)
+    return datetime.combine(day, local_time, tzinfo=BERLIN).astimezone(UTC)
+
+
+def _subdivisions() -> tuple[str, ...]:
+    return tuple(s for s in holidays.country_holidays("DE").subdivisions if len(s) == 2)
+
+
+def calendar_from_settings(billing_settings: Any) -> BusinessCalendar:
+    """The calendar configured in ``settings.billing``."""
+    return BusinessCalendar(
+        federal_state=billing_settings.federal_state,
+        company_holidays=billing_settings.company_holidays,
+        catholic=getattr(billing_settings, "catholic_holidays", False),
+    )

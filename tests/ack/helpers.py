@@ -1,0 +1,90 @@
+"""Helpers of the ack tests: settings pointing at a test SMTP server, waiting on the log,
+and an SMTP server that refuses chosen recipients."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+
+from shared import events as ev
+from shared.eventstore import EventStore
+from shared.natsserver import free_port
+from shared.settings import Settings
+
+
+def with_smtp(settings: Settings, port: int, **ack: Any) -> Settings:
+    """``settings`` sending plain SMTP to 127.0.0.1:``port``, short retry timings."""
+    smtp = settings.smtp.model_copy(update={"host": "127.0.0.1", "port": port,
+                                            "security": "none", "timeout_s": 5.0})
+    timings = {"retry_backoff_s": (0.2,), "ack_wait_s": 5.0, "claim_timeout_s": 10.0} | ack
+    return settings.model_copy(update={"smtp": smtp,
+                                       "ack": settings.ack.model_copy(update=timings)})
+
+
+async def wait_until(condition: Callable[[], Any], timeout_s: float = 20.0) -> None:
+    """Poll ``condition`` (sync or async) until true or the time is up; tests assert after."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def events_of(store: EventStore, case: str, kind: type[ev.Event]) -> list[Any]:
+    history = await store.load(case)
+    return [r.event for r in history.events if isinstance(r.event, kind)]
+
+
+async def wait_for_event(store: EventStore, case: str, kind: type[ev.Event], count: int = 1,
+                         timeout_s: float = 20.0) -> list[Any]:
+    found: list[Any] = []
+
+    async def enough() -> bool:
+        found[:] = await events_of(store, case, kind)
+        return len(found) >= count
+
+    await wait_until(enough, timeout_s)
+    return found
+
+
+@dataclass
+class RefusingSmtp:
+    """A real SMTP server that answers RCPT TO with ``code`` for addresses in ``refused``."""
+
+    refused: dict[str, str]
+    port: int = 0
+    rcpt_attempts: list[str] = field(default_factory=list)
+    delivered: list[Envelope] = field(default_factory=list)
+    controller: Controller | None = None
+
+    async def handle_RCPT(self, server: object, session: Session, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        self.rcpt_attempts.append(address)
+        if address in self.refused:
+            return self.refused[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: object, session: Session,
+                          envelope: Envelope) -> str:
+        self.delivered.append(envelope)
+        return "250 accepted"
+
+    def start(self) -> RefusingSmtp:
+        self.port = self.port or free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()

@@ -1,0 +1,112 @@
+"""`ticketcore billing quote`: the exact JSON interface and its refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.billing.quote import QuoteInputError, parse_quote_request
+from shared.cli import main
+
+EXAMPLE = {"priority": True, "entries": [
+    {"start": "2026-11-25T17:50:00+01:00", "end": "2026-11-25T18:20:00+01:00", "kind": "work"}]}
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        request: object) -> tuple[int, str, str]:
+    text = request if isinstance(request, str) else json.dumps(request)
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    code = main(["billing", "quote", "-"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_worked_example_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(EXAMPLE))
+    assert main(["billing", "quote", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "lines": [
+            {"kind": "work", "multiplier": "1.0", "minutes": 10, "hourly_price": "130.00",
+             "net": "21.67"},
+            {"kind": "work", "multiplier": "1.5", "minutes": 20, "hourly_price": "195.00",
+             "net": "65.00"}],
+        "net": "86.67", "vat": "16.47", "gross": "103.14"}
+
+
+def test_options_state_holidays_rate_and_vat(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    request = {"priority": True, "state": "BY", "company_holidays": ["2026-12-23"],
+               "hourly_rate": "100.00", "vat_rate": "0.07", "entries": [
+                   {"start": "2026-01-06T10:00:00+01:00", "end": "2026-01-06T10:10:00+01:00",
+                    "kind": "travel"},
+                   {"start": "2026-12-23T10:00:00Z", "end": "2026-12-23T10:10:00Z",
+                    "kind": "work"}]}
+    code, out, _ = run(capsys, monkeypatch, request)
+    assert code == 0
+    assert json.loads(out) == {
+        "lines": [{"kind": "work", "multiplier": "1.5", "minutes": 10,
+                   "hourly_price": "150.00", "net": "25.00"},
+                  {"kind": "travel", "multiplier": "1.5", "minutes": 10,
+                   "hourly_price": "75.00", "net": "12.50"}],
+        "net": "37.50", "vat": "2.63", "gross": "40.13"}
+
+
+@pytest.mark.parametrize(("request_", "message"), [
+    ("not json", "not JSON"),
+    ([], "JSON object"),
+    ({"entries": []}, "priority"),
+    ({"priority": "yes", "entries": []}, "priority"),
+    ({"priority": True}, "entries"),
+    ({"priority": True, "entries": [], "colour": 1}, "unknown field(s): colour"),
+    ({"priority": True, "state": "XX", "entries": []}, "state"),
+    ({"priority": True, "hourly_rate": "abc", "entries": []}, "hourly_rate"),
+    ({"priority": True, "hourly_rate": "-1", "entries": []}, "hourly_rate"),
+    ({"priority": True, "hourly_rate": "NaN", "entries": []}, "hourly_rate"),
+    ({"priority": True, "vat_rate": "19", "entries": []}, "vat_rate"),
+    ({"priority": True, "company_holidays": ["24.12.2026"], "entries": []},
+     "company_holidays[0]"),
+    ({"priority": True, "entries": [{"start": "2026-11-25T17:50:00", "kind": "work",
+                                     "end": "2026-11-25T18:20:00+01:00"}]},
+     "entries[0].start: '2026-11-25T17:50:00' has no UTC offset"),
+    ({"priority": True, "entries": [{"start": "2026-11-25T18:50:00+01:00", "kind": "work",
+                                     "end": "2026-11-25T18:20:00+01:00"}]},
+     "entries[0]: end must be after start"),
+    ({"priority": True, "entries": [{"start": "2026-11-25T17:50:00+01:00", "kind": "play",
+                                     "end": "2026-11-25T18:20:00+01:00"}]},
+     "entries[0].kind"),
+    ({"priority": True, "entries": [{"start": "2026-01-01T00:00:00Z", "kind": "work",
+                                     "end": "2026-12-01T00:00:00Z"}]}, "longer than"),
+    ({"priority": True, "entries": ["x"]}, "entries[0]"),
+])
+def test_bad_input_exits_non_zero_naming_the_problem(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        request_: object, message: str) -> None:
+    code, out, err = run(capsys, monkeypatch, request_)
+    assert code != 0
+    assert out == ""
+    assert message in err
+
+
+def test_a_missing_file_is_reported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["billing", "quote", str(tmp_path / "none.json")]) == 1
+    assert "No such file" in capsys.readouterr().err
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(
+                        ["priority", "entries", "start", "end", "kind", "state",
+                         "hourly_rate", "vat_rate", "company_holidays"]), inner, max_size=5),
+                    max_leaves=20))
+def test_random_input_is_refused_cleanly_or_priced(value: object) -> None:
+    try:
+        parse_quote_request(json.dumps(value)).quote()
+    except QuoteInputError as error:
+        assert str(error)

@@ -1,0 +1,56 @@
+"""Technician accounts and HTTP authentication over a real server."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI, Request
+
+from shared.accounts import AccountStore, hash_password, hash_token, new_token
+from shared.auth import authenticate, session_cookie_value
+from tests.support import serve_app
+
+SECRET = "test-secret-key-0123456789"
+
+
+def accounts() -> tuple[AccountStore, str]:
+    token, token_hash = new_token()
+    store = AccountStore.from_dict({"technicians": [
+        {"id": "anna", "name": "Anna", "password_hash": hash_password("s3cret!"),
+         "token_hashes": [token_hash]}]})
+    return store, token
+
+
+def test_passwords_are_hashed_and_checked() -> None:
+    store, token = accounts()
+    assert store.technicians["anna"].password_hash.startswith("$argon2")
+    assert store.by_password("anna", "s3cret!") is not None
+    assert store.by_password("anna", "wrong") is None
+    assert store.by_password("nobody", "s3cret!") is None
+    assert store.by_token(token) is not None and store.by_token(token + "x") is None
+    assert hash_token(token) in store.technicians["anna"].token_hashes
+
+
+async def test_only_known_technicians_pass_and_others_get_401() -> None:
+    store, token = accounts()
+    changes: list[str] = []
+    app = FastAPI()
+
+    @app.post("/change")
+    async def change(request: Request) -> dict[str, str]:
+        tech = authenticate(request, store, SECRET)
+        changes.append(tech.id)
+        return {"by": tech.id}
+
+    async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
+        assert (await client.post("/change", headers={"Authorization": f"Bearer {token}"})
+                ).json() == {"by": "anna"}
+        assert (await client.post("/change", auth=("anna", "s3cret!"))).status_code == 200
+        cookie = session_cookie_value(SECRET, "anna")
+        assert (await client.post("/change", cookies={"tc_session": cookie})).status_code \
+            == 200
+        for bad in ({"Authorization": "Bearer nope"}, {"Authorization": "Basic !!"},
+                    {}, {"Cookie": "tc_session=" + cookie.replace("anna", "eve")}):
+            response = await client.post("/change", headers=bad)
+            assert response.status_code == 401, bad
+        assert (await client.post("/change", auth=("anna", "wrong"))).status_code == 401
+    assert changes == ["anna", "anna", "anna"]

@@ -1,0 +1,114 @@
+"""Durable work-sharing consumers against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import nats
+from nats.aio.client import Client as NatsClient
+
+from shared import events as ev
+from shared.consumer import ConsumerSpec, EventConsumer, consumer_lag
+from shared.eventstore import EventStore, RecordedEvent
+from shared.natsserver import EmbeddedNats
+from shared.provision import OPS_BUCKET
+from tests.factories import NOW, request_submitted
+
+
+async def wait_until(condition, timeout_s: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition() and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def test_two_replicas_share_the_work_and_handle_each_event_once(
+        nats_server: EmbeddedNats, store: EventStore) -> None:
+    handled: Counter[str] = Counter()
+    by_replica: Counter[int] = Counter()
+    clients: list[NatsClient] = []
+    consumers: list[EventConsumer] = []
+    for replica in range(2):
+        client = await nats.connect(nats_server.url)
+        clients.append(client)
+
+        async def handle(recorded: RecordedEvent, replica: int = replica) -> None:
+            handled[recorded.ticket_id] += 1
+            by_replica[replica] += 1
+            await asyncio.sleep(0.001)
+
+        spec = ConsumerSpec("test-receipts", ["tickets.*.RequestSubmitted"], handle, batch=8)
+        consumers.append(EventConsumer(client.jetstream(), EventStore(client), spec))
+    await consumers[0].ensure()
+    tasks = [asyncio.create_task(c.run()) for c in consumers]
+    for i in range(300):
+        await store.append(f"W{i}", [request_submitted()], 0)
+    await wait_until(lambda: sum(handled.values()) >= 300)
+    await asyncio.sleep(0.3)  # a double delivery would show up now
+    for consumer in consumers:
+        consumer.stop()
+    await asyncio.gather(*tasks)
+    assert len(handled) == 300 and set(handled.values()) == {1}
+    assert by_replica[0] > 0 and by_replica[1] > 0  # both replicas did work
+    lag = await consumer_lag(clients[0].jetstream(), "TICKETS", "test-receipts")
+    assert lag["pending"] == 0 and lag["ack_pending"] == 0
+    for client in clients:
+        await client.close()
+
+
+async def test_failing_handler_is_retried_and_order_per_ticket_kept(
+        nc: NatsClient, store: EventStore) -> None:
+    seen: list[str] = []
+    failures = {"left": 2}
+
+    async def handle(recorded: RecordedEvent) -> None:
+        if recorded.ticket_id == "F1" and failures["left"] > 0:
+            failures["left"] -= 1
+            raise RuntimeError("SMTP down")
+        seen.append(f"{recorded.ticket_id}:{recorded.type_name}")
+
+    spec = ConsumerSpec("test-retry", ["tickets.>"], handle, backoff_s=(0.1,))
+    consumer = EventConsumer(nc.jetstream(), store, spec)
+    v = await store.append("F1", [request_submitted()], 0)
+    await store.append("F1", [ev.TechnicianResponded(at=NOW, technician="a")], v)
+    await store.append("F2", [request_submitted()], 0)
+    task = asyncio.create_task(consumer.run())
+    await wait_until(lambda: len(seen) >= 3)
+    consumer.stop()
+    await task
+    assert seen.index("F1:RequestSubmitted") < seen.index("F1:TechnicianResponded")
+    assert sorted(seen) == ["F1:RequestSubmitted", "F1:TechnicianResponded",
+                            "F2:RequestSubmitted"]
+
+
+async def test_undecodable_event_is_recorded_and_skipped_not_a_crash_loop(
+        nc: NatsClient) -> None:
+    handled: list[str] = []
+    reported: list[int] = []
+
+    async def report(subject: str, seq: int, reason: str) -> None:
+        reported.append(seq)
+        kv = await nc.jetstream().key_value(OPS_BUCKET)
+        await kv.put(f"undecodable-{seq}", reason.encode())
+
+    store = EventStore(nc, on_undecodable=report)
+
+    async def handle(recorded: RecordedEvent) -> None:
+        handled.append(recorded.ticket_id)
+
+    await nc.request("tickets.X1.RequestSubmitted", b"garbage", headers={
+        "Ticketcore-Event-Type": "RequestSubmitted"})
+    await store.append("X2", [request_submitted()], 0)
+    consumer = EventConsumer(nc.jetstream(), store, ConsumerSpec(
+        "test-poison", ["tickets.*.RequestSubmitted"], handle))
+    task = asyncio.create_task(consumer.run())
+    await wait_until(lambda: handled == ["X2"])
+    await asyncio.sleep(0.3)
+    consumer.stop()
+    await task
+    assert handled == ["X2"] and reported == [1]
+    kv = await nc.jetstream().key_value(OPS_BUCKET)
+    assert b"RequestSubmitted" in (await kv.get("undecodable-1")).value
+    lag = await consumer_lag(nc.jetstream(), "TICKETS", "test-poison")
+    assert lag["ack_pending"] == 0

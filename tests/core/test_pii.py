@@ -1,0 +1,84 @@
+"""Crypto-shredding: personal data is unreadable in the log, and gone after erasure."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from nats.aio.client import Client as NatsClient
+
+from shared import events as ev
+from shared.erasure import erase_ticket, tickets_of_customer
+from shared.eventstore import EventStore
+from shared.pii import ERASED
+from tests.factories import NOW, request_submitted
+
+
+async def raw_bodies(nc: NatsClient, ticket: str) -> bytes:
+    js = nc.jetstream()
+    bodies = b""
+    seq = 0
+    while True:
+        try:
+            msg = await js.get_msg("TICKETS", seq=seq + 1, next=True,
+                                   subject=f"tickets.{ticket}.>")
+        except Exception:
+            return bodies
+        bodies += msg.data or b""
+        seq = msg.seq
+
+
+async def test_personal_fields_are_encrypted_in_the_log_but_read_plain(
+        nc: NatsClient, store: EventStore) -> None:
+    submitted = request_submitted(case_number="P1", email="erika@kunde.de", company=None)
+    version = await store.append("P1", [submitted], 0)
+    await store.append("P1", [ev.AckSent(at=NOW, message_id="<m>",
+                                         recipient="erika@kunde.de")], version)
+    stored = await raw_bodies(nc, "P1")
+    for personal in (b"erika@kunde.de", b"Mustermann", b"+49 30 123456", b"Hauptstra"):
+        assert personal not in stored
+    assert b"Drucker druckt nicht" in stored and b"P1" in stored  # not personal
+    history = await store.load("P1")
+    assert history.events[0].event == submitted
+    assert history.events[1].event.recipient == "erika@kunde.de"  # type: ignore[attr-defined]
+
+
+async def test_a_companys_address_stays_readable(nc: NatsClient, store: EventStore) -> None:
+    await store.append("P2", [request_submitted(case_number="P2", company="Muster GmbH")], 0)
+    stored = await raw_bodies(nc, "P2")
+    assert b"Muster GmbH" in stored and b"Mustermann" not in stored
+
+
+async def test_erasure_makes_personal_data_unreadable_and_keeps_the_amounts(
+        nc: NatsClient, store: EventStore) -> None:
+    submitted = request_submitted(case_number="P3", email="weg@kunde.de", company=None)
+    version = await store.append("P3", [submitted], 0)
+    invoice = ev.InvoiceIssued(
+        at=NOW, invoice_number="RE-2026-000001", invoice_date=NOW.date(),
+        due_date=NOW.date(), service_period_start=NOW.date(),
+        service_period_end=NOW.date(),
+        seller=ev.Seller(name="S", street="s", postcode="1", city="c"),
+        buyer=submitted.contract_party, lines=(), net=Decimal("65.00"),
+        vat_rate=Decimal("0.19"), vat=Decimal("12.35"), gross=Decimal("77.35"))
+    await store.append("P3", [invoice], version)
+    await store.append("P4", [request_submitted(case_number="P4", email="bleibt@kunde.de")], 0)
+
+    assert await tickets_of_customer(store, "WEG@kunde.de") == ["P3"]
+    assert await erase_ticket(store, "P3", by="dpo", reason="Art. 17 request 42")
+    assert await erase_ticket(store, "P3", by="dpo")  # twice is harmless
+
+    # A fresh store (another process) sees the erasure too.
+    other = EventStore(nc)
+    for reader in (store, other):
+        history = await reader.load("P3")
+        request, issued = history.events[0].event, history.events[1].event
+        assert request.contact.email == ERASED  # type: ignore[attr-defined]
+        assert request.contact.last_name == ERASED  # type: ignore[attr-defined]
+        assert request.case_number == "P3" and request.short_description  # type: ignore[attr-defined]
+        assert issued.buyer.name == ERASED  # type: ignore[attr-defined]
+        assert issued.gross == Decimal("77.35")  # type: ignore[attr-defined]
+        erased = [r.event for r in history.events if isinstance(r.event,
+                                                                ev.PersonalDataErased)]
+        assert len(erased) == 1 and erased[0].by == "dpo"
+    untouched = await other.load("P4")
+    assert untouched.events[0].event.contact.email == "bleibt@kunde.de"  # type: ignore[attr-defined]
+    assert not await erase_ticket(store, "P9", by="dpo")
