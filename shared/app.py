@@ -70,7 +70,13 @@ class RunningSystem:
             except Exception as error:
                 entry[consumer.spec.durable] = {"error": str(error)}
         for service in self.services:
-            services.setdefault(service.name, {})
+            entry = services.setdefault(service.name, {})
+            extra = getattr(service, "health", None)  # consumers a service runs itself
+            if extra is not None:
+                try:
+                    entry.update(await extra())
+                except Exception as error:
+                    entry["error"] = str(error)
         failed = [t for t in self.tasks if t.done()]
         status = "ok" if connected and not failed else "degraded"
         return {"status": status, "nats": {"connected": connected,

@@ -30,6 +30,25 @@ _MAX_SEARCH_DAYS = 3 * 366
 
 _DAY_BT, _DAY_ST = 0, 1  # indexes into the per-day (BT, ST) interval tuple
 
+# Integer window codes for the pricing hot path (index into WINDOWS).
+BT_CODE, ST_CODE, OT_CODE = 0, 1, 2
+DAY_US = 86_400 * 1_000_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def micros(instant: datetime) -> int:
+    """Microseconds since the Unix epoch, exact (integer arithmetic, no float rounding)."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    delta = instant - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def day_number(instant_us: int) -> int:
+    """The UTC day (days since 1970-01-01) of an instant in epoch microseconds."""
+    return instant_us // DAY_US
+
 
 class BusinessCalendar:
     """Which window an instant is in, and deadlines counted in a window."""
@@ -47,6 +66,8 @@ class BusinessCalendar:
         # Per local date: ((BT open, BT close), (ST open, ST close)) in seconds of the day.
         self._day_windows: dict[date, tuple[tuple[int, int] | None, tuple[int, int]]] = {}
         self._day_edges: dict[date, list[datetime]] = {}
+        # Per local day (days since 1970-01-01): where each window run starts (epoch us).
+        self._day_runs: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def _version(self) -> str:
         company = ",".join(d.isoformat() for d in sorted(self.company_holidays))
@@ -118,6 +139,51 @@ class BusinessCalendar:
                          .astimezone(UTC))
             self._day_edges[day] = known
         return known
+
+    def window_runs(self, day_numbers: Iterable[int]) -> tuple[list[int], list[int]]:
+        """The window runs of the given local days as two parallel lists for a bisect:
+        ``starts[i]`` (epoch microseconds) where run *i* begins and ``codes[i]`` its window
+        (``BT_CODE``, ``ST_CODE``, ``OT_CODE``); run *i* ends at ``starts[i + 1]``.
+
+        ``day_numbers`` (days since 1970-01-01, read as local dates) must be sorted. A gap
+        between days gets one filler run (OT) and the list ends with the midnight after the
+        last day, so every instant of the given days falls into exactly one run. Pricing
+        uses this to classify blocks with integer comparisons only.
+        """
+        starts: list[int] = []
+        codes: list[int] = []
+        previous: int | None = None
+        for number in day_numbers:
+            if previous is not None and number != previous + 1:
+                starts.append(self._midnight_us(previous + 1))
+                codes.append(OT_CODE)
+            day_starts, day_codes = self._runs_of_day(number)
+            starts.extend(day_starts)
+            codes.extend(day_codes)
+            previous = number
+        if previous is not None:
+            starts.append(self._midnight_us(previous + 1))
+            codes.append(OT_CODE)
+        return starts, codes
+
+    def _runs_of_day(self, number: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        known = self._day_runs.get(number)
+        if known is None:
+            day = _EPOCH_DAY + timedelta(days=number)
+            business, service = self.windows_of_day(day)
+            marks = [(service[0], ST_CODE)]
+            if business is not None:  # BT always lies inside weekday ST
+                marks += [(business[0], BT_CODE), (business[1], ST_CODE)]
+            marks.append((service[1], OT_CODE))
+            starts = (self._midnight_us(number),
+                      *(micros(_utc(day, second)) for second, _ in marks))
+            known = self._day_runs[number] = (starts, (OT_CODE, *(code for _, code in marks)))
+        return known
+
+    @staticmethod
+    def _midnight_us(number: int) -> int:
+        day = _EPOCH_DAY + timedelta(days=number)
+        return micros(datetime.combine(day, time(), BERLIN))
 
     def add_window_minutes(self, start: datetime, minutes: int, window: Window) -> datetime:
         """The instant when ``minutes`` minutes inside ``window`` have elapsed after ``start``.

@@ -66,6 +66,8 @@ def settings_from_env() -> Settings:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP connection at INFO; keep its warnings only.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
     return settings
 
 
@@ -180,6 +182,7 @@ def _register_ticket(commands: argparse._SubParsersAction) -> None:
 
 
 def _show_ticket(args: argparse.Namespace) -> int:
+    from shared.pricing import running_total
     from shared.runtime import connect
     from shared.ticket import fold
 
@@ -199,7 +202,9 @@ def _show_ticket(args: argparse.Namespace) -> int:
             return 1
         state = fold(r.event for r in history.events)
         print(json.dumps({"ticket": args.ticket_id, "version": history.version,
-                          "status": state.status, "state": msgspec.to_builtins(state)},
+                          "status": state.status,
+                          "running_total": running_total(state, settings).to_json(),
+                          "state": msgspec.to_builtins(state)},
                          indent=2, ensure_ascii=False, default=str))
         for recorded in history.events:
             print(event_line(recorded))

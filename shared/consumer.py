@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -80,7 +81,7 @@ class EventConsumer:
         try:
             while not self._stopping.is_set():
                 try:
-                    messages = await sub.fetch(self.spec.batch, timeout=1.0)
+                    messages = await self._fetch_unless_stopping(sub)
                 except nats.errors.TimeoutError:
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
@@ -92,6 +93,20 @@ class EventConsumer:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def _fetch_unless_stopping(self, sub: Any) -> list[Msg]:
+        """Fetch the next batch, but give up at once when the consumer is stopped (messages
+        a cancelled fetch may have pulled are not acked: JetStream redelivers them)."""
+        fetch = asyncio.ensure_future(sub.fetch(self.spec.batch, timeout=1.0))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            return []
+        return fetch.result()
 
     async def _handle_batch(self, messages: list[Msg]) -> None:
         by_ticket: dict[str, list[Msg]] = {}

@@ -44,7 +44,6 @@ TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CONFLICT_CODES = {10071, 10164}
 DUPLICATE_IN_BATCH = 10201
 DIRECT_GET_BATCH = 256
-REPLAY_BUFFER = 4096
 T = TypeVar("T")
 
 
@@ -300,26 +299,19 @@ class EventStore:
         last_seq = info.state.last_seq
         if until_end and (last_seq < from_seq or info.state.messages == 0):
             return
-        # A callback feeding a bounded queue instead of ``sub.next_msg``: nats-py's
-        # next_msg creates a task and a uuid per message, which tripled the read cost
-        # (docs/BENCHMARKS.md). The bound keeps memory flat for a slow reader.
-        buffered: asyncio.Queue[Msg] = asyncio.Queue(maxsize=REPLAY_BUFFER)
         sub = await self.js.subscribe(
             subject, ordered_consumer=True, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             config=_start_config(from_seq), pending_msgs_limit=65536,
-            pending_bytes_limit=256 * 1024 * 1024, cb=buffered.put,
+            pending_bytes_limit=256 * 1024 * 1024,
         )
         try:
             while True:
                 try:
-                    msg = buffered.get_nowait()
-                except asyncio.QueueEmpty:
-                    try:
-                        msg = await asyncio.wait_for(buffered.get(), self.timeout_s)
-                    except TimeoutError:
-                        if until_end:
-                            return
-                        continue
+                    msg = await sub.next_msg(timeout=self.timeout_s)
+                except nats.errors.TimeoutError:
+                    if until_end:
+                        return
+                    continue
                 recorded = await self._decode(msg, from_direct_get=False)
                 seq = msg.metadata.sequence.stream
                 if recorded is not None:

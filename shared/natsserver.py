@@ -81,9 +81,12 @@ class EmbeddedNats:
         config.write_text(server_config(self.data_dir / "jetstream", self.port, self.sync_always))
         log = self.log_file or (self.data_dir / "nats-server.log")
         with open(log, "ab") as log_stream:
+            # A session of its own: Ctrl-C in the terminal must not stop the server
+            # before the services have drained; ticketcore stops it last.
             self.process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(config)],
                 stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self._wait_until_ready(timeout_s, log)
         return self.url
@@ -172,7 +175,8 @@ class _ClusterMember(EmbeddedNats):
         with open(log, "ab") as log_stream:
             self.process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(config)],
-                stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
         self._wait_until_ready(timeout_s, log)
         return self.url
 

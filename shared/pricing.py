@@ -13,13 +13,21 @@ Used by the quote command, invoices and the running total, so all three agree to
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from shared.calendar import BusinessCalendar, Window, calendar_from_settings
+from shared.calendar import (
+    EPOCH,
+    WINDOWS,
+    BusinessCalendar,
+    Window,
+    calendar_from_settings,
+    day_number,
+)
 from shared.events.billing import InvoiceLine, TimeKind
 from shared.money import ZERO, format_amount, to_cents
 
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 
 BLOCK = timedelta(minutes=10)
 BLOCK_MINUTES = 10
+BLOCK_US = BLOCK_MINUTES * 60 * 1_000_000
 KINDS: tuple[TimeKind, ...] = ("work", "travel")
 SURCHARGE: dict[Window, Decimal] = {"BT": Decimal("1.0"), "ST": Decimal("1.5"),
                                     "OT": Decimal("2.0")}
@@ -87,26 +96,92 @@ def started_blocks(start: datetime, end: datetime) -> int:
 
 def block_minutes(entries: Iterable[TimeSpan], calendar: BusinessCalendar,
                   priority: bool) -> dict[tuple[str, Decimal], int]:
-    """Billed minutes per (kind, multiplier)."""
-    minutes: dict[tuple[str, Decimal], int] = {}
+    """Billed minutes per (kind, multiplier).
+
+    The hot path of every quote: instants become integer microseconds, blocks are counted
+    per (kind, window) against the calendar's precomputed window runs, and Decimal only
+    appears once per line (docs/billing.md, "Quote speed").
+    """
+    spans = _spans(entries)
+    if not priority:
+        return _unsurcharged_minutes(spans)
+    counts = [0] * (len(KINDS) * len(WINDOWS))
+    starts, codes = calendar.window_runs(_days_touched(spans))
+    for kind_index, start, end in spans:
+        _count_blocks(counts, kind_index * len(WINDOWS), start, end, starts, codes)
+    return {(KINDS[slot // len(WINDOWS)], SURCHARGE[WINDOWS[slot % len(WINDOWS)]]):
+            count * BLOCK_MINUTES for slot, count in enumerate(counts) if count}
+
+
+def _spans(entries: Iterable[TimeSpan]) -> list[tuple[int, int, int]]:
+    """(kind index, start, end) per entry, instants in epoch microseconds (exact).
+
+    ``micros`` inlined: this loop runs once per entry of every quote.
+    """
+    spans = []
+    kind_index = {kind: index for index, kind in enumerate(KINDS)}
     for entry in entries:
-        if entry.kind not in KINDS:
+        index = kind_index.get(entry.kind)
+        if index is None:
             raise ValueError(f"unknown kind {entry.kind!r}: use 'work' or 'travel'")
-        blocks = started_blocks(entry.start, entry.end)
-        if not priority:
-            key = (entry.kind, NO_SURCHARGE)
-            minutes[key] = minutes.get(key, 0) + blocks * BLOCK_MINUTES
-            continue
-        index, start = 0, entry.start.astimezone(UTC)  # UTC compares fastest
-        while index < blocks:
-            # All blocks starting before the next window edge share the window.
-            block_start = start + index * BLOCK
-            window, changes_at = calendar.window_span(block_start)
-            run = min(blocks - index, -(-(changes_at - block_start) // BLOCK))
-            key = (entry.kind, SURCHARGE[window])
-            minutes[key] = minutes.get(key, 0) + run * BLOCK_MINUTES
-            index += run
-    return minutes
+        start, end = entry.start, entry.end
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("time entries must be timezone-aware")
+        since, until = start - EPOCH, end - EPOCH
+        spans.append((index,
+                      (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds,
+                      (until.days * 86_400 + until.seconds) * 1_000_000 + until.microseconds))
+    return spans
+
+
+def _unsurcharged_minutes(spans: list[tuple[int, int, int]]) -> dict[tuple[str, Decimal], int]:
+    blocks = [0] * len(KINDS)
+    seen = [False] * len(KINDS)
+    for kind_index, start, end in spans:
+        seen[kind_index] = True  # an entry of the kind gives its line, even with 0 blocks
+        if end > start:
+            blocks[kind_index] += -((start - end) // BLOCK_US)
+    return {(kind, NO_SURCHARGE): blocks[i] * BLOCK_MINUTES
+            for i, kind in enumerate(KINDS) if seen[i]}
+
+
+def _days_touched(spans: list[tuple[int, int, int]]) -> Iterable[int]:
+    """Sorted local days (days since 1970-01-01) in which some block may start.
+
+    Berlin is ahead of UTC, so an instant's local date is its UTC date or the day after.
+    Entries close together (the usual case) take the whole range at once; widely scattered
+    ones only their own days, so a stray old entry cannot make the table huge.
+    """
+    billed = [(start, end) for _, start, end in spans if end > start]
+    if not billed:
+        return ()
+    first = day_number(min(start for start, _ in billed))
+    last = day_number(max(end for _, end in billed) - 1) + 1
+    if last - first <= 4 * len(billed) + 62:
+        return range(first, last + 1)
+    days: set[int] = set()
+    for start, end in billed:
+        days.update(range(day_number(start), day_number(end - 1) + 2))
+    return sorted(days)
+
+
+def _count_blocks(counts: list[int], offset: int, start: int, end: int, starts: list[int],
+                  codes: list[int]) -> None:
+    """Add the entry's blocks to ``counts[offset + window code]``, one run at a time: all
+    blocks starting before the next window change share a window."""
+    if end <= start:
+        return
+    blocks = -((start - end) // BLOCK_US)
+    run_index = bisect_right(starts, start) - 1
+    done, block_start = 0, start
+    while done < blocks:
+        while starts[run_index + 1] <= block_start:
+            run_index += 1
+        # ceil((run end - block start) / block): blocks starting in this run.
+        run = min(blocks - done, -((block_start - starts[run_index + 1]) // BLOCK_US))
+        counts[offset + codes[run_index]] += run
+        done += run
+        block_start = start + done * BLOCK_US
 
 
 def hourly_price(kind: str, multiplier: Decimal, hourly_rate: Decimal) -> Decimal:

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MARKER = "[REDACTED]"
+ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -209,3 +210,19 @@ def redact(text: str) -> RedactionResult:
     text = _sub(_ASSIGNED_SECRET, "api_key", text, found, keep_prefix)
     text = _replace_keyword_values(text, found)
     return RedactionResult(text=text, findings=tuple(dict.fromkeys(found)))
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in an ellipsis when cut.
+
+    Redaction can make a text longer (the marker is longer than a short PIN), so a field
+    with a length limit is cut again after :func:`redact`. A marker is never cut in half:
+    a cut inside one moves to before it."""
+    if len(text) <= limit:
+        return text
+    cut = max(limit - len(ELLIPSIS), 0)
+    # A marker that overlaps the cut starts within len(MARKER) - 1 characters before it.
+    start = text.find(MARKER, max(cut - len(MARKER) + 1, 0), cut + len(MARKER) - 1)
+    if start != -1 and start < cut:
+        cut = start
+    return text[:cut].rstrip() + ELLIPSIS

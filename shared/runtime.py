@@ -56,8 +56,14 @@ class Runtime:
         return f"http://{self.settings.http.host}:{port}"
 
     async def close(self) -> None:
-        if not self.nc.is_closed:
+        """Drain (finish in-flight work) and close; just close if NATS is already away."""
+        if self.nc.is_closed:
+            return
+        try:
             await self.nc.drain()
+        except Exception as error:  # reconnecting or gone: nothing left to drain
+            log.warning("NATS: closing without drain: %r", error)
+            await self.nc.close()
 
 
 async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore") -> Runtime:

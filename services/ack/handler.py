@@ -107,17 +107,7 @@ class ReceiptHandler:
         await self._record_sent(case, message_id, recipient)
 
     async def _mark_sent(self, claim: Claim, message_id: str, recipient: str) -> None:
-        # The mail has left: recording that is worth a few quick retries (a NATS hiccup
-        # here would otherwise let the claim go stale and the mail be sent again).
-        for delay in (0.1, 0.5, 1.0, 2.0, 4.0):
-            try:
-                await self.claims.mark_sent(claim, message_id, recipient, self.clock())
-                return
-            except Exception as error:
-                log.warning("receipt %s: could not mark sent (%r), retrying",
-                            claim.case_number, error)
-                await asyncio.sleep(delay)
-        await self.claims.mark_sent(claim, message_id, recipient, self.clock())
+        await self.claims.mark_sent_retrying(claim, message_id, recipient, self.clock())
 
     async def _state(self, case: str) -> TicketState:
         history = await self.store.load(case)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -14,6 +15,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from shared import events as ev
 from shared.casenumber import subject_token
 from shared.links import status_path
+from shared.redaction import shorten
+
+# The short description's limit on the form (DOMAIN.md section 2).
+SUBJECT_TEXT_LIMIT = 80
 
 NextStep = Literal["acceptance", "on_call", "business_day"]
 
@@ -41,6 +46,14 @@ def next_step(request: ev.RequestSubmitted) -> NextStep:
     return "on_call" if request.priority else "business_day"
 
 
+def subject_text(text: str, limit: int = SUBJECT_TEXT_LIMIT) -> str:
+    """``text`` as one header line of at most ``limit`` characters: control characters and
+    line breaks become spaces, runs of white space one space (guards events written before
+    the short description was cut after redaction, or by other writers)."""
+    visible = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    return shorten(" ".join(visible.split()), limit)
+
+
 @dataclass(frozen=True)
 class ReceiptSender:
     """Who the receipt comes from and where replies go."""
@@ -56,7 +69,7 @@ def build_receipt(request: ev.RequestSubmitted, sender: ReceiptSender,
                   now: datetime) -> EmailMessage:
     """The receipt for ``request``: text and HTML in the customer's language."""
     case = request.case_number
-    short_description = " ".join(request.short_description.split())  # one header line
+    short_description = subject_text(request.short_description)
     context = {
         "name": request.contact.full_name,
         "case_number": case,

@@ -149,6 +149,10 @@ def _detail(response: Any) -> str:
         return str(response.text)
     if isinstance(detail, dict):
         return str(detail.get("message", detail))
+    if isinstance(detail, list) and all(isinstance(d, dict) for d in detail):
+        # FastAPI's validation errors: name the field, e.g. "start: Input should be ..."
+        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', ())[1:])}: "
+                         f"{d.get('msg', '')}" for d in detail)
     return json.dumps(detail, ensure_ascii=False) if not isinstance(detail, str) else detail
 
 

@@ -27,6 +27,7 @@ from services.billing.invoicing import (
     issuance_key,
     local_date,
 )
+from services.billing.technicians import TechnicianEntries
 from shared import events as ev
 from shared.auth import authenticate
 from shared.calendar import calendar_from_settings
@@ -78,12 +79,19 @@ class BillingService:
         self.calendar = calendar_from_settings(runtime.settings.billing)
         self.numbers = DocumentNumbers(runtime.js)
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.technician_entries = TechnicianEntries(
+            runtime.js, runtime.store,
+            reservation_timeout_s=runtime.settings.billing.entry_reservation_timeout_s)
 
     def consumers(self) -> list[ConsumerSpec]:
-        return []
+        # Keeps the overlap read model in line with the log, whoever appended the event.
+        return [ConsumerSpec("billing-technician-entries",
+                             ["tickets.*.TimeLogged", "tickets.*.TimeEntryVoided"],
+                             self.technician_entries.handle)]
 
     async def start(self) -> None:
         await self.numbers.ensure()
+        await self.technician_entries.ensure()
 
     async def stop(self) -> None:
         return None
@@ -117,7 +125,12 @@ class BillingService:
 
     async def log_time(self, ticket_id: str, technician: str, entry: TimeEntryIn
                        ) -> ev.TimeLogged:
-        """Log a time entry (idempotent per entry id)."""
+        """Log a time entry (idempotent per entry id).
+
+        The ticket's rules are checked first; then the interval is reserved in the
+        technician's entries across all tickets, so an overlap with another ticket is
+        refused too; a failed append releases the reservation.
+        """
         for name, value in (("start", entry.start), ("end", entry.end)):
             if value.tzinfo is None:
                 raise DomainError("naive_timestamp", f"{name}: give a UTC offset, e.g. +01:00")
@@ -125,12 +138,31 @@ class BillingService:
         command = c.LogTime(at=self.clock(), entry_id=entry_id, technician=technician,
                             start=entry.start.astimezone(UTC), end=entry.end.astimezone(UTC),
                             kind=entry.kind, note=entry.note)
-        await self._execute(ticket_id, lambda state: command, lambda e: f"time-{entry_id}")
+        _, state = await self._load(ticket_id)
+        if decide(command, state):  # refusals reserve nothing; a retry needs no reservation
+            await self._log_reserved(ticket_id, command)
         _, state = await self._load(ticket_id)
         logged = state.entry(entry_id)
         if logged is None:  # voided in between: report what was logged
             raise DomainError("unknown_entry", f"entry {entry_id} is no longer active")
         return logged
+
+    async def _log_reserved(self, ticket_id: str, command: c.LogTime) -> None:
+        entries = self.technician_entries
+        await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
+                              command.end)
+        try:
+            new = await self._execute(ticket_id, lambda state: command,
+                                      lambda e: f"time-{command.entry_id}")
+        except BaseException:
+            # Only our pending reservation goes; if the append did land after all, the
+            # consumer restores the entry from the log.
+            await entries.release(command.technician, ticket_id, command.entry_id,
+                                  pending_only=True)
+            raise
+        logged = next((e for e in new if isinstance(e, ev.TimeLogged)), command)
+        await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
+                              logged.end)
 
     async def void_time(self, ticket_id: str, technician: str, entry_id: str,
                         reason: str) -> None:
@@ -138,6 +170,8 @@ class BillingService:
                                   reason=reason)
         await self._execute(ticket_id, lambda state: command,
                             lambda e: f"void-{entry_id}")
+        # At once for the caller; the consumer does the same if this is lost.
+        await self.technician_entries.sync(ticket_id, entry_id)
 
     async def running_total(self, ticket_id: str) -> tuple[Quote, TicketState]:
         _, state = await self._load(ticket_id)

@@ -169,6 +169,9 @@ DE: dict[str, str] = {
     "status.no_deadline": "wird festgelegt",
     "status.history": "Verlauf",
     "status.refresh": "Diese Seite aktualisiert sich jede Minute.",
+    "status.attachments": "Anhänge",
+    "status.reply_redacted": "Zugangsdaten (z. B. ein Passwort) wurden vor dem Speichern "
+                             "entfernt",
     "state.new": "unbekannt",
     "state.submitted": "eingegangen",
     "state.awaiting_acceptance": "wartet auf Annahme",
@@ -332,6 +335,8 @@ EN: dict[str, str] = {
     "status.no_deadline": "being scheduled",
     "status.history": "History",
     "status.refresh": "This page refreshes every minute.",
+    "status.attachments": "Attachments",
+    "status.reply_redacted": "credentials (e.g. a password) were removed before storing",
     "state.new": "unknown",
     "state.submitted": "received",
     "state.awaiting_acceptance": "awaiting acceptance",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +29,25 @@ _environment = Environment(loader=FileSystemLoader(TEMPLATES),
 
 
 @dataclass(frozen=True)
+class AttachmentLink:
+    """A file of a customer reply as the status page lists it."""
+
+    name: str
+    size: str
+    url: str
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     iso: str
     when: str
     label: str
     detail: str = ""
+    attachments: tuple[AttachmentLink, ...] = ()
+
+
+# Builds the download URL of an attachment (by sha256) on this ticket's status page.
+AttachmentUrl = Callable[[str], str]
 
 
 def other(language: Language) -> Language:
@@ -69,8 +84,21 @@ def field_labels(names: tuple[str, ...], language: Language) -> list[str]:
     return [text(language, f"field.{name}") for name in names]
 
 
-def history_entries(history: TicketHistory, language: Language) -> list[HistoryEntry]:
-    """The customer-visible events of a ticket, oldest first."""
+def format_size(size: int, language: Language) -> str:
+    """A file size as people read it: "820 B", "12.3 KB" ("12,3 KB" in German)."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            break
+        value /= 1000
+    shown = f"{int(value)}" if unit == "B" else f"{value:.1f}"
+    return f"{shown.replace('.', ',') if language == 'de' else shown} {unit}"
+
+
+def history_entries(history: TicketHistory, language: Language,
+                    attachment_url: AttachmentUrl | None = None) -> list[HistoryEntry]:
+    """The customer-visible events of a ticket, oldest first; with ``attachment_url`` the
+    files of customer replies are linked for download."""
     entries = []
     for recorded in history.events:
         event = recorded.event
@@ -78,9 +106,27 @@ def history_entries(history: TicketHistory, language: Language) -> list[HistoryE
             continue
         key = f"event.{type(event).__name__}"
         label = text(language, key if key in DE else "event.other")
+        files: tuple[AttachmentLink, ...] = ()
+        if isinstance(event, ev.CustomerReplied) and attachment_url is not None:
+            files = tuple(AttachmentLink(ref.filename or ref.sha256[:12],
+                                         format_size(ref.size, language),
+                                         attachment_url(ref.sha256))
+                          for ref in event.attachments)
         entries.append(HistoryEntry(iso=event.at.isoformat(), when=format_time(event.at, language),
-                                    label=label, detail=_detail(event, language)))
+                                    label=label, detail=_detail(event, language),
+                                    attachments=files))
     return entries
+
+
+def visible_attachments(history: TicketHistory) -> dict[str, ev.AttachmentRef]:
+    """The files the status page offers: those of customer replies, by sha256 (the first
+    reference names the file). Quarantined mail is never offered."""
+    found: dict[str, ev.AttachmentRef] = {}
+    for recorded in history.events:
+        if isinstance(recorded.event, ev.CustomerReplied):
+            for ref in recorded.event.attachments:
+                found.setdefault(ref.sha256, ref)
+    return found
 
 
 def _detail(event: ev.Event, language: Language) -> str:
@@ -88,13 +134,16 @@ def _detail(event: ev.Event, language: Language) -> str:
         return event.reason
     if isinstance(event, ev.InvoiceIssued):
         return event.invoice_number
+    if isinstance(event, ev.CustomerReplied) and event.redacted:
+        return text(language, "status.reply_redacted")
     if isinstance(event, ev.PriorityEscalated | ev.ResponseDeadlineSet):
         deadline = getattr(event, "reaction_deadline", None) or getattr(event, "deadline", None)
         return format_time(deadline, language) if deadline else ""
     return ""
 
 
-def status_context(history: TicketHistory, language: Language) -> dict[str, object]:
+def status_context(history: TicketHistory, language: Language,
+                   attachment_url: AttachmentUrl | None = None) -> dict[str, object]:
     """What the status page shows: state, SLA deadline and the customer-visible history."""
     state = fold(recorded.event for recorded in history.events)
     deadline = state.reaction_deadline or state.response_deadline
@@ -103,5 +152,5 @@ def status_context(history: TicketHistory, language: Language) -> dict[str, obje
         "state_label": text(language, f"state.{state.status}"),
         "deadline": format_time(deadline, language) if deadline else None,
         "deadline_iso": deadline.isoformat() if deadline else "",
-        "history": history_entries(history, language),
+        "history": history_entries(history, language, attachment_url),
     }

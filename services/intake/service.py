@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
-from services.intake.mail import InboundMailChannel
+from services.intake.mail import InboundMailChannel, read_attachment
 from services.intake.submission import IDEMPOTENCY_BUCKET, Intake
 from services.intake.web import IntakeWeb
 from shared.consumer import ConsumerSpec
@@ -25,7 +25,9 @@ class IntakeService:
         self.allocator = CaseNumberAllocator(runtime.js, node_id=settings.node_id,
                                              block_size=settings.case_number_block)
         self.intake = Intake(runtime.store, runtime.js, self.allocator, settings)
-        self.web = IntakeWeb(runtime.settings, runtime.store, self.intake)
+        bucket = runtime.settings.inbound_mail.attachments_bucket
+        self.web = IntakeWeb(runtime.settings, runtime.store, self.intake, read_file=lambda
+                             sha256: read_attachment(runtime.js, sha256, bucket=bucket))
         self.mail = InboundMailChannel(runtime)  # customer replies by SMTP / LMTP
 
     def consumers(self) -> list[ConsumerSpec]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -23,6 +24,7 @@ from services.intake.catalogue import (
     from_accept_language,
     text,
 )
+from services.intake.mail.attachments import AttachmentNotFound
 from services.intake.pages import (
     STYLE_HASH,
     error_messages,
@@ -30,6 +32,7 @@ from services.intake.pages import (
     message_page,
     render,
     status_context,
+    visible_attachments,
 )
 from services.intake.protection import (
     CSRF_COOKIE,
@@ -55,6 +58,8 @@ log = logging.getLogger(__name__)
 LANGUAGE_COOKIE = "lang"
 MAX_FORM_FIELDS = 100
 MAX_ECHOED_CHARS = 5000
+# Only plain "type/subtype" is passed on to the browser; anything else is just bytes.
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}$")
 # The store or the bus did not answer: nothing was stored, the customer may try again.
 UNAVAILABLE = (nats.errors.Error, TimeoutError, EventStoreError, ConcurrencyConflict,
                CounterUnavailable)
@@ -79,15 +84,33 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _download_name(filename: str) -> str:
+    """The file's own name without folders or control characters (never empty)."""
+    name = re.split(r"[/\\]", filename)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
+    return name[:200] or "attachment"
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact name (RFC 6266/5987)."""
+    name = _download_name(filename)
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;%' else "_"
+                       for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 class IntakeWeb:
-    """The routes, bound to the intake's collaborators."""
+    """The routes, bound to the intake's collaborators; ``read_file(sha256)`` reads a reply
+    attachment (raises AttachmentNotFound)."""
 
     def __init__(self, settings: Settings, store: EventStore, intake: Intake,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 read_file: Callable[[str], Awaitable[bytes]] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.intake = intake
         self.clock = clock
+        self.read_file = read_file
         self.submit_limiter = RateLimiter(settings.intake.rate_limit_per_minute)
         self.status_limiter = RateLimiter(settings.intake.status_rate_limit_per_minute)
         self.secure_cookies = (settings.http.public_url or "").startswith("https://")
@@ -200,7 +223,8 @@ class IntakeWeb:
         if not isinstance(first, ev.RequestSubmitted):
             return message_page(fallback, "error.not_found", status_code=404)
         language = as_language(request.query_params.get("lang")) or first.language
-        context = status_context(history, language)
+        context = status_context(history, language, lambda sha256: (
+            f"/status/{case_number}/attachments/{sha256}?t={quote(token)}"))
         path = f"{request.url.path}?t={quote(token)}"
         return render(template, language, switch_url=f"{path}&lang="
                       f"{'en' if language == 'de' else 'de'}",
@@ -212,6 +236,34 @@ class IntakeWeb:
 
     async def status(self, request: Request, case_number: str, t: str = "") -> Response:
         return await self._ticket_page(request, case_number, t, "status.html")
+
+    async def attachment(self, request: Request, case_number: str, sha256: str,
+                         t: str = "") -> Response:
+        """A file of one of the ticket's customer replies, as a download. Anything not
+        referenced by such a reply answers 404, exactly like a wrong token."""
+        fallback = self.language_of(request)
+        wait = self.status_limiter.retry_after(_client(request))
+        if wait is not None:
+            page = message_page(fallback, "error.rate_limited", status_code=429, seconds=wait)
+            page.headers["Retry-After"] = str(wait)
+            return page
+        try:
+            history = await self._history(case_number, t)
+            ref = visible_attachments(history).get(sha256) if history else None
+            if ref is None or self.read_file is None:
+                return message_page(fallback, "error.not_found", status_code=404)
+            data = await self.read_file(sha256)
+        except AttachmentNotFound:  # referenced, but the object store lost it
+            log.warning("intake: attachment %s of %s is missing", sha256, case_number)
+            return message_page(fallback, "error.not_found", status_code=404)
+        except UNAVAILABLE as error:
+            log.warning("intake: attachment not readable: %r", error)
+            return message_page(fallback, "error.unavailable", status_code=503)
+        media_type = ref.content_type.lower() if MEDIA_TYPE.match(ref.content_type.lower()) \
+            else "application/octet-stream"
+        return Response(data, media_type=media_type, headers={
+            "Content-Disposition": content_disposition(ref.filename),
+            "X-Content-Type-Options": "nosniff"})
 
     # -- JSON API -----------------------------------------------------------------------
 
@@ -296,6 +348,8 @@ class IntakeWeb:
                              include_in_schema=False)
         router.add_api_route("/status/{case_number}", self.status, methods=["GET"],
                              include_in_schema=False)
+        router.add_api_route("/status/{case_number}/attachments/{sha256}", self.attachment,
+                             methods=["GET"], include_in_schema=False)
         web = self
 
         async def create_request(

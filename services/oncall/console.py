@@ -5,7 +5,9 @@ a ticket's request and full history with the actions acknowledge, accept, declin
 respond, log time and resolve. Every action goes through the decider (the single source
 of rules) via :mod:`services.oncall.actions`; a refusal is shown on the page and stores
 nothing. Sessions are the signed cookie of :mod:`shared.auth`; every form carries a CSRF
-token derived from the session. The UI speaks German (the technicians of a German MSP).
+token derived from the session (the login form one derived from a pre-session cookie).
+The ticket page also shows the SLA clocks, receipt problems and the running total of the
+time not yet invoiced. The UI speaks German (the technicians of a German MSP).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hmac
 import json
 import logging
 import re
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,13 +37,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 
 from services.oncall import actions
-from services.oncall.readmodel import TicketBoard
+from services.oncall.readmodel import TicketBoard, receipt_problem
 from shared import events as ev
 from shared.accounts import Technician
 from shared.auth import SESSION_COOKIE, SESSION_TTL_S, session_cookie_value
 from shared.auth import technician_from_session as _technician_from_session
+from shared.calendar import BusinessCalendar, calendar_from_settings
 from shared.casenumber import is_valid_case_number
 from shared.eventstore import ConcurrencyConflict, EventStoreError, RecordedEvent
+from shared.money import format_amount
+from shared.pricing import Quote, running_total
 from shared.runtime import Runtime
 from shared.ticket import DomainError, TicketState, fold
 from shared.ticket import commands as c
@@ -52,6 +58,11 @@ BERLIN = ZoneInfo("Europe/Berlin")
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "console"
 BOARD_KEY = "console.board"
 FLASH_COOKIE = "tc_console_flash"
+# A random value given to the login page before there is a session; the login form's CSRF
+# token is its HMAC, so a foreign site can neither read nor forge it (no login CSRF).
+LOGIN_CSRF_COOKIE = "tc_console_login"
+LOGIN_CSRF_TTL_S = 2 * 3600
+LOGIN_NONCE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 LOGIN_PATH = "/console/login"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -179,6 +190,9 @@ _env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True,
 _env.filters["berlin"] = berlin
 _env.filters["time_left"] = time_left_label
 _env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
+_env.filters["amount"] = lambda amount: format_amount(amount).replace(".", ",") + " €"
+_env.filters["multiplier"] = lambda factor: f"×{factor.normalize():f}".replace(".", ",")
+_env.filters["kind"] = lambda kind: VALUE_LABELS["kind"].get(kind, kind)
 
 
 def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -223,6 +237,65 @@ def describe(recorded: RecordedEvent) -> EventView:
         event, ev.CustomerReplied | ev.ReplyQuarantined) else ()
     return EventView(seq=recorded.seq, at=event.at, title=EVENT_TITLES.get(name, name),
                      actor=actor, details=details, attachments=attachments)
+
+
+# -- SLA clocks and the receipt -----------------------------------------------------------------
+
+CLOCK_LABELS = {"reaction": "Reaktion", "first_response": "Erstantwort"}
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """One SLA clock on the ticket page: its deadline and how it stands."""
+
+    clock: str
+    label: str
+    deadline: datetime
+    standing: str  # "verletzt" | "eingehalten" | "Antwort nach Fristablauf" | time left
+    breached: bool
+    time_left: timedelta | None  # only while the clock runs
+
+
+def sla_clocks(state: TicketState, now: datetime) -> list[ClockView]:
+    """The ticket's reaction and first-response clocks as of ``now``.
+
+    A recorded ``SlaBreached`` reads "verletzt"; a response stops a clock ("eingehalten",
+    or "Antwort nach Fristablauf" when it came late); a running one shows the time left
+    (a passed deadline whose breach is not yet recorded shows as overdue)."""
+    views = []
+    for clock, deadline in (("reaction", state.reaction_deadline),
+                            ("first_response", state.response_deadline)):
+        if deadline is None:
+            continue
+        time_left = None
+        if clock in state.breached_clocks:
+            standing = "verletzt"
+        elif state.first_response_at is not None:
+            standing = ("eingehalten" if state.first_response_at <= deadline
+                        else "Antwort nach Fristablauf")
+        else:
+            time_left = deadline - now
+            standing = time_left_label(time_left)
+        views.append(ClockView(clock=clock, label=CLOCK_LABELS[clock], deadline=deadline,
+                               standing=standing, breached=clock in state.breached_clocks,
+                               time_left=time_left))
+    return views
+
+
+def receipt_notice(state: TicketState, events: list[RecordedEvent]) -> str | None:
+    """What technicians must know when the customer may lack the receipt (the case
+    number): the mail server's refusal, or that it is overdue. None when all is well."""
+    problem = receipt_problem(state)
+    if problem == "undeliverable":
+        error = next((r.event.error for r in reversed(events)
+                      if isinstance(r.event, ev.AckFailed) and r.event.permanent), "")
+        return f"Empfangsbestätigung nicht zustellbar: {error or 'unbekannter Fehler'}"
+    if problem == "overdue":
+        attempts = state.receipt_attempts
+        tried = f" ({attempts} Versuche fehlgeschlagen)" if attempts else ""
+        return ("Empfangsbestätigung überfällig: noch nicht versendet" + tried
+                + ". Bitte den Kunden anrufen und die Auftragsnummer nennen.")
+    return None
 
 
 # -- forms ---------------------------------------------------------------------------------------
@@ -290,6 +363,12 @@ class Session:
 def csrf_token(secret: str, session_value: str) -> str:
     """The CSRF token of a session: an HMAC of the session cookie, never stored."""
     return hmac.new(secret.encode(), b"console-csrf:" + session_value.encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def login_csrf_token(secret: str, nonce: str) -> str:
+    """The login form's CSRF token: an HMAC of the pre-session cookie's random value."""
+    return hmac.new(secret.encode(), b"console-login-csrf:" + nonce.encode(),
                     hashlib.sha256).hexdigest()
 
 
@@ -424,9 +503,38 @@ class Console:
     runtime: Runtime
     board: TicketBoard
     secret: str = field(init=False)
+    _calendar: BusinessCalendar | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.secret = self.runtime.settings.secret_key
+
+    def running_total(self, state: TicketState) -> Quote | None:
+        """What the ticket's uninvoiced time would cost now (None: nothing to bill)."""
+        if not state.uninvoiced_entries:
+            return None
+        if self._calendar is None:
+            self._calendar = calendar_from_settings(self.runtime.settings.billing)
+        return running_total(state, self.runtime.settings, self._calendar)
+
+    def login_page(self, request: Request, status_code: int = 200,
+                   error: str | None = None, technician_id: str = "") -> HTMLResponse:
+        """The login form with its CSRF token; keeps a valid pre-session cookie (two
+        tabs keep working) and sets a fresh one otherwise."""
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not LOGIN_NONCE.match(nonce):
+            nonce = secrets.token_urlsafe(32)
+        response = render("login.html", status_code, technician=None, flash=None,
+                          csrf=login_csrf_token(self.secret, nonce), error=error,
+                          technician_id=technician_id)
+        response.set_cookie(LOGIN_CSRF_COOKIE, nonce, max_age=LOGIN_CSRF_TTL_S,
+                            path=LOGIN_PATH, httponly=True, samesite="lax",
+                            secure=self.secure_cookies(request))
+        return response
+
+    def login_csrf_ok(self, request: Request, token: str) -> bool:
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        return bool(LOGIN_NONCE.match(nonce)) and hmac.compare_digest(
+            token, login_csrf_token(self.secret, nonce))
 
     def session(self, request: Request) -> Session | None:
         value = request.cookies.get(SESSION_COOKIE)
@@ -489,21 +597,27 @@ def _login_routes(router: APIRouter, console: Console) -> None:
     async def login_form(request: Request) -> Response:
         if console.session(request) is not None:
             return RedirectResponse("/console", status_code=303)
-        return console.page("login.html", request, None, error=None, technician_id="")
+        return console.login_page(request)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
         form = await request.form()
         technician_id = str(form.get("technician", "")).strip()
         password = str(form.get("password", ""))
+        if not console.login_csrf_ok(request, str(form.get("csrf", ""))):
+            # Checked before the password: a forged login never reaches argon2.
+            return console.login_page(
+                request, status_code=403, technician_id=technician_id[:100],
+                error="Das Anmeldeformular ist abgelaufen – bitte erneut anmelden.")
         # argon2 is deliberately slow: keep the event loop free while it runs.
         tech = await asyncio.to_thread(console.runtime.accounts.by_password,
                                        technician_id, password)
         if tech is None:
-            return console.page("login.html", request, None, status_code=401,
-                                error="Kennung oder Passwort falsch.",
-                                technician_id=technician_id[:100])
+            return console.login_page(request, status_code=401,
+                                      error="Kennung oder Passwort falsch.",
+                                      technician_id=technician_id[:100])
         response = RedirectResponse("/console", status_code=303)
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
         response.set_cookie(SESSION_COOKIE, session_cookie_value(console.secret, tech.id),
                             max_age=SESSION_TTL_S, path="/", httponly=True, samesite="lax",
                             secure=console.secure_cookies(request))
@@ -545,6 +659,9 @@ def _page_routes(router: APIRouter, console: Console) -> None:
         state = fold(r.event for r in history.events)
         return console.page("ticket.html", request, session, case=case, state=state,
                             events=[describe(r) for r in history.events],
+                            clocks=sla_clocks(state, datetime.now(UTC)),
+                            receipt_notice=receipt_notice(state, history.events),
+                            total=console.running_total(state),
                             can=_available_actions(state, session.technician),
                             fresh_id=uuid.uuid4().hex, **_time_defaults())
 

@@ -48,6 +48,7 @@ class QueueEntry:
     paged_technician: str | None
     page_acknowledged_by: str | None
     submitted_at: datetime | None
+    receipt_problem: str | None = None  # "undeliverable" | "overdue" | None
 
     @property
     def overdue(self) -> bool:
@@ -70,6 +71,17 @@ def running_deadline(state: TicketState) -> tuple[datetime | None, str | None]:
     return None, None
 
 
+def receipt_problem(state: TicketState) -> str | None:
+    """Why the customer may lack the receipt with the case number: ``undeliverable``
+    (refused for good by the mail server) or ``overdue`` (not sent in time and still not
+    sent); None when there is nothing to do."""
+    if state.receipt_failed_permanently:
+        return "undeliverable"
+    if state.receipt_overdue and not state.receipt_sent:
+        return "overdue"
+    return None
+
+
 def queue_entry(state: TicketState, now: datetime) -> QueueEntry:
     deadline, kind = running_deadline(state)
     request = state.request
@@ -84,6 +96,7 @@ def queue_entry(state: TicketState, now: datetime) -> QueueEntry:
         paged_technician=state.paged_technician,
         page_acknowledged_by=state.page_acknowledged_by,
         submitted_at=request.at if request else None,
+        receipt_problem=receipt_problem(state),
     )
 
 

@@ -5,8 +5,10 @@ are watched by durable timers.
   ``TicketDeclined``): starts the clocks of a ticket (priority: ``PriorityEscalated``, the
   page and its timers; normal: ``ResponseDeadlineSet`` and its timer) once the ticket may be
   worked on, and mails a decline reason to the customer once.
-- ``oncall-timers`` (consumer of fired timers on ``TIMERS``): re-notifies, escalates and
-  records SLA breaches; the decider decides nothing for a ticket that no longer needs it.
+- ``oncall-timers`` (consumer of fired timers on ``TIMERS``): re-notifies, escalates,
+  records SLA breaches and flags receipts that were not sent in time (``ReceiptOverdue``,
+  also when the ack service is not running at all); the decider decides nothing for a
+  ticket that no longer needs it.
 
 Every step appends with a deterministic event id, then sends its page (once, via claims),
 then schedules the next timer, so a redelivered message repeats nothing and loses nothing.
@@ -26,13 +28,15 @@ from fastapi import APIRouter
 from services.oncall import actions
 from services.oncall.paging import Page, Pager, PageReason, SendClaims, decline_mail, send_once
 from services.oncall.rota import Gap, Person, RotaError, rota_from_settings
+from services.oncall.timers import DURABLE as TIMERS_DURABLE
 from services.oncall.timers import Timer, TimerConsumer, schedule
 from services.oncall.webhook import WebhookSender
 from shared import events as ev
 from shared.calendar import calendar_from_settings
-from shared.consumer import ConsumerSpec
+from shared.consumer import ConsumerSpec, consumer_lag
 from shared.eventstore import RecordedEvent, TicketHistory
 from shared.mailer import Mailer, mailer_for, stop_local_catcher
+from shared.provision import TIMERS_STREAM
 from shared.runtime import Runtime
 from shared.settings import ConfigurationError
 from shared.ticket import TicketState, fold
@@ -107,7 +111,11 @@ class OncallService:
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
         self.mailer = await mailer_for(self.runtime)
         self.check_rota()
+        await self.timers.ensure()  # so /health reports the consumer from the start
         self._timer_task = asyncio.create_task(self._run_timers(), name="oncall-timers")
+        board = _console_board(self.runtime)
+        if board is not None:  # replay now, so the first console page need not wait
+            await board.start()
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -183,6 +191,7 @@ class OncallService:
         event = recorded.event
         case = recorded.ticket_id
         if isinstance(event, ev.RequestSubmitted):
+            await self.schedule_receipt_deadline(case, event)
             if event.has_sla:  # otherwise the clocks start on acceptance
                 await self.start_clocks(case, event, start=event.at)
         elif isinstance(event, ev.TicketAccepted):
@@ -225,6 +234,14 @@ class OncallService:
         await schedule(self.runtime.js, Timer(
             ticket=case, kind=clock.replace("_", "-"), due=deadline,
             data={"action": "breach", "clock": clock, "deadline": deadline.isoformat()}))
+
+    async def schedule_receipt_deadline(self, case: str,
+                                        request: ev.RequestSubmitted) -> None:
+        """The receipt must have left ``ack.overdue_after_minutes`` after submission; the
+        timer flags it otherwise, whether or not the ack service runs."""
+        due = request.at + timedelta(minutes=self.settings.ack.overdue_after_minutes)
+        await schedule(self.runtime.js, Timer(ticket=case, kind="receipt", due=due,
+                                              data={"action": "receipt"}))
 
     async def mail_decline(self, case: str, declined: ev.TicketDeclined) -> None:
         history = await self.runtime.store.load(case)
@@ -291,6 +308,8 @@ class OncallService:
         elif action == "breach":
             await self.record_breach(timer.ticket, str(timer.data["clock"]),
                                      datetime.fromisoformat(str(timer.data["deadline"])))
+        elif action == "receipt":
+            await self.flag_receipt_overdue(timer.ticket, timer.due)
         else:
             log.error("timer %s.%s: unknown action %r: ignored", timer.ticket, timer.kind,
                       action)
@@ -335,15 +354,48 @@ class OncallService:
                                         deadline=deadline),
             _ids(f"breach-{case}-{clock}"))
 
+    async def flag_receipt_overdue(self, case: str, due: datetime) -> None:
+        """``ReceiptOverdue`` unless the receipt was sent (or flagged) meanwhile. The event
+        id is the one the ack service uses, so the two never record it twice."""
+        if _now() < due:
+            raise TimerEarly(f"{case} receipt: due {due.isoformat()} not reached")
+
+        def command(state: TicketState) -> c.Command:
+            now = _now()
+            submitted = state.request.at if state.request is not None else due
+            return c.FlagReceiptOverdue(at=now, minutes_since_submission=int(
+                (now - submitted).total_seconds() // 60))
+
+        await actions.execute(self.runtime.store, case, command,
+                              lambda event: f"receipt-overdue-{case}")
+
     # -- reports ---------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         return {"timers_handled": self.timers.handled, "rota_gaps": len(self.gaps)}
 
+    async def health(self) -> dict[str, Any]:
+        """For ``/health``: the lag of ``oncall-timers`` (which ``shared.app`` does not
+        run, so it does not see it) and how many rota gaps the start-up check found."""
+        return {TIMERS_DURABLE: await consumer_lag(self.runtime.js, TIMERS_STREAM,
+                                                   TIMERS_DURABLE),
+                "rota_gaps": len(self.gaps)}
+
 
 def _last_page_event(history: TicketHistory) -> RecordedEvent | None:
     return next((r for r in reversed(history.events) if isinstance(r.event, PAGE_EVENTS)),
                 None)
+
+
+def _console_board(runtime: Runtime) -> Any:
+    """The console's queue read model, or None when the console is not installed."""
+    try:
+        from services.oncall.console import board_of
+    except ModuleNotFoundError as error:
+        if error.name != "services.oncall.console":
+            raise
+        return None
+    return board_of(runtime)
 
 
 def create_service(runtime: Runtime) -> OncallService:

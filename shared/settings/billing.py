@@ -43,4 +43,8 @@ class BillingSettings(BaseModel):
                                 description="Invoice numbers read <prefix>-<year>-<counter>.")
     credit_note_prefix: str = Field("GS", pattern=r"^[A-Z]{1,8}$",
                                     description="Credit note numbers (Gutschrift/Storno).")
+    entry_reservation_timeout_s: float = Field(
+        10.0, gt=0, description="A time entry reserved for the cross-ticket overlap check "
+        "but not found in its ticket's log after this many seconds (a crash between "
+        "reserving and appending) is ignored.")
     seller: SellerSettings = SellerSettings()

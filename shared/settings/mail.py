@@ -46,6 +46,11 @@ class AckSettings(BaseModel):
     ack_wait_s: float = Field(
         60.0, gt=0,
         description="Redelivery delay of a receipt whose replica stopped without answering.")
+    notice_max_age_hours: float = Field(
+        24.0, gt=0,
+        description="A customer reply from which credentials were removed gets a notice "
+        "mail only if it is younger than this (older ones, e.g. found when the consumer is "
+        "first created on an existing log, are skipped).")
 
 
 class InboundMailSettings(BaseModel):

@@ -11,7 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from services.ack.receipt import ReceiptSender, build_receipt, receipt_message_id
+from services.ack.receipt import (
+    ReceiptSender,
+    build_receipt,
+    receipt_message_id,
+    subject_text,
+)
 from shared.links import status_path, verify_status_token
 from tests.factories import request_submitted
 
@@ -119,3 +124,24 @@ def test_any_short_description_gives_a_one_line_subject_with_the_token(text: str
     subject = str(mail["Subject"])
     assert subject.startswith("[SA#202611260000427]")
     assert "\n" not in subject and "\r" not in subject
+
+
+@given(st.text(max_size=160))
+def test_subject_text_is_one_line_of_at_most_80_characters(text: str) -> None:
+    # Events written before the cut after redaction existed may hold longer descriptions.
+    request = replace(request_submitted(case_number="202611260000427"), short_description=text)
+    mail = roundtrip(build_receipt(request, SENDER, NOW))
+    subject = str(mail["Subject"])
+    assert subject.startswith("[SA#202611260000427] ") or subject == "[SA#202611260000427]"
+    shown = subject.removeprefix("[SA#202611260000427]").removeprefix(" ")
+    assert len(shown) <= 80
+    assert not any(ch in shown for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+    # The stdlib's header folding may drop a space between two encoded words.
+    assert shown.replace(" ", "") == subject_text(text).replace(" ", "")
+
+
+def test_a_long_redacted_description_is_shortened_with_an_ellipsis() -> None:
+    text = " ".join(["PIN [REDACTED]"] * 7)
+    request = replace(request_submitted(case_number="202611260000427"), short_description=text)
+    subject = str(roundtrip(build_receipt(request, SENDER, NOW))["Subject"])
+    assert subject == "[SA#202611260000427] " + "PIN [REDACTED] " * 5 + "PIN…"

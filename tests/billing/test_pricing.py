@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.calendar import BusinessCalendar
+from shared.calendar import BERLIN, BusinessCalendar
 from shared.money import to_cents
-from shared.pricing import Entry, price, started_blocks
+from shared.pricing import Entry, block_minutes, price, started_blocks
 
 RATE, VAT = Decimal("130.00"), Decimal("0.19")
 
@@ -204,3 +204,40 @@ def test_moving_the_start_earlier_can_lower_the_total() -> None:
     early = lines_of([entry("2026-11-25T19:59:00+01:00", "2026-11-25T20:15:00+01:00")])
     assert late == [(W, "2.0", 20, "260.00", "86.67")]
     assert early == [(W, "1.5", 10, "195.00", "32.50"), (W, "2.0", 10, "260.00", "43.33")]
+
+
+def reference_minutes(entries: list[Entry], calendar: BusinessCalendar,
+                      priority: bool) -> dict[tuple[str, Decimal], int]:
+    """The definition, block by block: the fast path must give exactly this."""
+    surcharge = {"BT": Decimal("1.0"), "ST": Decimal("1.5"), "OT": Decimal("2.0")}
+    minutes: dict[tuple[str, Decimal], int] = {}
+    for item in entries:
+        start, end = item.start.astimezone(UTC), item.end.astimezone(UTC)  # elapsed time
+        for index in range(started_blocks(start, end)):
+            window = calendar.window_at(start + index * timedelta(minutes=10))
+            key = (item.kind, surcharge[window] if priority else Decimal("1.0"))
+            minutes[key] = minutes.get(key, 0) + 10
+    return minutes
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.builds(lambda s, d, k: Entry(s, s + d, k),
+                          st.datetimes(min_value=datetime(2025, 12, 30),
+                                       max_value=datetime(2027, 1, 2),
+                                       timezones=st.sampled_from([UTC, BERLIN])),
+                          st.timedeltas(min_value=timedelta(microseconds=1),
+                                        max_value=timedelta(days=3)), kinds),
+                min_size=1, max_size=6),
+       st.sampled_from(CALENDARS))
+def test_the_fast_block_count_equals_the_block_by_block_definition(
+        entries: list[Entry], calendar: BusinessCalendar) -> None:
+    fast = block_minutes(entries, calendar, priority=True)
+    assert {k: v for k, v in fast.items() if v} == reference_minutes(entries, calendar, True)
+
+
+def test_scattered_entries_price_like_close_ones() -> None:
+    """Entries years apart use a per-day window table, not one spanning the years."""
+    far = [entry("2016-03-27T01:55:00+01:00", "2016-03-27T03:20:00+02:00"),
+           entry("2026-10-25T02:30:00+02:00", "2026-10-25T02:50:00+01:00", "travel")]
+    assert block_minutes(far, CALENDARS[1], priority=True) == {
+        k: v for k, v in reference_minutes(far, CALENDARS[1], True).items() if v}

@@ -34,6 +34,16 @@ ACCOUNTS = {"technicians": [
 CSRF_FIELD = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
+async def post_login(client: httpx.AsyncClient, tech: str, password: str) -> httpx.Response:
+    """Log in as a browser does: show the login form (its CSRF cookie and token), post it."""
+    form = await client.get("/console/login")
+    assert form.status_code == 200, form.text
+    match = CSRF_FIELD.search(form.text)
+    assert match, form.text
+    return await client.post("/console/login", data={
+        "technician": tech, "password": password, "csrf": match.group(1)})
+
+
 @dataclass
 class ConsoleUnderTest:
     base_url: str
@@ -50,8 +60,7 @@ class ConsoleUnderTest:
     async def login(self, tech: str = "anna") -> AsyncIterator[httpx.AsyncClient]:
         """A client with a session of ``tech``."""
         async with self.client() as client:
-            response = await client.post(
-                "/console/login", data={"technician": tech, "password": PASSWORDS[tech]})
+            response = await post_login(client, tech, PASSWORDS[tech])
             assert response.status_code == 303, response.text
             yield client
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shared import events as ev
@@ -50,10 +51,18 @@ async def test_tail_prints_history_and_live_events_filtered_by_type(
 
 async def test_ticket_show_prints_state_and_history(nats_server: EmbeddedNats,
                                                     store: EventStore) -> None:
-    await store.append("C2", [request_submitted(case_number="C2", priority=True)], 0)
+    version = await store.append("C2", [request_submitted(case_number="C2", priority=True)],
+                                 0)
+    # Wednesday 2026-11-25 17:50-18:20 Berlin: the worked example of DOMAIN.md section 6.
+    start = datetime(2026, 11, 25, 16, 50, tzinfo=UTC)
+    await store.append("C2", [ev.TimeLogged(at=NOW, entry_id="e1", technician="anna",
+                                            start=start, end=start + timedelta(minutes=30),
+                                            kind="work")], version)
     code, out, _ = await run("ticket", "show", "C2", url=nats_server.url)
     assert code == 0
     assert '"status": "open"' in out and '"type": "RequestSubmitted"' in out
+    shown = json.loads(out[:out.index("\n}\n") + 2])
+    assert shown["running_total"]["gross"] == "103.14"
     code, _, err = await run("ticket", "show", "nope", url=nats_server.url)
     assert code == 1 and "no ticket nope" in err
     code, _, err = await run("ticket", "show", "a.b", url=nats_server.url)

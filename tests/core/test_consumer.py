@@ -36,7 +36,7 @@ async def test_two_replicas_share_the_work_and_handle_each_event_once(
         async def handle(recorded: RecordedEvent, replica: int = replica) -> None:
             handled[recorded.ticket_id] += 1
             by_replica[replica] += 1
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.01)  # work takes time, so the other replica fetches too
 
         spec = ConsumerSpec("test-receipts", ["tickets.*.RequestSubmitted"], handle, batch=8)
         consumers.append(EventConsumer(client.jetstream(), EventStore(client), spec))
@@ -44,7 +44,7 @@ async def test_two_replicas_share_the_work_and_handle_each_event_once(
     tasks = [asyncio.create_task(c.run()) for c in consumers]
     for i in range(300):
         await store.append(f"W{i}", [request_submitted()], 0)
-    await wait_until(lambda: sum(handled.values()) >= 300)
+    await wait_until(lambda: sum(handled.values()) >= 300, timeout_s=90)
     await asyncio.sleep(0.3)  # a double delivery would show up now
     for consumer in consumers:
         consumer.stop()

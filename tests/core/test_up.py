@@ -44,7 +44,8 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float = 60
 
 
 def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
+    # Ctrl-C in a terminal signals the whole foreground process group.
+    os.killpg(process.pid, signal.SIGINT)
     try:
         output, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -83,6 +84,7 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
                    cwd=Path(__file__).parents[2])
     output = stop(process)
     assert process.returncode == 0, output
+    assert "Traceback" not in output, output
     assert f"{url}/" in output  # where the web form is
     assert "created technician account 'admin'" in output
 
