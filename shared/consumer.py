@@ -28,7 +28,14 @@ from shared.provision import OPS_BUCKET
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[RecordedEvent], Awaitable[None]]
+EventHandler = Callable[[Any], Awaitable[None]]
+# Turns a message into what the handler takes; None: unreadable (already reported), skip it.
+MessageDecoder = Callable[[Msg], Awaitable[Any]]
+
+
+def ticket_of_event_subject(subject: str) -> str:
+    """``tickets.<id>.<Type>`` -> ``<id>``: events of one ticket are handled in order."""
+    return subject.split(".")[1]
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -44,6 +51,10 @@ class ConsumerSpec:
     ack_wait_s: float = 30.0
     batch: int = 64
     deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    # Messages other than ticket events (e.g. fired timers) bring their own decoder and
+    # say which part of the subject keeps them in order.
+    decode: MessageDecoder | None = None
+    order_key: Callable[[str], str] = ticket_of_event_subject
     # Delays before the 2nd, 3rd, ... delivery of a failed message (the last one repeats).
     backoff_s: tuple[float, ...] = BACKOFF_S
 
@@ -66,6 +77,7 @@ class EventConsumer:
     js: JetStreamContext
     store: EventStore
     spec: ConsumerSpec
+    handled: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def ensure(self) -> None:
@@ -111,7 +123,7 @@ class EventConsumer:
     async def _handle_batch(self, messages: list[Msg]) -> None:
         by_ticket: dict[str, list[Msg]] = {}
         for msg in messages:
-            by_ticket.setdefault(msg.subject.split(".")[1], []).append(msg)
+            by_ticket.setdefault(self.spec.order_key(msg.subject), []).append(msg)
         await asyncio.gather(*(self._handle_in_order(batch) for batch in by_ticket.values()))
 
     async def _handle_in_order(self, messages: list[Msg]) -> None:
@@ -123,31 +135,37 @@ class EventConsumer:
                 return
 
     async def _handle_one(self, msg: Msg) -> bool:
-        meta = msg.metadata
-        recorded = await self.store.decode_message(
-            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp)
-        if recorded is None:  # undecodable: already reported, never a crash loop
+        item = await (self.spec.decode or self._decode_event)(msg)
+        if item is None:  # unreadable: already reported, never a crash loop
             await msg.term()
             return True
         try:
-            await self.spec.handler(recorded)
+            await self.spec.handler(item)
         except Exception as error:
-            return await self._failed(msg, recorded, error)
+            return await self._failed(msg, error)
         await msg.ack()
+        self.handled += 1
         return True
 
-    async def _failed(self, msg: Msg, recorded: RecordedEvent, error: Exception) -> bool:
+    async def _decode_event(self, msg: Msg) -> RecordedEvent | None:
+        meta = msg.metadata
+        return await self.store.decode_message(
+            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp)
+
+    async def _failed(self, msg: Msg, error: Exception) -> bool:
         delivered = msg.metadata.num_delivered
+        seq = msg.metadata.sequence.stream
         if delivered >= self.spec.max_deliver:
-            log.error("%s gave up on %s seq %s after %s tries: %s", self.spec.durable,
-                      recorded.type_name, recorded.seq, delivered, error)
-            await record_for_operators(self.js, f"{self.spec.durable}-{recorded.seq}",
-                                       f"handler failed {delivered} times: {error!r}")
+            log.error("%s gave up on %s (seq %s) after %s tries: %r", self.spec.durable,
+                      msg.subject, seq, delivered, error)
+            await record_for_operators(self.js, f"{self.spec.durable}-{seq}",
+                                       f"{msg.subject}: handler failed {delivered} times: "
+                                       f"{error!r}")
             await msg.term()
             return True
         delay = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
-        log.warning("%s: %s seq %s failed (try %s), retry in %ss: %r", self.spec.durable,
-                    recorded.type_name, recorded.seq, delivered, delay, error)
+        log.warning("%s: %s (seq %s) failed (try %s), retry in %ss: %r", self.spec.durable,
+                    msg.subject, seq, delivered, delay, error)
         await msg.nak(delay=delay)
         return False
 

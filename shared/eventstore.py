@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,15 @@ TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CONFLICT_CODES = {10071, 10164}
 DUPLICATE_IN_BATCH = 10201
 DIRECT_GET_BATCH = 256
+# The last message of every append names the stream sequences of the ticket's earlier
+# events, so a load is one get of the last message plus gets by sequence, instead of a
+# scan of the stream by subject (slow in a long log: the server walks every message between
+# two of the ticket's events). Beyond this many events the header is left out and the
+# load falls back to the scan.
+HEADER_EARLIER = "Ticketcore-Earlier"
+HEADER_APPEND_SIZE = "Ticketcore-Append-Size"
+MAX_INDEXED_EVENTS = 2000
+SEQUENCE_CACHE = 20_000
 T = TypeVar("T")
 
 
@@ -129,6 +139,8 @@ class EventStore:
         self.on_undecodable = on_undecodable
         # Personal fields are encrypted per ticket before they reach the log (shared.pii).
         self.vault: PiiVault | None = PiiVault(self.js) if protect_personal_data else None
+        # ticket -> stream sequences of its events, as last seen (a hint, never the truth).
+        self._sequences: OrderedDict[str, list[int]] = OrderedDict()
 
     # -- append -------------------------------------------------------------------------
 
@@ -148,11 +160,37 @@ class EventStore:
         messages = [self._message(ticket_id, p, causation_id) for p in stored]
         messages[0][1]["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
         messages[0][1]["Nats-Expected-Last-Subject-Sequence-Subject"] = ticket_subject(ticket_id)
+        earlier = await self._earlier_sequences(ticket_id, expected_version)
+        if earlier is not None:
+            messages[-1][1][HEADER_EARLIER] = ",".join(map(str, earlier))
+            messages[-1][1][HEADER_APPEND_SIZE] = str(len(messages))
         ack = await self._publish_with_retry(messages)
         error = ack.get("error")
         if error is None:
-            return int(ack["seq"])
+            last = int(ack["seq"])
+            if earlier is not None:
+                self._remember(ticket_id, [*earlier, *range(last - len(messages) + 1,
+                                                            last + 1)])
+            return last
         return await self._resolve_refusal(ticket_id, pending, expected_version, error)
+
+    async def _earlier_sequences(self, ticket_id: str, version: int) -> list[int] | None:
+        """The sequences of the ticket's events up to ``version`` (None: unknown)."""
+        if version == 0:
+            return []
+        known = self._sequences.get(ticket_id)
+        if known is None or known[-1] != version:
+            last = await self._direct_get({"last_by_subj": ticket_subject(ticket_id)})
+            known = _sequences_named_by(last) if last is not None else None
+        if known is None or known[-1] != version or len(known) >= MAX_INDEXED_EVENTS:
+            return None  # the append will conflict, or the ticket is not indexed
+        return known
+
+    def _remember(self, ticket_id: str, sequences: list[int]) -> None:
+        self._sequences[ticket_id] = sequences
+        self._sequences.move_to_end(ticket_id)
+        while len(self._sequences) > SEQUENCE_CACHE:
+            self._sequences.popitem(last=False)
 
     async def _protect(self, ticket_id: str, pending: PendingEvent) -> PendingEvent:
         if self.vault is None or not has_personal_fields(pending.event):
@@ -218,17 +256,61 @@ class EventStore:
     # -- read ---------------------------------------------------------------------------
 
     async def load(self, ticket_id: str) -> TicketHistory:
-        """All events of one ticket, in order (batched direct get by subject)."""
+        """All events of one ticket, in order: the last message names the sequences of the
+        earlier ones, which are fetched directly; a ticket without that index (written by
+        another tool) is read by a batched scan by subject."""
         check_ticket_id(ticket_id)
+        last = await self._direct_get({"last_by_subj": ticket_subject(ticket_id)})
+        if last is None:
+            return TicketHistory(ticket_id)
+        messages = await self._indexed_messages(ticket_id, last)
+        if messages is None:
+            return await self._scan(ticket_id)
         history = TicketHistory(ticket_id)
+        for msg in messages:
+            recorded = await self._decode(msg, from_direct_get=True)
+            if recorded is not None:
+                history.events.append(recorded)
+        self._remember(ticket_id, [int(m.headers["Nats-Sequence"]) for m in messages])  # type: ignore[index]
+        return history
+
+    async def _indexed_messages(self, ticket_id: str, last: Msg) -> list[Msg] | None:
+        sequences = _sequences_named_by(last)
+        if sequences is None:
+            return None
+        earlier = await asyncio.gather(*(self._direct_get({"seq": seq})
+                                         for seq in sequences[:-1]))
+        messages = [*earlier, last]
+        prefix = ticket_subject(ticket_id, "")
+        if any(m is None or not m.headers["Nats-Subject"].startswith(prefix)  # type: ignore[index]
+               for m in messages):
+            log.warning("ticket %s: sequence index does not match the log; scanning",
+                        ticket_id)
+            return None
+        return messages  # type: ignore[return-value]
+
+    async def _direct_get(self, request: dict[str, Any]) -> Msg | None:
+        """One message by a direct get (None: there is none)."""
+        reply = await self.nc.request(f"$JS.API.DIRECT.GET.{self.stream}",
+                                      json.dumps(request).encode(), timeout=self.timeout_s)
+        if (reply.headers or {}).get("Status"):
+            return None
+        return reply
+
+    async def _scan(self, ticket_id: str) -> TicketHistory:
+        history = TicketHistory(ticket_id)
+        sequences: list[int] = []
         next_seq = 1
         while True:
             messages, more = await self._direct_get_batch(ticket_subject(ticket_id), next_seq)
             for msg in messages:
+                sequences.append(int(msg.headers["Nats-Sequence"]))  # type: ignore[index]
                 recorded = await self._decode(msg, from_direct_get=True)
                 if recorded is not None:
                     history.events.append(recorded)
             if not more or not messages:
+                if sequences:  # the next append writes the index again
+                    self._remember(ticket_id, sequences)
                 return history
             next_seq = int(messages[-1].headers["Nats-Sequence"]) + 1  # type: ignore[index]
 
@@ -252,7 +334,9 @@ class EventStore:
         finally:
             await sub.unsubscribe()
 
-    async def _decode(self, msg: Msg, *, from_direct_get: bool) -> RecordedEvent | None:
+    async def _decode(self, msg: Msg, *, from_direct_get: bool,
+                      known_keys: dict[str, bytes | None] | None = None
+                      ) -> RecordedEvent | None:
         headers = msg.headers or {}
         if from_direct_get:
             subject = headers["Nats-Subject"]
@@ -262,10 +346,13 @@ class EventStore:
             subject = msg.subject
             seq = msg.metadata.sequence.stream
             recorded_at = msg.metadata.timestamp
-        return await self.decode_message(subject, seq, headers, msg.data, recorded_at)
+        return await self.decode_message(subject, seq, headers, msg.data, recorded_at,
+                                         known_keys)
 
     async def decode_message(self, subject: str, seq: int, headers: dict[str, str],
-                             body: bytes, recorded_at: datetime | None) -> RecordedEvent | None:
+                             body: bytes, recorded_at: datetime | None,
+                             known_keys: dict[str, bytes | None] | None = None
+                             ) -> RecordedEvent | None:
         """Decode one stored message; an undecodable one is reported and skipped (None)."""
         type_name = headers.get(HEADER_EVENT_TYPE, subject.rsplit(".", 1)[-1])
         try:
@@ -278,7 +365,7 @@ class EventStore:
             return None
         ticket_id = ticket_id_of(subject)
         if self.vault is not None and has_personal_fields(event):
-            event = await self.vault.reveal(ticket_id, event)
+            event = await self.vault.reveal(ticket_id, event, known_keys)
         return RecordedEvent(
             ticket_id=ticket_id,
             seq=seq,
@@ -299,6 +386,8 @@ class EventStore:
         last_seq = info.state.last_seq
         if until_end and (last_seq < from_seq or info.state.messages == 0):
             return
+        # The keys of personal data, read at once: one request per ticket would dominate.
+        keys = await self.vault.all_keys() if self.vault is not None and until_end else None
         sub = await self.js.subscribe(
             subject, ordered_consumer=True, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             config=_start_config(from_seq), pending_msgs_limit=65536,
@@ -312,7 +401,7 @@ class EventStore:
                     if until_end:
                         return
                     continue
-                recorded = await self._decode(msg, from_direct_get=False)
+                recorded = await self._decode(msg, from_direct_get=False, known_keys=keys)
                 seq = msg.metadata.sequence.stream
                 if recorded is not None:
                     yield recorded
@@ -320,6 +409,20 @@ class EventStore:
                     return
         finally:
             await sub.unsubscribe()
+
+
+def _sequences_named_by(last: Msg) -> list[int] | None:
+    """Every sequence of the ticket up to ``last``, from its index headers (None: absent)."""
+    headers = last.headers or {}
+    if HEADER_EARLIER not in headers or HEADER_APPEND_SIZE not in headers:
+        return None
+    try:
+        earlier = [int(s) for s in headers[HEADER_EARLIER].split(",") if s]
+        size = int(headers[HEADER_APPEND_SIZE])
+        seq = int(headers["Nats-Sequence"])
+    except (ValueError, KeyError):
+        return None
+    return [*earlier, *range(seq - size + 1, seq + 1)]
 
 
 def _start_config(from_seq: int) -> Any:

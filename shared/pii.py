@@ -16,12 +16,14 @@ import base64
 import os
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from msgspec.structs import replace
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from shared import events as ev
@@ -98,9 +100,14 @@ def _is_encrypted(event: ev.Event) -> bool:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
 def encrypt_field(key: bytes, ticket_id: str, path: str, value: str) -> str:
     nonce = os.urandom(12)
-    sealed = AESGCM(key).encrypt(nonce, value.encode(), f"{ticket_id}/{path}".encode())
+    sealed = _cipher(key).encrypt(nonce, value.encode(), f"{ticket_id}/{path}".encode())
     return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
@@ -111,7 +118,7 @@ def decrypt_field(key: bytes | None, ticket_id: str, path: str, value: str) -> s
         return ERASED
     raw = base64.urlsafe_b64decode(value[len(PREFIX):])
     try:
-        return AESGCM(key).decrypt(raw[:12], raw[12:],
+        return _cipher(key).decrypt(raw[:12], raw[12:],
                                    f"{ticket_id}/{path}".encode()).decode()
     except InvalidTag:
         return ERASED
@@ -175,8 +182,32 @@ class PiiVault:
         key = await self.key_for_writing(ticket_id)
         return transform(event, lambda path, v: encrypt_field(key, ticket_id, path, v))
 
-    async def reveal(self, ticket_id: str, event: ev.Event) -> ev.Event:
+    async def all_keys(self) -> dict[str, bytes | None]:
+        """Every ticket's key at once (one ordered read of the bucket), for a replay that
+        would otherwise fetch them one by one; erased keys map to None."""
+        kv_stream = f"KV_{self.bucket}"
+        info = await self.js.stream_info(kv_stream)
+        keys: dict[str, bytes | None] = {}
+        if info.state.messages == 0:
+            return keys
+        sub = await self.js.subscribe(f"$KV.{self.bucket}.>", ordered_consumer=True,
+                                      deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=10)
+                operation = (msg.headers or {}).get("KV-Operation")
+                keys[msg.subject.split(".", 2)[2]] = None if operation else msg.data
+                if msg.metadata.num_pending == 0:
+                    return keys
+        finally:
+            await sub.unsubscribe()
+
+    async def reveal(self, ticket_id: str, event: ev.Event,
+                     known_keys: dict[str, bytes | None] | None = None) -> ev.Event:
         if not has_personal_fields(event) or not _is_encrypted(event):
             return event
-        key = await self.key_for_reading(ticket_id)
+        if known_keys is not None and ticket_id in known_keys:
+            key = known_keys[ticket_id]
+        else:
+            key = await self.key_for_reading(ticket_id)
         return transform(event, lambda path, v: decrypt_field(key, ticket_id, path, v))

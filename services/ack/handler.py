@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.ack.claims import Claim, ReceiptClaims
-from services.ack.receipt import ReceiptSender, build_receipt
+from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
 from shared import events as ev
 from shared.eventstore import EventStore, PendingEvent, RecordedEvent, with_conflict_retry
 from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
@@ -87,7 +87,7 @@ class ReceiptHandler:
 
     async def _send(self, claim: Claim, request: ev.RequestSubmitted) -> None:
         case = claim.case_number
-        message = build_receipt(request, self.sender, self.clock())
+        message = receipt_mail(request, self.sender, self.clock())
         try:
             async with asyncio.timeout(self.send_timeout_s):
                 await self.mailer.send(message)
@@ -101,7 +101,8 @@ class ReceiptHandler:
             await self._record_failure(case, request, reason, permanent=False)
             raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
         await self.step_hook("accepted")
-        message_id, recipient = str(message["Message-ID"]), request.contact.email
+        message_id = receipt_message_id(case, self.sender.reply_to)
+        recipient = request.contact.email
         await self._mark_sent(claim, message_id, recipient)
         await self.step_hook("marked")
         await self._record_sent(case, message_id, recipient)

@@ -39,7 +39,8 @@ SUBJECTS = {"de": "Zugangsdaten aus Ihrer Nachricht entfernt",
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=False,  # plain text only
-                         undefined=StrictUndefined, keep_trailing_newline=True)
+                         undefined=StrictUndefined, keep_trailing_newline=True,
+                         auto_reload=False)
 
 
 class NoticeSendFailed(Exception):

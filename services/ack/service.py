@@ -98,6 +98,9 @@ class AckService:
         self.handler.mailer = self.notices.mailer = await mailer_for(self.runtime)
 
     async def stop(self) -> None:
+        await self.handler.mailer.close()
+        if self.notices.mailer is not self.handler.mailer:
+            await self.notices.mailer.close()
         if self.catcher is not None:
             await stop_local_catcher(self.runtime)
             self.catcher = None

@@ -27,18 +27,19 @@ from services.billing.invoicing import (
     issuance_key,
     local_date,
 )
-from services.billing.technicians import TechnicianEntries
 from shared import events as ev
 from shared.auth import authenticate
 from shared.calendar import calendar_from_settings
 from shared.consumer import ConsumerSpec
 from shared.eventstore import PendingEvent, TicketHistory, with_conflict_retry
+from shared.handling import execute
 from shared.pricing import Quote, running_total
 from shared.runtime import Runtime
 from shared.ticket import commands as c
 from shared.ticket import decide, fold
 from shared.ticket.decide import DomainError
 from shared.ticket.state import TicketState
+from shared.timeentries import TechnicianEntries, log_time
 
 # Refusals caused by what the caller sent (422) rather than by the ticket's state (409).
 INPUT_ERRORS = frozenset({"end_not_after_start", "unknown_kind", "entry_in_future",
@@ -113,15 +114,7 @@ class BillingService:
 
     async def _execute(self, ticket_id: str, make: Callable[[TicketState], c.Command],
                        event_id: Callable[[ev.Event], str]) -> list[ev.Event]:
-        async def attempt() -> list[ev.Event]:
-            history, state = await self._load(ticket_id)
-            new = decide(make(state), state)
-            if new:
-                await self.store.append(ticket_id, [PendingEvent(e, event_id=event_id(e))
-                                                    for e in new], history.version)
-            return new
-
-        return await with_conflict_retry(attempt)
+        return list((await execute(self.store, ticket_id, make, event_id)).events)
 
     async def log_time(self, ticket_id: str, technician: str, entry: TimeEntryIn
                        ) -> ev.TimeLogged:
@@ -138,31 +131,12 @@ class BillingService:
         command = c.LogTime(at=self.clock(), entry_id=entry_id, technician=technician,
                             start=entry.start.astimezone(UTC), end=entry.end.astimezone(UTC),
                             kind=entry.kind, note=entry.note)
-        _, state = await self._load(ticket_id)
-        if decide(command, state):  # refusals reserve nothing; a retry needs no reservation
-            await self._log_reserved(ticket_id, command)
+        await log_time(self.store, self.technician_entries, ticket_id, command)
         _, state = await self._load(ticket_id)
         logged = state.entry(entry_id)
         if logged is None:  # voided in between: report what was logged
             raise DomainError("unknown_entry", f"entry {entry_id} is no longer active")
         return logged
-
-    async def _log_reserved(self, ticket_id: str, command: c.LogTime) -> None:
-        entries = self.technician_entries
-        await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
-                              command.end)
-        try:
-            new = await self._execute(ticket_id, lambda state: command,
-                                      lambda e: f"time-{command.entry_id}")
-        except BaseException:
-            # Only our pending reservation goes; if the append did land after all, the
-            # consumer restores the entry from the log.
-            await entries.release(command.technician, ticket_id, command.entry_id,
-                                  pending_only=True)
-            raise
-        logged = next((e for e in new if isinstance(e, ev.TimeLogged)), command)
-        await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
-                              logged.end)
 
     async def void_time(self, ticket_id: str, technician: str, entry_id: str,
                         reason: str) -> None:

@@ -14,32 +14,16 @@ them once from the stored event, whoever appended it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared import events as ev
 from shared.casenumber import is_valid_case_number
-from shared.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.handling import EventIdFor, Handled, execute
 from shared.runtime import Runtime
-from shared.ticket import DomainError, TicketState, decide, fold
+from shared.ticket import DomainError
 from shared.ticket import commands as c
 
-EventIdFor = Callable[[ev.Event], str]
-
-
-@dataclass(frozen=True)
-class ActionResult:
-    """What an action stored (``events``; empty: already done) and the ticket afterwards."""
-
-    case: str
-    events: tuple[ev.Event, ...]
-    state: TicketState
-    version: int
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.events)
+# Every action's result: what it stored and the ticket afterwards.
+ActionResult = Handled
 
 
 def _now() -> datetime:
@@ -51,25 +35,6 @@ def check_case(case: str) -> str:
     if not is_valid_case_number(case):
         raise DomainError("invalid_case_number", f"{case!r} is not a valid case number")
     return case
-
-
-async def execute(store: EventStore, case: str,
-                  make_command: Callable[[TicketState], c.Command],
-                  event_id_for: EventIdFor) -> ActionResult:
-    """Load ``case``, decide ``make_command(state)``, append with ``event_id_for`` ids."""
-
-    async def attempt() -> ActionResult:
-        history = await store.load(case)
-        state = fold(r.event for r in history.events)
-        new = decide(make_command(state), state)
-        version = history.version
-        if new:
-            pending = [PendingEvent(e, event_id=event_id_for(e)) for e in new]
-            version = await store.append(case, pending, history.version)
-            state = fold(new, state)
-        return ActionResult(case=case, events=tuple(new), state=state, version=version)
-
-    return await with_conflict_retry(attempt)
 
 
 def _fixed(event_id: str) -> EventIdFor:

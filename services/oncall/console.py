@@ -51,6 +51,7 @@ from shared.runtime import Runtime
 from shared.ticket import DomainError, TicketState, fold
 from shared.ticket import commands as c
 from shared.ticket.decide import ACTIVE, TIME_LOGGABLE
+from shared.timeentries import TechnicianEntries, log_time
 
 log = logging.getLogger(__name__)
 
@@ -438,17 +439,27 @@ async def _respond(runtime: Runtime, case: str, tech: Technician,
     return "Antwort erfasst.", result.version
 
 
+async def technician_entries(runtime: Runtime) -> TechnicianEntries:
+    """The cross-ticket entries read model (its bucket is made, and filled, on first use)."""
+    entries = runtime.extras.get("timeentries")
+    if entries is None:
+        entries = TechnicianEntries(
+            runtime.js, runtime.store,
+            reservation_timeout_s=runtime.settings.billing.entry_reservation_timeout_s)
+        await entries.ensure()
+        runtime.extras["timeentries"] = entries
+    return entries  # type: ignore[return-value]
+
+
 async def _log_time(runtime: Runtime, case: str, tech: Technician,
                     form: Mapping[str, str]) -> tuple[str, int]:
     entry = parse_time_entry(form)
     # The entry id comes from the form (a fresh uuid4 per page view): a form sent twice
     # is stored once, because the decider ignores an entry id it already has.
-    result = await actions.execute(
-        runtime.store, case,
-        lambda state: c.LogTime(at=datetime.now(UTC), entry_id=entry.entry_id,
-                                technician=tech.id, start=entry.start, end=entry.end,
-                                kind=entry.kind, note=entry.note),
-        lambda event: f"time-{entry.entry_id}")
+    # The same path as the billing API: overlaps on other tickets are refused too.
+    command = c.LogTime(at=datetime.now(UTC), entry_id=entry.entry_id, technician=tech.id,
+                        start=entry.start, end=entry.end, kind=entry.kind, note=entry.note)
+    result = await log_time(runtime.store, await technician_entries(runtime), case, command)
     minutes = int((entry.end - entry.start).total_seconds() // 60)
     done = f"{minutes} min erfasst." if result.changed else "Der Eintrag war schon erfasst."
     return done, result.version
@@ -468,6 +479,10 @@ ACTIONS: dict[str, ActionHandler] = {
 
 
 def refusal_text(error: DomainError) -> str:
+    other_ticket = re.search(r"on ticket (\S+)", error.message)
+    if error.code == "overlapping_entry" and other_ticket:
+        return ("Der Eintrag überschneidet sich mit einem eigenen Eintrag auf Ticket "
+                f"{other_ticket.group(1)}.")
     return REFUSALS.get(error.code, error.message)
 
 

@@ -28,15 +28,13 @@ from fastapi import APIRouter
 from services.oncall import actions
 from services.oncall.paging import Page, Pager, PageReason, SendClaims, decline_mail, send_once
 from services.oncall.rota import Gap, Person, RotaError, rota_from_settings
-from services.oncall.timers import DURABLE as TIMERS_DURABLE
 from services.oncall.timers import Timer, TimerConsumer, schedule
 from services.oncall.webhook import WebhookSender
 from shared import events as ev
 from shared.calendar import calendar_from_settings
-from shared.consumer import ConsumerSpec, consumer_lag
+from shared.consumer import ConsumerSpec
 from shared.eventstore import RecordedEvent, TicketHistory
 from shared.mailer import Mailer, mailer_for, stop_local_catcher
-from shared.provision import TIMERS_STREAM
 from shared.runtime import Runtime
 from shared.settings import ConfigurationError
 from shared.ticket import TicketState, fold
@@ -86,8 +84,6 @@ class OncallService:
                                       timeout_s=oncall.webhook_timeout_s)
         self.timers = TimerConsumer(runtime.js, self.on_timer)
         self.gaps: list[Gap] = []
-        self._timer_task: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
 
     @property
     def pager(self) -> Pager:
@@ -99,7 +95,8 @@ class OncallService:
     def consumers(self) -> list[ConsumerSpec]:
         return [ConsumerSpec("oncall-requests",
                              ["tickets.*.RequestSubmitted", "tickets.*.TicketAccepted",
-                              "tickets.*.TicketDeclined"], self.on_event)]
+                              "tickets.*.TicketDeclined"], self.on_event),
+                self.timers.spec()]
 
     def router(self) -> APIRouter | None:
         from services.oncall.api import oncall_router
@@ -111,18 +108,11 @@ class OncallService:
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
         self.mailer = await mailer_for(self.runtime)
         self.check_rota()
-        await self.timers.ensure()  # so /health reports the consumer from the start
-        self._timer_task = asyncio.create_task(self._run_timers(), name="oncall-timers")
         board = _console_board(self.runtime)
         if board is not None:  # replay now, so the first console page need not wait
             await board.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self.timers.stop()
-        if self._timer_task is not None:
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._timer_task, timeout=5)
         await self.webhooks.aclose()
         await stop_local_catcher(self.runtime)
         board = self.runtime.extras.get("console.board")
@@ -154,14 +144,6 @@ class OncallService:
             lines.append("  (no rota file: set TICKETCORE_ONCALL__ROTA_FILE)")
         lines.extend(f"  rota gap: {gap.describe()}" for gap in self.gaps[:5])
         return lines
-
-    async def _run_timers(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.timers.run()
-            except Exception as error:  # e.g. NATS briefly away: start again
-                log.warning("oncall timers: %r; restarting", error)
-                await asyncio.sleep(1.0)
 
     # -- people ----------------------------------------------------------------------------
 
@@ -375,11 +357,9 @@ class OncallService:
         return {"timers_handled": self.timers.handled, "rota_gaps": len(self.gaps)}
 
     async def health(self) -> dict[str, Any]:
-        """For ``/health``: the lag of ``oncall-timers`` (which ``shared.app`` does not
-        run, so it does not see it) and how many rota gaps the start-up check found."""
-        return {TIMERS_DURABLE: await consumer_lag(self.runtime.js, TIMERS_STREAM,
-                                                   TIMERS_DURABLE),
-                "rota_gaps": len(self.gaps)}
+        """For ``/health``: how many rota gaps the start-up check found (the consumers'
+        lag, ``oncall-timers`` included, is reported by ``shared.app``)."""
+        return {"rota_gaps": len(self.gaps)}
 
 
 def _last_page_event(history: TicketHistory) -> RecordedEvent | None:

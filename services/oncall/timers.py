@@ -14,8 +14,6 @@ decides nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -24,13 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 
-from shared.consumer import record_for_operators
+from shared.consumer import ConsumerSpec, record_for_operators
 from shared.provision import TIMERS_STREAM
 
 log = logging.getLogger(__name__)
@@ -87,90 +82,30 @@ async def schedule(js: JetStreamContext, timer: Timer) -> None:
 TimerHandler = Callable[[Timer], Awaitable[None]]
 
 
-@dataclass
 class TimerConsumer:
-    """Hands fired timers to ``handler``; a failing handler gets the timer again later.
-    Timers of one ticket are handled in firing order, different tickets concurrently."""
+    """Fired timers through the shared durable consumer (stream ``TIMERS``, durable
+    ``oncall-timers``): a failing handler gets the timer again later; timers of one ticket
+    are handled in firing order, different tickets concurrently; replicas share the work."""
 
-    js: JetStreamContext
-    handler: TimerHandler
-    durable: str = DURABLE
-    max_deliver: int = 50
-    ack_wait_s: float = 30.0
-    batch: int = 64
-    handled: int = 0
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    def __init__(self, js: JetStreamContext, handler: TimerHandler) -> None:
+        self.js = js
+        self.handler = handler
+        self.handled = 0
 
-    def config(self) -> ConsumerConfig:
-        return ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT,
-                              deliver_policy=DeliverPolicy.ALL, filter_subject=DUE_FILTER,
-                              max_deliver=self.max_deliver, ack_wait=self.ack_wait_s,
-                              max_ack_pending=10_000)
+    def spec(self) -> ConsumerSpec:
+        return ConsumerSpec(DURABLE, [DUE_FILTER], self._handle, stream=TIMERS_STREAM,
+                            decode=self._decode, order_key=lambda subject: subject.split(".")[2],
+                            backoff_s=BACKOFF_S)
 
-    async def ensure(self) -> None:
+    async def _decode(self, msg: Msg) -> Timer | None:
         try:
-            await self.js.consumer_info(TIMERS_STREAM, self.durable)
-        except NotFoundError:
-            await self.js.add_consumer(TIMERS_STREAM, self.config())
-
-    async def run(self) -> None:
-        await self.ensure()
-        sub = await self.js.pull_subscribe_bind(self.durable, TIMERS_STREAM)
-        try:
-            while not self._stopping.is_set():
-                try:
-                    messages = await sub.fetch(self.batch, timeout=1.0)
-                except nats.errors.TimeoutError:
-                    continue
-                except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
-                    return
-                by_ticket: dict[str, list[Msg]] = {}
-                for msg in messages:
-                    by_ticket.setdefault(msg.subject.split(".")[2], []).append(msg)
-                await asyncio.gather(*(self._in_order(b) for b in by_ticket.values()))
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    async def _in_order(self, messages: list[Msg]) -> None:
-        for index, msg in enumerate(messages):
-            if not await self._handle(msg):
-                for later in messages[index + 1:]:
-                    await later.nak(delay=0.5)
-                return
-
-    async def _handle(self, msg: Msg) -> bool:
-        try:
-            timer = Timer.from_body(msg.data)
+            return Timer.from_body(msg.data)
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             log.error("unreadable timer on %s: %s", msg.subject, error)
             await record_for_operators(self.js, f"timer-{msg.metadata.sequence.stream}",
                                        f"{msg.subject}: unreadable timer: {error}")
-            await msg.term()
-            return True
-        try:
-            await self.handler(timer)
-        except Exception as error:
-            return await self._failed(msg, timer, error)
-        await msg.ack()
+            return None
+
+    async def _handle(self, timer: Timer) -> None:
+        await self.handler(timer)
         self.handled += 1
-        return True
-
-    async def _failed(self, msg: Msg, timer: Timer, error: Exception) -> bool:
-        delivered = msg.metadata.num_delivered
-        if delivered >= self.max_deliver:
-            log.error("timer %s.%s gave up after %s tries: %r", timer.ticket, timer.kind,
-                      delivered, error)
-            await record_for_operators(self.js, f"{self.durable}-{timer.ticket}-{timer.kind}",
-                                       f"timer failed {delivered} times: {error!r}")
-            await msg.term()
-            return True
-        delay = BACKOFF_S[min(delivered - 1, len(BACKOFF_S) - 1)]
-        log.warning("timer %s.%s failed (try %s), retry in %ss: %r", timer.ticket, timer.kind,
-                    delivered, delay, error)
-        await msg.nak(delay=delay)
-        return False
-

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from services.billing.service import BillingService, TimeEntryIn
-from services.billing.technicians import TechnicianEntries
 from shared import events as ev
 from shared.accounts import hash_token
 from shared.app import running_system
@@ -21,6 +20,7 @@ from shared.eventstore import EventStore, PendingEvent
 from shared.runtime import connect
 from shared.settings import Settings
 from shared.ticket.decide import DomainError
+from shared.timeentries import TechnicianEntries
 from tests.factories import request_submitted
 from tests.support import serve_app
 

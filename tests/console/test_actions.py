@@ -186,3 +186,16 @@ async def test_attachments_of_a_ticket_can_be_downloaded(console: ConsoleUnderTe
             download.headers["content-disposition"])
         for sha in (hashlib.sha256(unreferenced).hexdigest(), "0" * 64, "not-a-hash"):
             assert (await client.get(f"/console/attachments/{sha}")).status_code == 404
+
+
+async def test_time_overlapping_another_ticket_is_refused_in_the_console(
+        console: ConsoleUnderTest) -> None:
+    first = await console.submit(31)
+    second = await console.submit(32)
+    async with console.login("anna") as client:
+        assert await act(client, first, "log-time", start="2026-11-25T10:00",
+                         end="2026-11-25T11:00", kind="work") == ("ok", "60 min erfasst.")
+        level, message = await act(client, second, "log-time", start="2026-11-25T10:30",
+                                   end="2026-11-25T11:30", kind="work")
+    assert level == "error" and first in message
+    assert not [e for e in await console.events_of(second) if isinstance(e, ev.TimeLogged)]

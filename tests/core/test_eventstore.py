@@ -178,3 +178,68 @@ async def test_undecodable_message_is_skipped_and_reported(nc) -> None:  # type:
     history = await store.load("U2")
     assert len(history.events) == 1
     assert [r[0] for r in reported] == ["tickets.U2.AckSent", "tickets.U2.Mystery"]
+
+
+async def test_load_uses_the_sequence_index_and_matches_a_scan(store: EventStore) -> None:
+    version = await store.append("I1", [request_submitted()], 0)
+    await store.append("OTHER", [request_submitted()], 0)
+    batch = [ev.TechnicianResponded(at=NOW, technician="a"), ev.TicketResolved(at=NOW,
+                                                                               technician="a")]
+    version = await store.append("I1", batch, version)
+    await store.append("I1", [ev.TicketClosed(at=NOW, by="a")], version)
+    fresh = EventStore(store.nc)  # another process: nothing cached
+    scans: list[str] = []
+    original_scan = fresh._scan
+
+    async def counting_scan(ticket_id: str):  # type: ignore[no-untyped-def]
+        scans.append(ticket_id)
+        return await original_scan(ticket_id)
+
+    fresh._scan = counting_scan  # type: ignore[method-assign]
+    indexed = await fresh.load("I1")
+    assert scans == []
+    scanned = await original_scan("I1")
+    assert [(r.seq, r.event) for r in indexed.events] == [
+        (r.seq, r.event) for r in scanned.events]
+    assert [type(r.event).__name__ for r in indexed.events] == [
+        "RequestSubmitted", "TechnicianResponded", "TicketResolved", "TicketClosed"]
+
+
+async def test_a_ticket_without_index_is_scanned_and_indexed_by_the_next_append(
+        store: EventStore) -> None:
+    from shared.events import encode_event
+
+    # Written by another tool: no index headers.
+    await store.nc.request("tickets.I2.RequestSubmitted", encode_event(request_submitted()),
+                           headers={"Ticketcore-Event-Type": "RequestSubmitted"})
+    fresh = EventStore(store.nc)
+    history = await fresh.load("I2")
+    assert len(history.events) == 1
+    await fresh.append("I2", [ev.TechnicianResponded(at=NOW, technician="a")],
+                       history.version)
+    other = EventStore(store.nc)
+    scans: list[str] = []
+    original_scan = other._scan
+
+    async def counting_scan(ticket_id: str):  # type: ignore[no-untyped-def]
+        scans.append(ticket_id)
+        return await original_scan(ticket_id)
+
+    other._scan = counting_scan  # type: ignore[method-assign]
+    assert len((await other.load("I2")).events) == 2 and scans == []
+
+
+async def test_a_wrong_index_falls_back_to_the_scan(store: EventStore) -> None:
+    from shared.events import encode_event
+
+    version = await store.append("I3", [request_submitted()], 0)
+    await store.append("I4", [request_submitted()], 0)
+    # A message whose index names another ticket's event: never trusted.
+    await store.nc.request("tickets.I3.TicketClosed",
+                           encode_event(ev.TicketClosed(at=NOW, by="a")),
+                           headers={"Ticketcore-Event-Type": "TicketClosed",
+                                    "Ticketcore-Earlier": str(version + 1),
+                                    "Ticketcore-Append-Size": "1"})
+    history = await EventStore(store.nc).load("I3")
+    assert [type(r.event).__name__ for r in history.events] == [
+        "RequestSubmitted", "TicketClosed"]

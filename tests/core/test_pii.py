@@ -82,3 +82,24 @@ async def test_erasure_makes_personal_data_unreadable_and_keeps_the_amounts(
     untouched = await other.load("P4")
     assert untouched.events[0].event.contact.email == "bleibt@kunde.de"  # type: ignore[attr-defined]
     assert not await erase_ticket(store, "P9", by="dpo")
+
+
+async def test_replay_reads_every_key_at_once_and_honours_erasure(
+        nc: NatsClient, store: EventStore) -> None:
+    for case in ("R1", "R2", "R3"):
+        await store.append(case, [request_submitted(case_number=case,
+                                                    email=f"{case.lower()}@kunde.de")], 0)
+    await erase_ticket(store, "R2", by="dpo")
+    reader = EventStore(nc)
+    fetched: list[str] = []
+    original = reader.vault.key_for_reading  # type: ignore[union-attr]
+
+    async def counting(ticket_id: str) -> bytes | None:
+        fetched.append(ticket_id)
+        return await original(ticket_id)
+
+    reader.vault.key_for_reading = counting  # type: ignore[method-assign,union-attr]
+    emails = {r.ticket_id: r.event.contact.email async for r in reader.replay(1)  # type: ignore[attr-defined]
+              if isinstance(r.event, ev.RequestSubmitted)}
+    assert emails == {"R1": "r1@kunde.de", "R2": ERASED, "R3": "r3@kunde.de"}
+    assert fetched == []  # no key fetched one by one

@@ -30,8 +30,10 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 
 from shared import events as ev
 from shared.eventstore import EventStore, RecordedEvent
+from shared.handling import Handled, execute
 from shared.provision import ensure_kv
-from shared.ticket import fold
+from shared.ticket import decide, fold
+from shared.ticket.commands import LogTime
 from shared.ticket.decide import DomainError
 
 BUCKET = "billing_technician_entries"
@@ -248,3 +250,34 @@ class TechnicianEntries:
             await self._modify(technician, merge)
         return len(active)
 
+
+
+async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str,
+                   command: LogTime) -> Handled:
+    """Log a time entry through the decider *and* the technician's entries on every ticket.
+
+    The ticket's own rules are checked first (a refusal reserves nothing; an entry id
+    already logged needs no reservation); then the interval is reserved, so an overlap with
+    another ticket is refused; a failed append releases only our pending reservation (if
+    the append did land after all, the consumer restores the entry from the log).
+    """
+    history = await store.load(ticket_id)
+    if not decide(command, fold(r.event for r in history.events)):
+        return await execute(store, ticket_id, lambda state: command, _time_event_id)
+    await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
+                          command.end)
+    try:
+        handled = await execute(store, ticket_id, lambda state: command, _time_event_id)
+    except BaseException:
+        await entries.release(command.technician, ticket_id, command.entry_id,
+                              pending_only=True)
+        raise
+    logged = next((e for e in handled.events if isinstance(e, ev.TimeLogged)), command)
+    await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
+                          logged.end)
+    return handled
+
+
+def _time_event_id(event: ev.Event) -> str:
+    entry_id = getattr(event, "entry_id", "")
+    return f"time-{entry_id}"
