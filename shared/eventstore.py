@@ -10,6 +10,7 @@ carries its id as ``Nats-Msg-Id`` so a retried append is stored once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -25,7 +26,7 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.events import Event, UndecodableEvent, decode_event, encode_event
 from shared.events.codec import (
@@ -54,6 +55,9 @@ HEADER_EARLIER = "Ticketcore-Earlier"
 HEADER_APPEND_SIZE = "Ticketcore-Append-Size"
 MAX_INDEXED_EVENTS = 2000
 SEQUENCE_CACHE = 20_000
+REPLAY_BATCH = 1000
+# A replay that receives nothing for this long although events are left is broken, not done.
+REPLAY_STALL_S = 60.0
 T = TypeVar("T")
 
 
@@ -64,6 +68,10 @@ class ConcurrencyConflict(Exception):
         super().__init__(f"ticket {ticket_id}: expected version {expected_version}: {detail}")
         self.ticket_id = ticket_id
         self.expected_version = expected_version
+
+
+class ReplayStalled(Exception):
+    """A replay stopped receiving events before it reached the end."""
 
 
 class EventStoreError(Exception):
@@ -377,38 +385,106 @@ class EventStore:
 
     async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",
                      until_end: bool = True) -> AsyncIterator[RecordedEvent]:
-        """Every event from stream position ``from_seq`` on (ordered consumer).
+        """Every event on ``subject`` from stream position ``from_seq`` on (ordered
+        consumer).
 
-        With ``until_end`` the iteration stops at the end of the stream as it was when the
-        replay started; otherwise it follows new events live.
+        With ``until_end`` the iteration stops after the last matching event stored when
+        the replay started; otherwise it follows new events live. A replay that stops
+        making progress raises ReplayStalled: it never ends early in silence.
         """
-        info = await self.js.stream_info(self.stream)
-        last_seq = info.state.last_seq
-        if until_end and (last_seq < from_seq or info.state.messages == 0):
+        end = await self._last_sequence(subject) if until_end else None
+        if until_end and (end is None or end < from_seq):
             return
         # The keys of personal data, read at once: one request per ticket would dominate.
         keys = await self.vault.all_keys() if self.vault is not None and until_end else None
-        sub = await self.js.subscribe(
-            subject, ordered_consumer=True, deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            config=_start_config(from_seq), pending_msgs_limit=65536,
-            pending_bytes_limit=256 * 1024 * 1024,
-        )
-        try:
+        seen = from_seq - 1
+        waited = 0.0
+        async with _BatchPuller(self.nc, self.js, self.stream, subject, from_seq) as puller:
             while True:
-                try:
-                    msg = await sub.next_msg(timeout=self.timeout_s)
-                except nats.errors.TimeoutError:
-                    if until_end:
-                        return
+                batch = await puller.next_batch(timeout_s=min(self.timeout_s, 1.0))
+                if not batch:
+                    waited += min(self.timeout_s, 1.0)
+                    if until_end and waited >= REPLAY_STALL_S:
+                        raise ReplayStalled(f"replay of {subject} stalled at sequence "
+                                            f"{seen} of {end}")
                     continue
-                recorded = await self._decode(msg, from_direct_get=False, known_keys=keys)
-                seq = msg.metadata.sequence.stream
-                if recorded is not None:
-                    yield recorded
-                if until_end and seq >= last_seq:
-                    return
-        finally:
-            await sub.unsubscribe()
+                waited = 0.0
+                for msg in batch:
+                    seen = msg.metadata.sequence.stream
+                    recorded = await self._decode(msg, from_direct_get=False,
+                                                  known_keys=keys)
+                    if recorded is not None:
+                        yield recorded
+                    if end is not None and seen >= end:
+                        return
+
+    async def _last_sequence(self, subject: str) -> int | None:
+        """Stream sequence of the last message on ``subject`` (wildcards allowed)."""
+        last = await self._direct_get({"last_by_subj": subject})
+        return int(last.headers["Nats-Sequence"]) if last is not None else None  # type: ignore[index]
+
+
+class _BatchPuller:
+    """Reads a stream through an ephemeral pull consumer, asking for the next batch itself.
+
+    The reader pulls only what it can take (at most two batches in flight), so a slow
+    projection can never overrun the client, as a push consumer would ("slow consumer":
+    messages dropped); and a message costs a list append, not an asyncio task as with
+    nats-py's ``fetch``/``next_msg``.
+    """
+
+    def __init__(self, nc: NatsClient, js: JetStreamContext, stream: str, subject: str,
+                 from_seq: int) -> None:
+        self.nc, self.js, self.stream, self.subject = nc, js, stream, subject
+        self.from_seq = max(1, from_seq)
+        self.inbox = nc.new_inbox()
+        self.arrived: list[Msg] = []
+        self.signal = asyncio.Event()
+        self.outstanding = 0  # messages asked for and not yet received (or ended)
+        self.consumer = ""
+        self.sub: Any = None
+
+    async def __aenter__(self) -> _BatchPuller:
+        self.sub = await self.nc.subscribe(self.inbox, cb=self._arrive,
+                                           pending_msgs_limit=REPLAY_BATCH * 4,
+                                           pending_bytes_limit=256 * 1024 * 1024)
+        info = await self.js.add_consumer(self.stream, ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.from_seq,
+            ack_policy=AckPolicy.NONE, filter_subject=self.subject, mem_storage=True,
+            inactive_threshold=REPLAY_STALL_S))
+        self.consumer = info.name
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):
+            await self.sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await self.js.delete_consumer(self.stream, self.consumer)
+
+    async def _arrive(self, msg: Msg) -> None:
+        if msg.headers and msg.headers.get("Status"):  # the pull ended (expired, no more)
+            self.outstanding = 0
+        else:
+            self.arrived.append(msg)
+            self.outstanding -= 1
+        self.signal.set()
+
+    async def _pull(self, timeout_s: float) -> None:
+        request = {"batch": REPLAY_BATCH, "expires": int(timeout_s * 1e9)}
+        self.outstanding += REPLAY_BATCH
+        await self.nc.publish(f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.consumer}",
+                              json.dumps(request).encode(), reply=self.inbox)
+
+    async def next_batch(self, timeout_s: float) -> list[Msg]:
+        """The messages that arrived since the last call (empty: none within timeout)."""
+        if self.outstanding <= REPLAY_BATCH // 2:
+            await self._pull(timeout_s)  # keep one batch ahead of the reader
+        if not self.arrived:
+            self.signal.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.signal.wait(), timeout_s)
+        batch, self.arrived = self.arrived, []
+        return batch
 
 
 def _sequences_named_by(last: Msg) -> list[int] | None:
@@ -423,12 +499,6 @@ def _sequences_named_by(last: Msg) -> list[int] | None:
     except (ValueError, KeyError):
         return None
     return [*earlier, *range(seq - size + 1, seq + 1)]
-
-
-def _start_config(from_seq: int) -> Any:
-    from nats.js.api import ConsumerConfig
-
-    return ConsumerConfig(opt_start_seq=max(1, from_seq))
 
 
 def _parse_time(value: str | None) -> datetime | None:

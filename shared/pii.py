@@ -89,15 +89,14 @@ def has_personal_fields(event: ev.Event) -> bool:
 
 
 def _is_encrypted(event: ev.Event) -> bool:
-    found = False
-
-    def look(path: str, value: str) -> str:
-        nonlocal found
-        found = found or value.startswith(PREFIX)
-        return value
-
-    transform(event, look)
-    return found
+    """Whether any personal field holds ciphertext (read only: no copies made)."""
+    for path, condition in PERSONAL_FIELDS.get(type(event), ()):
+        if condition is not None and not condition(event):
+            continue
+        value = _get(event, path.split("."))
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return True
+    return False
 
 
 @lru_cache(maxsize=4096)

@@ -12,6 +12,7 @@ from services.ack.notice import NOTICE_BUCKET, NoticeSendFailed, build_notice, n
 from services.ack.service import AckService
 from shared import events as ev
 from shared.app import running_system
+from shared.consumer import consumer_lag
 from shared.eventstore import EventStore, PendingEvent
 from shared.links import status_path
 from shared.natsserver import free_port
@@ -89,6 +90,13 @@ async def test_one_notice_per_redacted_reply_none_for_clean_old_or_automatic_mai
         # Receipt + two notices. Replies of one ticket are handled in order, so once the
         # last reply's notice is out, every earlier reply has been decided.
         await wait_until(lambda: len(notices(smtp_sink)) >= 2 and len(smtp_sink.messages) >= 3)
+
+        async def consumers_done() -> bool:  # the sink has the mail before the claim says so
+            lags = [await consumer_lag(system.runtime.js, "TICKETS", durable)
+                    for durable in ("ack-notices", "ack-receipts")]
+            return all(lag["pending"] == 0 and lag["ack_pending"] == 0 for lag in lags)
+
+        await wait_until(consumers_done)
         service = system.services[0]
         assert isinstance(service, AckService)
         for recorded in (await store.load(case)).events:  # redelivery of everything

@@ -145,3 +145,31 @@ def test_a_long_redacted_description_is_shortened_with_an_ellipsis() -> None:
     request = replace(request_submitted(case_number="202611260000427"), short_description=text)
     subject = str(roundtrip(build_receipt(request, SENDER, NOW))["Subject"])
     assert subject == "[SA#202611260000427] " + "PIN [REDACTED] " * 5 + "PIN…"
+
+
+def test_receipt_goes_out_as_seven_bit_lines_with_crlf() -> None:
+    from services.ack.receipt import receipt_mail
+    from shared.mailer import OutgoingMail
+
+    request = replace(request_submitted(case_number="202611260000427"),
+                      short_description="Drucker überhitzt — Lüfter laut")
+    wire = receipt_mail(request, SENDER, NOW)
+    assert isinstance(wire, OutgoingMail) and wire.recipients == ("kunde@example.de",)
+    assert wire.data.isascii() and b"\n" not in wire.data.replace(b"\r\n", b"")
+    assert max(len(line) for line in wire.data.split(b"\r\n")) <= 998
+    assert str(roundtrip(build_receipt(request, SENDER, NOW))["Subject"]) == (
+        "[SA#202611260000427] Drucker überhitzt — Lüfter laut")
+
+
+# Names with control characters never pass the intake form; they are not generated here.
+@given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60))
+def test_any_contact_name_reaches_the_to_header_unchanged_or_safely(name: str) -> None:
+    contact = replace(request_submitted().contact, first_name=name, last_name="")
+    request = replace(request_submitted(case_number="202611260000427"), contact=contact)
+    mail = roundtrip(build_receipt(request, SENDER, NOW))
+    assert mail["To"].addresses[0].addr_spec == "kunde@example.de"
+    assert mail["Subject"].startswith("[SA#202611260000427]")
+    shown = name.strip()
+    if shown.isprintable() and "  " not in shown:
+        # As with the subject, the stdlib's parser may add a space between encoded words.
+        assert mail["To"].addresses[0].display_name.replace(" ", "") == shown.replace(" ", "")

@@ -243,3 +243,32 @@ async def test_a_wrong_index_falls_back_to_the_scan(store: EventStore) -> None:
     history = await EventStore(store.nc).load("I3")
     assert [type(r.event).__name__ for r in history.events] == [
         "RequestSubmitted", "TicketClosed"]
+
+
+async def test_a_slow_replay_reader_loses_nothing(store: EventStore,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import shared.eventstore as eventstore
+
+    monkeypatch.setattr(eventstore, "REPLAY_BATCH", 64)  # many fetches
+    js = store.nc.jetstream()
+    for i in range(3000):  # raw, fast: what matters is the reader
+        await js.publish(f"tickets.S{i % 50}.TicketClosed",
+                         ev.encode_event(ev.TicketClosed(at=NOW, by="a")),
+                         headers={"Ticketcore-Event-Type": "TicketClosed"})
+    seen = 0
+    async for _ in store.replay(1):
+        seen += 1
+        if seen % 100 == 0:
+            await asyncio.sleep(0.02)  # e.g. a projection writing somewhere
+    assert seen == 3000
+
+
+async def test_a_filtered_replay_ends_at_the_last_matching_event(store: EventStore) -> None:
+    await store.append("FR1", [request_submitted()], 0)
+    version = await store.append("FR2", [request_submitted()], 0)
+    await store.append("FR2", [ev.TicketClosed(at=NOW, by="a")], version)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    found = [r.ticket_id async for r in store.replay(1, subject="tickets.*.RequestSubmitted")]
+    assert found == ["FR1", "FR2"]
+    assert loop.time() - started < store.timeout_s  # ended by the data, not by a timeout

@@ -1,0 +1,84 @@
+"""``ticketcore bench ...``: benchmarks that print figures (the last line is one JSON object)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from benchmarks.common import machine, report, say
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    bench = commands.add_parser("bench", help="benchmarks: throughput, latency, replay")
+    sub = bench.add_subparsers(title="benchmarks")
+
+    replay = sub.add_parser("replay", help="rebuild every ticket from a log of N events")
+    replay.add_argument("--events", type=int, default=1_000_000)
+    _sync_option(replay)
+    replay.set_defaults(run=_replay)
+
+    load = sub.add_parser("load-ticket", help="time to load a 50-event ticket from a big log")
+    load.add_argument("--events", type=int, default=1_000_000)
+    load.add_argument("--loads", type=int, default=300, help="how many loads to time")
+    _sync_option(load)
+    load.set_defaults(run=_load_ticket)
+
+    raw_limits = sub.add_parser("raw", help="the raw JetStream limits of this machine")
+    raw_limits.add_argument("--publishes", type=int, default=5000)
+    raw_limits.add_argument("--tickets", type=int, default=2000)
+    _sync_option(raw_limits)
+    raw_limits.set_defaults(run=_raw)
+
+    pipeline = sub.add_parser("pipeline", help="end to end: HTTP submit to receipt accepted")
+    pipeline.add_argument("--tickets", type=int, default=3000,
+                          help="requests for the throughput phase")
+    pipeline.add_argument("--rate", type=float, default=300.0,
+                          help="offered requests per second for the latency phase")
+    pipeline.add_argument("--duration", type=float, default=10.0,
+                          help="seconds of the latency phase")
+    pipeline.add_argument("--sweep", default="",
+                          help="comma-separated offered rates: latency at each, e.g. 50,100,300")
+    pipeline.add_argument("--plot", default="", help="write a PNG of latency against load here")
+    _sync_option(pipeline)
+    pipeline.set_defaults(run=_pipeline)
+
+
+def _sync_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sync", choices=("always", "default"), default="always",
+                        help="nats-server sync_interval: always (fsync before ack, as in "
+                             "production) or the server's default (fsync every 2 minutes)")
+
+
+def _finish(result: dict[str, Any]) -> int:
+    result["machine"] = machine()
+    report(result)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from benchmarks import replay
+
+    return _finish(asyncio.run(replay.run(args.events, sync=args.sync)))
+
+
+def _load_ticket(args: argparse.Namespace) -> int:
+    from benchmarks import load_ticket
+
+    return _finish(asyncio.run(load_ticket.run(args.events, args.loads, sync=args.sync)))
+
+
+def _raw(args: argparse.Namespace) -> int:
+    from benchmarks import raw
+
+    return _finish(asyncio.run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from benchmarks import pipeline
+
+    try:
+        return _finish(pipeline.run_from_args(args))
+    except pipeline.IntakeApiMissing as error:
+        say(f"ticketcore bench pipeline: cannot run: {error}")
+        return 2
