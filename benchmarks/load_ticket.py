@@ -22,6 +22,7 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         stored = await raw.fill(server.nc, realistic_stream(events, long_tickets=LONG_TICKETS))
         say(f"filled {stored} events at {rate(stored, clock.seconds)}/s; loading ...")
         ticket_ids = long_ticket_ids(LONG_TICKETS)
+        scans = _count_scans(server)
         durations: list[float] = []
         fold_durations: list[float] = []
         for _ in range(loads):
@@ -38,11 +39,26 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         return {
             "benchmark": "load-ticket", "sync": server.sync_setting, "events": stored,
             "ticket_events": 50, "loads": loads,
+            # Loads that had to scan by subject (0: every load used the sequence index).
+            "scanned_loads": scans["count"],
             **latency_summary(durations),
             "with_fold": latency_summary(fold_durations),
             # What a per-ticket index of stream sequences would give (not the store's path).
             "if_sequences_known": latency_summary(by_sequence),
         }
+
+
+def _count_scans(server: BenchServer) -> dict[str, int]:
+    """Count the loads that fall back to the scan by subject (they should not)."""
+    scans = {"count": 0}
+    scan = server.store._scan
+
+    async def counting(ticket_id: str) -> Any:
+        scans["count"] += 1
+        return await scan(ticket_id)
+
+    server.store._scan = counting  # type: ignore[method-assign]
+    return scans
 
 
 async def _load_by_known_sequences(server: BenchServer, ticket_ids: list[str],

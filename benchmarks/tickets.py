@@ -10,7 +10,7 @@ the ticket's first event. Bodies without personal fields or case number are enco
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -18,7 +18,7 @@ from shared import events as ev
 from shared.casenumber import with_check_digit
 from shared.events import encode_event
 from shared.events.codec import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION
-from shared.eventstore import ticket_subject
+from shared.eventstore import HEADER_APPEND_SIZE, HEADER_EARLIER, ticket_subject
 from shared.pii import PII_BUCKET, encrypt_field, has_personal_fields, transform
 
 Message = tuple[str, dict[str, str], bytes]
@@ -136,14 +136,36 @@ def is_event(message: Message) -> bool:
     return message[0].startswith("tickets.")
 
 
+def with_sequence_index(messages: Iterable[Message]) -> Iterator[Message]:
+    """Give each event the index headers the event store writes (the stream sequences of
+    the ticket's earlier events), assuming an empty stream and publishes in this order on
+    one connection (JetStream stores them in that order)."""
+    seq = 0
+    earlier: dict[str, list[int]] = {}
+    for subject, headers, body in messages:
+        if subject.startswith("tickets."):
+            seq += 1
+            seqs = earlier.setdefault(subject.split(".")[1], [])
+            headers = {**headers, HEADER_EARLIER: ",".join(map(str, seqs)),
+                       HEADER_APPEND_SIZE: "1"}
+            seqs.append(seq)
+        yield subject, headers, body
+
+
 def realistic_stream(total_events: int, *, long_tickets: int = 0,
                      chunk_tickets: int = 500) -> Iterator[Message]:
-    """About ``total_events`` events of interleaved tickets (as a busy desk writes them).
+    """About ``total_events`` events of interleaved tickets (as a busy desk writes them),
+    with the store's per-ticket sequence index.
 
     ``long_tickets`` tickets of 50 events each are spread evenly over the whole stream
     (one of their events every ``total_events / 50`` events): the hard case for loading.
     Their ids are ``long_ticket_ids(long_tickets)``.
     """
+    return with_sequence_index(_interleaved(total_events, long_tickets, chunk_tickets))
+
+
+def _interleaved(total_events: int, long_tickets: int, chunk_tickets: int
+                 ) -> Iterator[Message]:
     long = [ticket_messages(t, LONG_LIFE) for t in long_ticket_ids(long_tickets)]
     depth_long = len(long[0]) if long else 0
     every = max(1, total_events // depth_long) if long else 0

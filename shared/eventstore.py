@@ -286,9 +286,7 @@ class EventStore:
         sequences = _sequences_named_by(last)
         if sequences is None:
             return None
-        earlier = await asyncio.gather(*(self._direct_get({"seq": seq})
-                                         for seq in sequences[:-1]))
-        messages = [*earlier, last]
+        messages = [*await self._get_by_sequences(sequences[:-1]), last]
         prefix = ticket_subject(ticket_id, "")
         if any(m is None or not m.headers["Nats-Subject"].startswith(prefix)  # type: ignore[index]
                for m in messages):
@@ -296,6 +294,34 @@ class EventStore:
                         ticket_id)
             return None
         return messages  # type: ignore[return-value]
+
+    async def _get_by_sequences(self, sequences: list[int]) -> list[Msg | None]:
+        """Many messages by sequence: every request in flight at once on one subscription
+        (a future per request would cost more than the server's answer)."""
+        if not sequences:
+            return []
+        inbox = self.nc.new_inbox()
+        found: list[Msg | None] = [None] * len(sequences)
+        answered = 0
+        complete = asyncio.Event()
+
+        async def arrive(msg: Msg) -> None:
+            nonlocal answered
+            if not (msg.headers or {}).get("Status"):
+                found[int(msg.subject.rsplit(".", 1)[1])] = msg
+            answered += 1
+            if answered == len(sequences):
+                complete.set()
+
+        sub = await self.nc.subscribe(f"{inbox}.*", cb=arrive)
+        try:
+            api = f"$JS.API.DIRECT.GET.{self.stream}"
+            for index, seq in enumerate(sequences):
+                await self.nc.publish(api, b'{"seq":%d}' % seq, reply=f"{inbox}.{index}")
+            await asyncio.wait_for(complete.wait(), self.timeout_s)
+        finally:
+            await sub.unsubscribe()
+        return found
 
     async def _direct_get(self, request: dict[str, Any]) -> Msg | None:
         """One message by a direct get (None: there is none)."""
