@@ -78,6 +78,7 @@ class EventConsumer:
     store: EventStore
     spec: ConsumerSpec
     handled: int = 0
+    restarts: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def ensure(self) -> None:
@@ -88,13 +89,29 @@ class EventConsumer:
             await self.js.add_consumer(self.spec.stream, self.spec.config())
 
     async def run(self) -> None:
+        """Consume until stopped. An unexpected error is logged and the loop starts again
+        (a consumer that silently died would leave its events unhandled forever)."""
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: consumer failed; restarting", self.spec.durable)
+                self.restarts += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+
+    async def _run_once(self) -> None:
         await self.ensure()
         sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
         try:
             while not self._stopping.is_set():
                 try:
                     messages = await self._fetch_unless_stopping(sub)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):
+                    # nats-py raises either, depending on where in the fetch it timed out.
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
                     return

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from shared import events as ev
 from shared.eventstore import EventStore, RecordedEvent
-from shared.ticket import TicketState, evolve
+from shared.ticket import TicketState, evolve, fold
 from shared.ticket.state import INITIAL_STATE
 
 log = logging.getLogger(__name__)
@@ -117,12 +117,19 @@ def build_queue(states: Iterable[TicketState], now: datetime) -> list[QueueEntry
     return sorted(entries, key=_queue_order)
 
 
+# Statuses from which a ticket never returns to the queue by itself.
+FINISHED = frozenset({"closed", "declined", "invoiced"})
+
+
 class TicketBoard:
     """Every ticket's state, folded from the log and followed live."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # Full states of the tickets that can still be in the queue; finished tickets are
+        # only remembered by id (memory stays bounded by the open work, not the history).
         self.tickets: dict[str, TicketState] = {}
+        self.finished: set[str] = set()
         # Attachments referenced by any ticket's event, by content hash.
         self.attachments: dict[str, ev.AttachmentRef] = {}
         self.last_seq = 0
@@ -164,13 +171,27 @@ class TicketBoard:
     async def _apply(self, recorded: RecordedEvent) -> None:
         if recorded.seq <= self.last_seq:
             return  # an ordered consumer restarted below what we already folded
-        state = self.tickets.get(recorded.ticket_id, INITIAL_STATE)
-        self.tickets[recorded.ticket_id] = evolve(state, recorded.event)
+        ticket = recorded.ticket_id
+        if ticket in self.finished:
+            # Rare (e.g. an invoice cancelled, then the ticket reopened): fold it again.
+            state = await self._state_up_to(ticket, recorded.seq)
+            self.finished.discard(ticket)
+        else:
+            state = evolve(self.tickets.get(ticket, INITIAL_STATE), recorded.event)
+        if state.status in FINISHED:
+            self.tickets.pop(ticket, None)
+            self.finished.add(ticket)
+        else:
+            self.tickets[ticket] = state
         for ref in attachments_of(recorded.event):
             self.attachments.setdefault(ref.sha256, ref)
         async with self._seen:
             self.last_seq = recorded.seq
             self._seen.notify_all()
+
+    async def _state_up_to(self, ticket: str, seq: int) -> TicketState:
+        history = await self.store.load(ticket)
+        return fold(r.event for r in history.events if r.seq <= seq)
 
     async def caught_up(self, seq: int, timeout_s: float = 2.0) -> bool:
         """Wait until the board has folded stream sequence ``seq`` (False on timeout)."""

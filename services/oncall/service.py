@@ -114,6 +114,7 @@ class OncallService:
 
     async def stop(self) -> None:
         await self.webhooks.aclose()
+        await self.mailer.close()
         await stop_local_catcher(self.runtime)
         board = self.runtime.extras.get("console.board")
         if board is not None and hasattr(board, "stop"):
@@ -138,7 +139,8 @@ class OncallService:
     def announce(self) -> list[str]:
         now = _now()
         person = self.rota.who_is_on_call(now, 1)
-        lines = [f"on call now:           {person.name} <{person.email}>" if person
+        lines = [f"technician console:    {self.runtime.public_url}/console",
+                 f"on call now:           {person.name} <{person.email}>" if person
                  else "on call now:           NOBODY (rota gap)"]
         if self.rota.is_default:
             lines.append("  (no rota file: set TICKETCORE_ONCALL__ROTA_FILE)")

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import nats
+import pytest
 from nats.aio.client import Client as NatsClient
 
 from shared import events as ev
@@ -112,3 +113,32 @@ async def test_undecodable_event_is_recorded_and_skipped_not_a_crash_loop(
     assert b"RequestSubmitted" in (await kv.get("undecodable-1")).value
     lag = await consumer_lag(nc.jetstream(), "TICKETS", "test-poison")
     assert lag["ack_pending"] == 0
+
+
+async def test_a_consumer_survives_fetch_timeouts_and_unexpected_errors(
+        nc: NatsClient, store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nats.js.client import JetStreamContext
+
+    handled: list[str] = []
+
+    async def handle(recorded: RecordedEvent) -> None:
+        handled.append(recorded.ticket_id)
+
+    original_fetch = JetStreamContext.PullSubscription.fetch
+    failures = iter([TimeoutError(), RuntimeError("unexpected"), None])
+
+    async def flaky_fetch(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure  # asyncio's TimeoutError, as nats-py raises it under load
+        return await original_fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(JetStreamContext.PullSubscription, "fetch", flaky_fetch)
+    consumer = EventConsumer(nc.jetstream(), store,
+                             ConsumerSpec("test-sturdy", ["tickets.>"], handle))
+    task = asyncio.create_task(consumer.run())
+    await store.append("ST1", [request_submitted()], 0)
+    await wait_until(lambda: handled == ["ST1"])
+    consumer.stop()
+    await task
+    assert handled == ["ST1"] and consumer.restarts == 1
