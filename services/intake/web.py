@@ -204,14 +204,21 @@ class IntakeWeb:
 
     # -- confirmation and status ---------------------------------------------------------
 
+    def _status_rate_limited(self, request: Request, language: Language) -> Response | None:
+        """The 429 page when this client asked for status pages too often (else None)."""
+        wait = self.status_limiter.retry_after(_client(request))
+        if wait is None:
+            return None
+        page = message_page(language, "error.rate_limited", status_code=429, seconds=wait)
+        page.headers["Retry-After"] = str(wait)
+        return page
+
     async def _ticket_page(self, request: Request, case_number: str, token: str,
                            template: str) -> Response:
         fallback = self.language_of(request)
-        wait = self.status_limiter.retry_after(_client(request))
-        if wait is not None:
-            page = message_page(fallback, "error.rate_limited", status_code=429, seconds=wait)
-            page.headers["Retry-After"] = str(wait)
-            return page
+        limited = self._status_rate_limited(request, fallback)
+        if limited is not None:
+            return limited
         try:
             history = await self._history(case_number, token)
         except UNAVAILABLE as error:
@@ -242,11 +249,9 @@ class IntakeWeb:
         """A file of one of the ticket's customer replies, as a download. Anything not
         referenced by such a reply answers 404, exactly like a wrong token."""
         fallback = self.language_of(request)
-        wait = self.status_limiter.retry_after(_client(request))
-        if wait is not None:
-            page = message_page(fallback, "error.rate_limited", status_code=429, seconds=wait)
-            page.headers["Retry-After"] = str(wait)
-            return page
+        limited = self._status_rate_limited(request, fallback)
+        if limited is not None:
+            return limited
         try:
             history = await self._history(case_number, t)
             ref = visible_attachments(history).get(sha256) if history else None
