@@ -24,6 +24,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     _sync_option(load)
     load.set_defaults(run=_load_ticket)
 
+    memory = sub.add_parser("memory", help="each service's RSS with a log of N events")
+    memory.add_argument("--events", type=int, default=1_000_000)
+    _sync_option(memory)
+    memory.set_defaults(run=_memory)
+
     raw_limits = sub.add_parser("raw", help="the raw JetStream limits of this machine")
     raw_limits.add_argument("--publishes", type=int, default=5000)
     raw_limits.add_argument("--tickets", type=int, default=2000)
@@ -60,6 +65,12 @@ def _replay(args: argparse.Namespace) -> int:
     from benchmarks import replay
 
     return _finish(asyncio.run(replay.run(args.events, sync=args.sync)))
+
+
+def _memory(args: argparse.Namespace) -> int:
+    from benchmarks import memory
+
+    return _finish(asyncio.run(memory.run(args.events, sync=args.sync)))
 
 
 def _load_ticket(args: argparse.Namespace) -> int:

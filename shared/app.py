@@ -120,7 +120,9 @@ async def running_system(settings: Settings, names: tuple[str, ...] = SERVICE_NA
         for service in services:
             await service.start()
             for spec in service.consumers():
-                consumer = EventConsumer(runtime.js, runtime.store, spec)
+                consumer = EventConsumer(
+                    runtime.js, runtime.store, spec,
+                    start_at_end=settings.nats.new_consumers_from == "end")
                 await consumer.ensure()
                 system.consumers.append(consumer)
                 system.tasks.append(asyncio.create_task(consumer.run(), name=spec.durable))

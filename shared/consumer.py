@@ -77,16 +77,26 @@ class EventConsumer:
     js: JetStreamContext
     store: EventStore
     spec: ConsumerSpec
+    start_at_end: bool = False
     handled: int = 0
     restarts: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def ensure(self) -> None:
+        """Create the durable, or bring an existing one to the spec. Where a consumer starts
+        is fixed when it is created (``start_at_end``: only events from now on, e.g. when a
+        service is added to a long-running log); an update keeps it."""
+        config = self.spec.config()
         try:
-            await self.js.consumer_info(self.spec.stream, self.spec.durable)
-            await self.js.add_consumer(self.spec.stream, self.spec.config())  # update
+            info = await self.js.consumer_info(self.spec.stream, self.spec.durable)
         except NotFoundError:
-            await self.js.add_consumer(self.spec.stream, self.spec.config())
+            if self.start_at_end:
+                config.deliver_policy = DeliverPolicy.NEW
+            await self.js.add_consumer(self.spec.stream, config)
+            return
+        config.deliver_policy = info.config.deliver_policy
+        config.opt_start_seq = info.config.opt_start_seq
+        await self.js.add_consumer(self.spec.stream, config)
 
     async def run(self) -> None:
         """Consume until stopped. An unexpected error is logged and the loop starts again

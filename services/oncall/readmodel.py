@@ -119,6 +119,9 @@ def build_queue(states: Iterable[TicketState], now: datetime) -> list[QueueEntry
 
 # Statuses from which a ticket never returns to the queue by itself.
 FINISHED = frozenset({"closed", "declined", "invoiced"})
+# The only events that can move a finished ticket's status somewhere else.
+REVIVING = (ev.InvoiceCancelled, ev.TicketReopened, ev.TicketAccepted,
+            ev.TechnicianResponded, ev.TicketResolved, ev.AwaitingAcceptance)
 
 
 class TicketBoard:
@@ -171,9 +174,19 @@ class TicketBoard:
     async def _apply(self, recorded: RecordedEvent) -> None:
         if recorded.seq <= self.last_seq:
             return  # an ordered consumer restarted below what we already folded
+        await self._fold(recorded)
+        for ref in attachments_of(recorded.event):
+            self.attachments.setdefault(ref.sha256, ref)
+        async with self._seen:
+            self.last_seq = recorded.seq
+            self._seen.notify_all()
+
+    async def _fold(self, recorded: RecordedEvent) -> None:
         ticket = recorded.ticket_id
         if ticket in self.finished:
-            # Rare (e.g. an invoice cancelled, then the ticket reopened): fold it again.
+            if not isinstance(recorded.event, REVIVING):
+                return  # e.g. closed, then invoiced: still finished
+            # Rare (an invoice cancelled, then the ticket reopened): fold it again.
             state = await self._state_up_to(ticket, recorded.seq)
             self.finished.discard(ticket)
         else:
@@ -183,11 +196,6 @@ class TicketBoard:
             self.finished.add(ticket)
         else:
             self.tickets[ticket] = state
-        for ref in attachments_of(recorded.event):
-            self.attachments.setdefault(ref.sha256, ref)
-        async with self._seen:
-            self.last_seq = recorded.seq
-            self._seen.notify_all()
 
     async def _state_up_to(self, ticket: str, seq: int) -> TicketState:
         history = await self.store.load(ticket)

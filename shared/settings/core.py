@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -20,6 +22,11 @@ class NatsSettings(BaseModel):
         "False risks losing acknowledged events on power failure.",
     )
     replicas: int = Field(1, ge=1, le=5, description="Stream replicas (3 in a cluster).")
+    new_consumers_from: Literal["start", "end"] = Field(
+        "start",
+        description="Where a service's consumers begin when they are created for the first "
+        "time: start (handle the whole log) or end (only new events, e.g. when a service is "
+        "added to a long-running log). Existing consumers keep their position.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for NATS at start.")
 
 

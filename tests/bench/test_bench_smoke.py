@@ -84,3 +84,11 @@ async def test_pipeline_runs_end_to_end() -> None:
     assert result["throughput"]["tickets"] == 10 and result["latency"]["requests"] == 10
     assert result["ratio"] > 0 and result["p99_ms"] >= result["p50_ms"] > 0
     assert any(name.startswith("ticketcore up") for name in result["rss_mb"])
+
+
+async def test_memory_starts_every_service_on_a_filled_log() -> None:
+    from benchmarks import memory
+
+    result = await memory.run(400, sync="default", sample_s=0.2)
+    assert set(result["rss_mb"]) == {"intake", "ack", "oncall", "billing"}
+    assert all(value > 0 for value in result["rss_mb"].values())

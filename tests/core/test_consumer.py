@@ -142,3 +142,24 @@ async def test_a_consumer_survives_fetch_timeouts_and_unexpected_errors(
     consumer.stop()
     await task
     assert handled == ["ST1"] and consumer.restarts == 1
+
+
+async def test_a_new_consumer_can_start_at_the_end_and_keeps_its_start_on_update(
+        nc: NatsClient, store: EventStore) -> None:
+    await store.append("OLD", [request_submitted()], 0)
+    handled: list[str] = []
+
+    async def handle(recorded: RecordedEvent) -> None:
+        handled.append(recorded.ticket_id)
+
+    spec = ConsumerSpec("test-from-end", ["tickets.>"], handle)
+    consumer = EventConsumer(nc.jetstream(), store, spec, start_at_end=True)
+    await consumer.ensure()
+    again = EventConsumer(nc.jetstream(), store, spec)  # a restart with the default
+    task = asyncio.create_task(again.run())  # updates the existing consumer: no error
+    await store.append("NEW", [request_submitted()], 0)
+    await wait_until(lambda: handled == ["NEW"])
+    await asyncio.sleep(0.2)
+    again.stop()
+    await task
+    assert handled == ["NEW"] and again.restarts == 0
