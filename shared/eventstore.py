@@ -369,8 +369,8 @@ class EventStore:
             await sub.unsubscribe()
 
     async def _decode(self, msg: Msg, *, from_direct_get: bool,
-                      known_keys: dict[str, bytes | None] | None = None
-                      ) -> RecordedEvent | None:
+                      known_keys: dict[str, bytes | None] | None = None,
+                      reveal: bool = True) -> RecordedEvent | None:
         headers = msg.headers or {}
         if from_direct_get:
             subject = headers["Nats-Subject"]
@@ -381,12 +381,12 @@ class EventStore:
             seq = msg.metadata.sequence.stream
             recorded_at = msg.metadata.timestamp
         return await self.decode_message(subject, seq, headers, msg.data, recorded_at,
-                                         known_keys)
+                                         known_keys, reveal=reveal)
 
     async def decode_message(self, subject: str, seq: int, headers: dict[str, str],
                              body: bytes, recorded_at: datetime | None,
-                             known_keys: dict[str, bytes | None] | None = None
-                             ) -> RecordedEvent | None:
+                             known_keys: dict[str, bytes | None] | None = None,
+                             *, reveal: bool = True) -> RecordedEvent | None:
         """Decode one stored message; an undecodable one is reported and skipped (None)."""
         type_name = headers.get(HEADER_EVENT_TYPE, subject.rsplit(".", 1)[-1])
         try:
@@ -398,7 +398,7 @@ class EventStore:
                 await self.on_undecodable(subject, seq, str(error))
             return None
         ticket_id = ticket_id_of(subject)
-        if self.vault is not None and has_personal_fields(event):
+        if reveal and self.vault is not None and has_personal_fields(event):
             event = await self.vault.reveal(ticket_id, event, known_keys)
         return RecordedEvent(
             ticket_id=ticket_id,
@@ -410,7 +410,8 @@ class EventStore:
         )
 
     async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",
-                     until_end: bool = True) -> AsyncIterator[RecordedEvent]:
+                     until_end: bool = True, reveal_personal_data: bool = True
+                     ) -> AsyncIterator[RecordedEvent]:
         """Every event on ``subject`` from stream position ``from_seq`` on (ordered
         consumer).
 
@@ -422,7 +423,8 @@ class EventStore:
         if until_end and (end is None or end < from_seq):
             return
         # The keys of personal data, read at once: one request per ticket would dominate.
-        keys = await self.vault.all_keys() if self.vault is not None and until_end else None
+        reveal = reveal_personal_data and self.vault is not None
+        keys = await self.vault.all_keys() if reveal and until_end else None  # type: ignore[union-attr]
         seen = from_seq - 1
         waited = 0.0
         async with _BatchPuller(self.nc, self.js, self.stream, subject, from_seq) as puller:
@@ -438,7 +440,7 @@ class EventStore:
                 for msg in batch:
                     seen = msg.metadata.sequence.stream
                     recorded = await self._decode(msg, from_direct_get=False,
-                                                  known_keys=keys)
+                                                  known_keys=keys, reveal=reveal)
                     if recorded is not None:
                         yield recorded
                     if end is not None and seen >= end:

@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
@@ -37,6 +37,9 @@ from shared.ticket.commands import LogTime
 from shared.ticket.decide import DomainError
 
 BUCKET = "billing_technician_entries"
+# How far back a new entry is checked against the technician's entries on other tickets.
+HORIZON_S = 62 * 24 * 3600.0
+MAX_ENTRIES = 5000
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
@@ -121,7 +124,7 @@ class TechnicianEntries:
         key = technician_key(technician)
         while True:
             entries, revision = await self._read(key)
-            changed = change(entries)
+            changed = self._bounded(change(entries))
             if _encode(changed) == _encode(entries):
                 return
             try:
@@ -129,6 +132,16 @@ class TechnicianEntries:
                 return
             except KeyWrongLastSequenceError:
                 await asyncio.sleep(0)  # another replica wrote: read again
+
+    def _bounded(self, entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+        """Only the entries a new one can plausibly overlap: those that ended within the
+        horizon, at most MAX_ENTRIES of them (the latest). Older overlaps are refused by the
+        ticket's own rules only; this keeps every value far below the message size limit."""
+        cutoff = datetime.fromtimestamp(self.clock() - HORIZON_S, tz=UTC)
+        recent = [e for e in entries if e.end >= cutoff or e.pending_since is not None]
+        if len(recent) > MAX_ENTRIES:
+            recent = sorted(recent, key=lambda e: e.end)[-MAX_ENTRIES:]
+        return recent
 
     async def entries_of(self, technician: str) -> list[TechnicianEntry]:
         return (await self._read(technician_key(technician)))[0]

@@ -149,7 +149,9 @@ class TicketBoard:
         async with self._start_lock:
             if self._task is not None:
                 return
-            async for recorded in self.store.replay(self.last_seq + 1):
+            # The queue shows no personal data: it stays sealed, no key is read.
+            async for recorded in self.store.replay(self.last_seq + 1,
+                                                    reveal_personal_data=False):
                 await self._apply(recorded)
             self._task = asyncio.create_task(self._follow(), name="console-board")
 
@@ -163,7 +165,8 @@ class TicketBoard:
     async def _follow(self) -> None:
         while True:
             try:
-                async for recorded in self.store.replay(self.last_seq + 1, until_end=False):
+                async for recorded in self.store.replay(
+                        self.last_seq + 1, until_end=False, reveal_personal_data=False):
                     await self._apply(recorded)
             except asyncio.CancelledError:
                 raise

@@ -216,3 +216,21 @@ async def _eventually(model: TechnicianEntries, check: object, timeout_s: float 
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+def test_the_model_keeps_only_recent_entries_and_at_most_a_bounded_number() -> None:
+    from datetime import timedelta
+
+    from shared import timeentries
+    from shared.timeentries import TechnicianEntry
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    model = TechnicianEntries(None, None, reservation_timeout_s=10,  # type: ignore[arg-type]
+                              clock=now.timestamp)
+    old = TechnicianEntry("T1", "old", now - timedelta(days=90), now - timedelta(days=90))
+    recent = [TechnicianEntry("T2", f"e{i}", now - timedelta(minutes=10 * i + 5),
+                              now - timedelta(minutes=10 * i))
+              for i in range(timeentries.MAX_ENTRIES + 10)]
+    kept = model._bounded([old, *recent])
+    assert old not in kept and len(kept) == timeentries.MAX_ENTRIES
+    assert recent[0] in kept and recent[-1] not in kept  # the latest ones stay

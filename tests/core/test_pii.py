@@ -103,3 +103,10 @@ async def test_replay_reads_every_key_at_once_and_honours_erasure(
               if isinstance(r.event, ev.RequestSubmitted)}
     assert emails == {"R1": "r1@kunde.de", "R2": ERASED, "R3": "r3@kunde.de"}
     assert fetched == []  # no key fetched one by one
+
+
+async def test_a_replay_may_leave_personal_data_sealed(store: EventStore) -> None:
+    await store.append("S1", [request_submitted(case_number="S1", email="s1@kunde.de")], 0)
+    sealed = [r.event async for r in store.replay(1, reveal_personal_data=False)]
+    assert sealed[0].contact.email.startswith("pii:v1:")  # type: ignore[attr-defined]
+    assert sealed[0].short_description == "Drucker druckt nicht"  # type: ignore[attr-defined]
