@@ -244,7 +244,7 @@ class TechnicianEntries:
         """Replay ``TimeLogged``/``TimeEntryVoided`` from the whole log and rewrite the
         bucket (reservations written meanwhile are kept). Returns the active entries."""
         active: dict[tuple[str, str], tuple[str, TechnicianEntry]] = {}
-        async for recorded in self.store.replay(1):
+        async for recorded in self.store.replay(1, reveal_personal_data=False):
             event = recorded.event
             if isinstance(event, ev.TimeLogged):
                 active[(recorded.ticket_id, event.entry_id)] = (event.technician, TechnicianEntry(

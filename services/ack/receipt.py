@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -178,8 +179,11 @@ def _email_message(request: ev.RequestSubmitted, sender: ReceiptSender, now: dat
                    html: str) -> EmailMessage:
     case = request.case_number
     message = EmailMessage()
-    message["From"] = formataddr((sender.name, sender.address))
-    message["To"] = formataddr((request.contact.full_name, request.contact.email))
+    # Address objects, not formatted strings: the policy then encodes any display name so
+    # that parsers read it back as it was (a formatted string is parsed again first).
+    message["From"] = Address(display_name=sender.name, addr_spec=sender.address)
+    message["To"] = Address(display_name=request.contact.full_name,
+                            addr_spec=request.contact.email)
     message["Reply-To"] = sender.reply_to
     message["Subject"] = f"{subject_token(case)} {context['short_description']}"
     message["Message-ID"] = receipt_message_id(case, sender.reply_to)
