@@ -3,11 +3,13 @@ a temporary JetStream store, a connected event store, and settings for tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import nats
 import pytest
+from hypothesis import settings as hypothesis_settings
 from nats.aio.client import Client as NatsClient
 
 from shared.eventstore import EventStore
@@ -15,6 +17,13 @@ from shared.natsserver import EmbeddedNats
 from shared.provision import provision
 from shared.settings import Settings, load_settings
 from tests.support import SmtpSink
+
+# Locally hypothesis explores new random inputs on every run; in CI (CI=true) the examples
+# are derived from each test's name, so a run is reproducible and a landing never depends on
+# luck. No deadline: the machines are shared and timing says nothing here.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture
