@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
 from shared import events as ev
 from shared.eventstore import EventStore
-from shared.natsserver import free_port
 from shared.settings import Settings
+from tests.support import SmtpSink
 
 
 def with_smtp(settings: Settings, port: int, **ack: Any) -> Settings:
@@ -56,15 +54,18 @@ async def wait_for_event(store: EventStore, case: str, kind: type[ev.Event], cou
     return found
 
 
-@dataclass
-class RefusingSmtp:
-    """A real SMTP server that answers RCPT TO with ``code`` for addresses in ``refused``."""
+class RefusingSmtp(SmtpSink):
+    """A real SMTP server that answers RCPT TO with the given code for the addresses in
+    ``refused`` and accepts everything else (the sink keeps what it accepted)."""
 
-    refused: dict[str, str]
-    port: int = 0
-    rcpt_attempts: list[str] = field(default_factory=list)
-    delivered: list[Envelope] = field(default_factory=list)
-    controller: Controller | None = None
+    def __init__(self, refused: dict[str, str]) -> None:
+        super().__init__()
+        self.refused = refused
+        self.rcpt_attempts: list[str] = []
+
+    @property
+    def delivered(self) -> list[Envelope]:
+        return self.envelopes
 
     async def handle_RCPT(self, server: object, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -73,18 +74,3 @@ class RefusingSmtp:
             return self.refused[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
-
-    async def handle_DATA(self, server: object, session: Session,
-                          envelope: Envelope) -> str:
-        self.delivered.append(envelope)
-        return "250 accepted"
-
-    def start(self) -> RefusingSmtp:
-        self.port = self.port or free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
