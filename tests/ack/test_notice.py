@@ -13,7 +13,7 @@ from services.ack.service import AckService
 from shared import events as ev
 from shared.app import running_system
 from shared.consumer import consumer_lag
-from shared.eventstore import EventStore, PendingEvent
+from shared.eventstore import EventStore, PendingEvent, with_conflict_retry
 from shared.links import status_path
 from shared.natsserver import free_port
 from shared.settings import Settings
@@ -36,9 +36,13 @@ async def submit_with_replies(store: EventStore, *events: ev.Event) -> str:
     case = request.case_number
     await store.append(case, [PendingEvent(request, event_id=f"submit-{case}")], 0)
     for number, event in enumerate(events):
-        version = (await store.load(case)).version
-        await store.append(case, [PendingEvent(event, event_id=f"mail-{case}-{number}")],
-                           version)
+        pending = [PendingEvent(event, event_id=f"mail-{case}-{number}")]
+
+        async def append(pending: list[PendingEvent] = pending) -> int:
+            # The running ack service appends to the same ticket (AckSent): retry like any writer.
+            return await store.append(case, pending, (await store.load(case)).version)
+
+        await with_conflict_retry(append)
     return case
 
 
