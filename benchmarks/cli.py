@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from benchmarks.common import machine, report, say
+from shared import eventloop
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,6 +45,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     pipeline.add_argument("--sweep", default="",
                           help="comma-separated offered rates: latency at each, e.g. 50,100,300")
     pipeline.add_argument("--plot", default="", help="write a PNG of latency against load here")
+    pipeline.add_argument("--layout", choices=("one", "split"), default="one",
+                          help="one: `ticketcore up` (all services in one process); split: "
+                               "each service its own process (`ticketcore serve`)")
+    pipeline.add_argument("--intake-replicas", type=int, default=2,
+                          help="intake processes in the split layout")
+    pipeline.add_argument("--idempotency-keys", action="store_true",
+                          help="send an Idempotency-Key with every request (one more write)")
     _sync_option(pipeline)
     pipeline.set_defaults(run=_pipeline)
 
@@ -64,25 +71,25 @@ def _finish(result: dict[str, Any]) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from benchmarks import replay
 
-    return _finish(asyncio.run(replay.run(args.events, sync=args.sync)))
+    return _finish(eventloop.run(replay.run(args.events, sync=args.sync)))
 
 
 def _memory(args: argparse.Namespace) -> int:
     from benchmarks import memory
 
-    return _finish(asyncio.run(memory.run(args.events, sync=args.sync)))
+    return _finish(eventloop.run(memory.run(args.events, sync=args.sync)))
 
 
 def _load_ticket(args: argparse.Namespace) -> int:
     from benchmarks import load_ticket
 
-    return _finish(asyncio.run(load_ticket.run(args.events, args.loads, sync=args.sync)))
+    return _finish(eventloop.run(load_ticket.run(args.events, args.loads, sync=args.sync)))
 
 
 def _raw(args: argparse.Namespace) -> int:
     from benchmarks import raw
 
-    return _finish(asyncio.run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
+    return _finish(eventloop.run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
 
 
 def _pipeline(args: argparse.Namespace) -> int:

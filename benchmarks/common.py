@@ -17,6 +17,7 @@ import nats
 import psutil
 from nats.aio.client import Client as NatsClient
 
+from shared import eventloop
 from shared.eventstore import EventStore
 from shared.natsserver import EmbeddedNats
 from shared.provision import provision
@@ -97,7 +98,7 @@ class Stopwatch:
 
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            "load_avg_1m": round(os.getloadavg()[0], 2)}
+            "event_loop": eventloop.loop_name(), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def say(line: str) -> None:

@@ -1,9 +1,10 @@
 """``ticketcore bench pipeline``: HTTP submit to receipt accepted, end to end.
 
-The system (``ticketcore up``: embedded nats-server and all four services in one process)
-and the SMTP sink run as their own processes; this process is the load generator (asyncio
-and httpx). A ticket is done when the sink accepted its receipt (matched by the case
-number in the subject) and ``AckSent`` is in the log.
+The system (``ticketcore up``, or every service in a process of its own: see
+benchmarks/system.py) and the SMTP sink run as their own processes; this process is the
+load generator (asyncio and a lean keep-alive HTTP client, benchmarks/http_client.py). A
+ticket is done when the sink accepted its receipt (matched by the case number in the
+subject) and ``AckSent`` is in the log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import msgspec
 import nats
 import psutil
 from nats.aio.client import Client as NatsClient
@@ -28,6 +28,9 @@ from nats.js.api import DeliverPolicy
 
 from benchmarks import raw
 from benchmarks.common import latency_summary, rate, say
+from benchmarks.http_client import ConnectionPool, HttpProtocolError
+from benchmarks.system import SystemUnderTest, system_under_test
+from shared import eventloop
 from shared.natsserver import free_port
 from shared.provision import ensure_stream, tickets_stream
 
@@ -79,20 +82,54 @@ class Completion:
                 await asyncio.wait_for(self.changed.wait(), min(remaining, 1.0))
 
 
+def process_tree(processes: dict[str, int]) -> dict[str, psutil.Process]:
+    """The named processes and their children (the embedded nats-server of ``up``)."""
+    found: dict[str, psutil.Process] = {}
+    for name, pid in processes.items():
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            found[name] = root
+            for child in root.children(recursive=True):
+                found.setdefault(child.name(), child)
+    return found
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds (user + system) each process used between two readings."""
+
+    processes: dict[str, psutil.Process]
+
+    def reading(self) -> dict[str, float]:
+        seconds = {}
+        for name, process in self.processes.items():
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                seconds[name] = times.user + times.system
+        return seconds
+
+    @staticmethod
+    def per_ticket_ms(before: dict[str, float], after: dict[str, float],
+                      tickets: int) -> dict[str, float]:
+        return {name: round((after[name] - before[name]) * 1000 / max(tickets, 1), 2)
+                for name in after if name in before}
+
+
 @dataclass
 class RssWatch:
-    """Peak RSS of the system process and its nats-server child, sampled."""
+    """Peak RSS of each process of the system (and of their children), sampled."""
 
-    pid: int
+    processes: dict[str, int]
     peaks: dict[str, float] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
-            with contextlib.suppress(psutil.Error):
-                root = psutil.Process(self.pid)
-                self._note("ticketcore up (intake, ack, oncall, billing)", root)
-                for child in root.children(recursive=True):
-                    self._note(child.name(), child)
+            for name, pid in self.processes.items():
+                with contextlib.suppress(psutil.Error):
+                    root = psutil.Process(pid)
+                    self._note(name, root)
+                    for child in root.children(recursive=True):
+                        self._note(child.name(), child)
             await asyncio.sleep(0.25)
 
     def _note(self, name: str, process: psutil.Process) -> None:
@@ -101,7 +138,8 @@ class RssWatch:
 
 
 @contextlib.asynccontextmanager
-async def smtp_sink(completion: Completion) -> AsyncIterator[int]:
+async def smtp_sink(completion: Completion) -> AsyncIterator[tuple[int, int]]:
+    """The SMTP sink as a child process; yields (port, pid)."""
     port = free_port()
     sink = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.smtp_sink", "--port", str(port),
@@ -119,7 +157,7 @@ async def smtp_sink(completion: Completion) -> AsyncIterator[int]:
 
     reader = asyncio.create_task(read())
     try:
-        yield port
+        yield port, sink.pid
     finally:
         sink.stdin.close()
         with contextlib.suppress(TimeoutError):
@@ -127,50 +165,6 @@ async def smtp_sink(completion: Completion) -> AsyncIterator[int]:
         if sink.returncode is None:
             sink.kill()
         reader.cancel()
-
-
-@contextlib.asynccontextmanager
-async def running_system(data_dir: Path, smtp_port: int, sync: str
-                         ) -> AsyncIterator[tuple[str, int, int]]:
-    """``ticketcore up`` as a child process; yields (base URL, NATS port, pid)."""
-    http_port, nats_port = free_port(), free_port()
-    env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
-           "TICKETCORE_HTTP__PORT": str(http_port),
-           "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
-           "TICKETCORE_NATS__SYNC_ALWAYS": "true" if sync == "always" else "false",
-           "TICKETCORE_SMTP__HOST": "127.0.0.1", "TICKETCORE_SMTP__PORT": str(smtp_port),
-           "TICKETCORE_SMTP__SECURITY": "none",
-           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0",
-           "TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE": "100000000",
-           "TICKETCORE_LOG_LEVEL": "WARNING"}
-    env.pop("TICKETCORE_CONFIG_FILE", None)
-    log = open(data_dir / "system.log", "wb")  # noqa: SIM115 - closed below
-    system = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "up", env=env, stdout=log, stderr=log)
-    base_url = f"http://127.0.0.1:{http_port}"
-    try:
-        await _wait_healthy(base_url, system, data_dir / "system.log")
-        yield base_url, nats_port, system.pid
-    finally:
-        if system.returncode is None:
-            system.terminate()
-            try:
-                await asyncio.wait_for(system.wait(), 20)
-            except TimeoutError:
-                system.kill()
-        log.close()
-
-
-async def _wait_healthy(base_url: str, system: asyncio.subprocess.Process, log: Path) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            if system.returncode is not None:
-                raise RuntimeError(f"ticketcore up exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{base_url}/health")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("ticketcore up did not become healthy in 30 s")
 
 
 async def watch_acks(nc: NatsClient, completion: Completion) -> None:
@@ -186,30 +180,43 @@ async def watch_acks(nc: NatsClient, completion: Completion) -> None:
 
 
 class LoadGenerator:
-    def __init__(self, client: httpx.AsyncClient, completion: Completion,
-                 receipt_timeout_s: float) -> None:
-        self.client = client
-        self.receipt_timeout_s = receipt_timeout_s
+    """Submits requests round-robin over the intake replicas' connection pools."""
+
+    def __init__(self, pools: list[ConnectionPool], completion: Completion,
+                 options: Options) -> None:
+        self.pools = pools
+        self.options = options
         self.completion = completion
         self.serial = 0
         self.errors: list[str] = []
 
     async def probe(self) -> None:
         """Fail clearly if the intake JSON API is not there (an empty request must be 422)."""
-        response = await self.client.post("/api/requests", json={})
-        if response.status_code in (404, 405):
-            raise IntakeApiMissing("the intake service has no POST /api/requests "
-                                   f"(HTTP {response.status_code})")
+        for pool in self.pools:
+            response = await pool.post_json("/api/requests", b"{}", None)
+            if response.status in (404, 405):
+                raise IntakeApiMissing("the intake service has no POST /api/requests "
+                                       f"(HTTP {response.status})")
 
     async def submit(self) -> tuple[str, float] | None:
         """Submit one request; return its case number and when it was sent."""
         self.serial += 1
+        serial = self.serial
         sent = time.time()
-        response = await self.client.post("/api/requests", json=submission(self.serial))
-        if response.status_code != 201:
-            self.errors.append(f"{response.status_code}: {response.text[:300]}")
+        body = msgspec.json.encode(submission(serial))
+        key = f"bench-{serial}" if self.options.idempotency_keys else None
+        pool = self.pools[serial % len(self.pools)]
+        try:
+            response = await pool.post_json("/api/requests", body, key)
+        except (OSError, asyncio.IncompleteReadError, HttpProtocolError) as error:
+            self.errors.append(f"{type(error).__name__}: {error}")
             return None
-        return str(response.json()["case_number"]), sent
+        if response.status != 201:
+            self.errors.append(f"{response.status}: {response.text[:300]}")
+            return None
+        answer = response.json()
+        assert isinstance(answer, dict)
+        return str(answer["case_number"]), sent
 
     def _check_accepted(self, cases: list[str]) -> None:
         if not cases:
@@ -233,7 +240,7 @@ class LoadGenerator:
         accepted_s = time.time() - start
         cases = [case for case, _ in submitted]
         self._check_accepted(cases)
-        await self.completion.wait_for(cases, self.receipt_timeout_s)
+        await self.completion.wait_for(cases, self.options.receipt_timeout_s)
         end = max(self.completion.done_at(c) or 0.0 for c in cases)
         return {"tickets": len(cases), "tickets_per_s": rate(len(cases), end - start),
                 "http_accepted_per_s": rate(len(cases), accepted_s),
@@ -252,54 +259,83 @@ class LoadGenerator:
         submitted = [t for t in await asyncio.gather(*tasks) if t]
         cases = [case for case, _ in submitted]
         self._check_accepted(cases)
-        await self.completion.wait_for(cases, self.receipt_timeout_s)
+        await self.completion.wait_for(cases, self.options.receipt_timeout_s)
         latencies = [(self.completion.done_at(case) or 0.0) - sent for case, sent in submitted]
         return {"offered_per_s": offered_per_s, "requests": len(submitted), **latency_summary(
             latencies)}
 
 
-async def run(tickets: int, offered: float, duration_s: float, sweep: list[float],
-              sync: str, concurrency: int = 64, raw_count: int = 2000,
-              receipt_timeout_s: float = 180.0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Options:
+    tickets: int = 3000
+    offered_per_s: float = 300.0
+    duration_s: float = 10.0
+    sweep: tuple[float, ...] = ()
+    sync: str = "always"
+    layout: str = "one"
+    intake_replicas: int = 2
+    idempotency_keys: bool = False
+    concurrency: int = 64
+    raw_count: int = 2000
+    receipt_timeout_s: float = 180.0
+
+
+async def run(options: Options) -> dict[str, Any]:
     completion = Completion()
     with tempfile.TemporaryDirectory(prefix="ticketcore-pipeline-") as folder:
-        async with smtp_sink(completion) as smtp_port, \
-                running_system(Path(folder), smtp_port, sync) as (base_url, nats_port, pid):
-            rss = RssWatch(pid)
+        async with smtp_sink(completion) as (smtp_port, sink_pid), system_under_test(
+                options.layout, Path(folder), smtp_port, options.sync,
+                options.intake_replicas) as system:
+            cpu = CpuMeter(process_tree(system.processes) | {
+                "smtp sink": psutil.Process(sink_pid), "load generator": psutil.Process()})
+            rss = RssWatch(system.processes)
             watcher = asyncio.create_task(rss.run())
-            nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
+            nc = await nats.connect(f"nats://127.0.0.1:{system.nats_port}")
             try:
                 say("raw limits of the same server (stream BENCHRAW) ...")
-                limits = await raw_limits(nc, sync, raw_count)
+                limits = await raw_limits(nc, options.sync, options.raw_count)
                 await watch_acks(nc, completion)
-                limits_http = httpx.Limits(max_connections=concurrency)
-                async with httpx.AsyncClient(base_url=base_url, limits=limits_http,
-                                             timeout=60) as client:
-                    load = LoadGenerator(client, completion, receipt_timeout_s)
-                    await load.probe()
-                    say(f"throughput: {tickets} requests, {concurrency} clients ...")
-                    throughput = await load.closed_loop(tickets, concurrency)
-                    say(f"latency at {offered}/s for {duration_s}s ...")
-                    latency = await load.open_loop(offered, duration_s)
-                    curve = []
-                    for point in sweep:
-                        say(f"latency at {point}/s ...")
-                        curve.append(await load.open_loop(point, duration_s))
+                phases = await _load_phases(system, completion, options, cpu)
             finally:
                 watcher.cancel()
                 await nc.close()
-    result = {
-        "benchmark": "pipeline", "sync": sync,
+    throughput, latency = phases["throughput"], phases["latency"]
+    return {
+        "benchmark": "pipeline", "sync": options.sync, "layout": options.layout,
         "tickets_per_s": throughput["tickets_per_s"],
         "raw_occ_appends_per_s": limits["raw_occ_appends_per_s"],
         "ratio": round(throughput["tickets_per_s"] / (limits["raw_occ_appends_per_s"] / 2), 3),
         "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"], "p99_ms": latency["p99_ms"],
-        "offered_per_s": offered, "throughput": throughput, "latency": latency,
-        "raw": limits, "sweep": curve, "http_errors": load.errors[:5],
+        "offered_per_s": options.offered_per_s, **phases, "raw": limits,
         "rss_mb": rss.peaks,
+        "processes": {"layout": options.layout, "names": list(system.processes),
+                      "idempotency_keys": options.idempotency_keys},
     }
-    # The last line is the issue's summary object; the rest goes first for the record.
-    return result
+
+
+async def _load_phases(system: SystemUnderTest, completion: Completion,
+                       options: Options, cpu: CpuMeter) -> dict[str, Any]:
+    per_replica = max(1, options.concurrency // len(system.intake_urls))
+    pools = [ConnectionPool(url, per_replica) for url in system.intake_urls]
+    try:
+        load = LoadGenerator(pools, completion, options)
+        await load.probe()
+        say(f"throughput: {options.tickets} requests, {options.concurrency} clients ...")
+        before = cpu.reading()
+        throughput = await load.closed_loop(options.tickets, options.concurrency)
+        throughput["cpu_ms_per_ticket"] = cpu.per_ticket_ms(before, cpu.reading(),
+                                                            throughput["tickets"])
+        say(f"latency at {options.offered_per_s}/s for {options.duration_s}s ...")
+        latency = await load.open_loop(options.offered_per_s, options.duration_s)
+        curve = []
+        for point in options.sweep:
+            say(f"latency at {point}/s ...")
+            curve.append(await load.open_loop(point, options.duration_s))
+    finally:
+        for pool in pools:
+            await pool.close()
+    return {"throughput": throughput, "latency": latency, "sweep": curve,
+            "http_errors": load.errors[:5]}
 
 
 async def raw_limits(nc: NatsClient, sync: str, count: int) -> dict[str, Any]:
@@ -312,8 +348,12 @@ async def raw_limits(nc: NatsClient, sync: str, count: int) -> dict[str, Any]:
 
 
 def run_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    sweep = [float(v) for v in args.sweep.split(",") if v.strip()]
-    result = asyncio.run(run(args.tickets, args.rate, args.duration, sweep, args.sync))
+    sweep = tuple(float(v) for v in args.sweep.split(",") if v.strip())
+    options = Options(tickets=args.tickets, offered_per_s=args.rate, duration_s=args.duration,
+                      sweep=sweep, sync=args.sync, layout=args.layout,
+                      intake_replicas=args.intake_replicas,
+                      idempotency_keys=args.idempotency_keys)
+    result = eventloop.run(run(options))
     if args.plot and result["sweep"]:
         from benchmarks.plot import latency_plot
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import logging
@@ -14,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from shared import eventloop
 from shared.settings import ConfigurationError, Settings, load_settings
 
 PLUGINS = ("services.intake.cli", "services.ack.cli", "services.billing.cli",
@@ -72,7 +72,7 @@ def settings_from_env() -> Settings:
 
 
 def run_async(coroutine_factory: Callable[[], Any]) -> int:
-    return int(asyncio.run(coroutine_factory()) or 0)
+    return int(eventloop.run(coroutine_factory()) or 0)
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -157,14 +157,16 @@ class PiiVault:
         return key
 
     async def key_for_writing(self, ticket_id: str) -> bytes:
-        key = await self.key_for_reading(ticket_id)
-        if key is not None:
-            return key
+        hit, cached = self._cached(ticket_id)
+        if hit and cached is not None:
+            return cached
+        # Create first: most writes start a new ticket, whose key cannot exist yet, so
+        # looking first would cost every new ticket a round trip for nothing.
         kv = await self._bucket()
         key = AESGCM.generate_key(bit_length=256)
         try:
             await kv.create(ticket_id, key)
-        except KeyWrongLastSequenceError:  # another writer created it first: use theirs
+        except KeyWrongLastSequenceError:  # it exists (or another writer was first): use it
             key = (await kv.get(ticket_id)).value
         self._cache[ticket_id] = (key, time.monotonic())
         return key

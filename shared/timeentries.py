@@ -31,7 +31,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from shared import events as ev
 from shared.eventstore import EventStore, RecordedEvent
 from shared.handling import Handled, execute
-from shared.provision import ensure_kv
+from shared.provision import ensure_kv, kv_bucket
 from shared.ticket import decide, fold
 from shared.ticket.commands import LogTime
 from shared.ticket.decide import DomainError
@@ -104,7 +104,7 @@ class TechnicianEntries:
             await self.rebuild()
 
     async def _read(self, key: str) -> tuple[list[TechnicianEntry], int | None]:
-        bucket = await self.js.key_value(BUCKET)
+        bucket = await kv_bucket(self.js, BUCKET)
         try:
             entry = await bucket.get(key)
         except KeyNotFoundError:
@@ -114,7 +114,7 @@ class TechnicianEntries:
     async def _write(self, key: str, entries: list[TechnicianEntry],
                      revision: int | None) -> None:
         """Compare-and-set; raises KeyWrongLastSequenceError when someone wrote first."""
-        bucket = await self.js.key_value(BUCKET)
+        bucket = await kv_bucket(self.js, BUCKET)
         if revision is None:
             await bucket.create(key, _encode(entries))
         else:

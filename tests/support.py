@@ -18,11 +18,12 @@ from shared.natsserver import free_port
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: FastAPI) -> AsyncIterator[str]:
+async def serve_app(app: FastAPI, *, keep_alive_s: int = 5) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off",
+                                           timeout_keep_alive=keep_alive_s))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -20,7 +20,7 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 
-from shared.provision import ensure_kv
+from shared.provision import ensure_kv, kv_bucket
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ReceiptClaims:
 
     async def claim(self, case_number: str, now: datetime) -> Claim:
         """Take the claim, find a finished one, or raise ReceiptBusy."""
-        kv = await self.js.key_value(self.bucket)
+        kv = await kv_bucket(self.js, self.bucket)
         mine = ClaimRecord(state="sending", replica=self.replica, at=now)
         try:
             revision = await kv.create(case_number, _encoder.encode(mine))
@@ -108,7 +108,7 @@ class ReceiptClaims:
                         now: datetime, state: ClaimState = "sent") -> None:
         """Record that the SMTP server accepted the mail (before AckSent is appended), or
         with ``state="refused"`` that it refused it for good."""
-        kv = await self.js.key_value(self.bucket)
+        kv = await kv_bucket(self.js, self.bucket)
         sent = ClaimRecord(state=state, replica=self.replica, at=now,
                            message_id=message_id, recipient=recipient)
         try:
@@ -132,12 +132,12 @@ class ReceiptClaims:
 
     async def release(self, claim: Claim) -> None:
         """Give the claim back after a failed attempt (the server did not take the mail)."""
-        kv = await self.js.key_value(self.bucket)
+        kv = await kv_bucket(self.js, self.bucket)
         with contextlib.suppress(BadRequestError):  # no longer ours: the new holder decides
             await kv.delete(claim.case_number, last=claim.revision)
 
     async def get(self, case_number: str) -> ClaimRecord | None:
-        kv = await self.js.key_value(self.bucket)
+        kv = await kv_bucket(self.js, self.bucket)
         try:
             entry = await kv.get(case_number)
         except NotFoundError:

@@ -26,13 +26,18 @@ from datetime import datetime, timedelta
 from services.ack.claims import Claim, ReceiptClaims
 from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
 from shared import events as ev
-from shared.eventstore import EventStore, PendingEvent, RecordedEvent, with_conflict_retry
+from shared.eventstore import (
+    EventStore,
+    PendingEvent,
+    RecordedEvent,
+    TicketHistory,
+    with_conflict_retry,
+)
 from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
 from shared.ticket import (
     FlagReceiptOverdue,
     RecordReceipt,
     RecordReceiptFailure,
-    TicketState,
     decide,
     evolve,
     fold,
@@ -71,7 +76,8 @@ class ReceiptHandler:
         if not isinstance(request, ev.RequestSubmitted):
             return
         case = recorded.ticket_id
-        state = await self._state(case)
+        history = await self.store.load(case)
+        state = fold(r.event for r in history.events)
         if state.receipt_sent or state.receipt_failed_permanently:
             return  # redelivery after the work was done
         claim = await self.claims.claim(case, self.clock())
@@ -83,9 +89,10 @@ class ReceiptHandler:
             log.warning("receipt %s: resending (same Message-ID) after %s stopped mid-send",
                         case, claim.taken_over_from.replica)
         await self.step_hook("claimed")
-        await self._send(claim, request)
+        await self._send(claim, request, history)
 
-    async def _send(self, claim: Claim, request: ev.RequestSubmitted) -> None:
+    async def _send(self, claim: Claim, request: ev.RequestSubmitted,
+                    history: TicketHistory) -> None:
         case = claim.case_number
         message = receipt_mail(request, self.sender, self.clock())
         try:
@@ -105,18 +112,19 @@ class ReceiptHandler:
         recipient = request.contact.email
         await self._mark_sent(claim, message_id, recipient)
         await self.step_hook("marked")
-        await self._record_sent(case, message_id, recipient)
+        await self._record_sent(case, message_id, recipient, history)
 
     async def _mark_sent(self, claim: Claim, message_id: str, recipient: str) -> None:
         await self.claims.mark_sent_retrying(claim, message_id, recipient, self.clock())
 
-    async def _state(self, case: str) -> TicketState:
-        history = await self.store.load(case)
-        return fold(r.event for r in history.events)
+    async def _record_sent(self, case: str, message_id: str, recipient: str,
+                           loaded: TicketHistory | None = None) -> None:
+        # The history loaded before sending is usually still current (the ticket is seconds
+        # old): append on it first, and load again only after a conflict.
+        unused = [loaded] if loaded is not None else []
 
-    async def _record_sent(self, case: str, message_id: str, recipient: str) -> None:
         async def attempt() -> int:
-            history = await self.store.load(case)
+            history = unused.pop() if unused else await self.store.load(case)
             state = fold(r.event for r in history.events)
             new = decide(RecordReceipt(at=self.clock(), message_id=message_id,
                                        recipient=recipient), state)

@@ -24,7 +24,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from shared import events as ev
 from shared.calendar import BERLIN, BusinessCalendar
 from shared.pricing import running_total
-from shared.provision import ensure_kv
+from shared.provision import ensure_kv, kv_bucket
 from shared.ticket.state import TicketState
 
 NUMBERS_BUCKET = "billing_invoice_numbers"
@@ -94,7 +94,7 @@ class DocumentNumbers:
         crashed replica is taken over after ``CLAIM_TIMEOUT_S``; the counter remembers which
         key took its last number, so a take-over reuses that number instead of a new one.
         """
-        reservations = await self.js.key_value(RESERVATIONS_BUCKET)
+        reservations = await kv_bucket(self.js, RESERVATIONS_BUCKET)
         while True:
             try:
                 entry = await reservations.get(key)
@@ -129,7 +129,7 @@ class DocumentNumbers:
         return int(await reservations.update(key, claim, last=entry.revision))
 
     async def _next_number(self, prefix: str, year: int, key: str) -> str:
-        counters = await self.js.key_value(NUMBERS_BUCKET)
+        counters = await kv_bucket(self.js, NUMBERS_BUCKET)
         counter_key = f"{prefix}-{year}"
         while True:
             try:

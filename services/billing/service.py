@@ -34,6 +34,7 @@ from shared.consumer import ConsumerSpec
 from shared.eventstore import PendingEvent, TicketHistory, with_conflict_retry
 from shared.handling import execute
 from shared.pricing import Quote, running_total
+from shared.provision import kv_bucket
 from shared.runtime import Runtime
 from shared.ticket import commands as c
 from shared.ticket import decide, fold
@@ -206,13 +207,13 @@ class BillingService:
 
     async def _index_number(self, number: str, ticket_id: str) -> None:
         # A lookup from document number to ticket; the log stays the truth (see find_document).
-        bucket = await self.runtime.js.key_value(RESERVATIONS_BUCKET)
+        bucket = await kv_bucket(self.runtime.js, RESERVATIONS_BUCKET)
         await bucket.put(f"number.{number}", ticket_id.encode())
 
     async def ticket_of(self, number: str) -> str:
         from nats.js.errors import InvalidKeyError, KeyNotFoundError
 
-        bucket = await self.runtime.js.key_value(RESERVATIONS_BUCKET)
+        bucket = await kv_bucket(self.runtime.js, RESERVATIONS_BUCKET)
         try:
             entry = await bucket.get(f"number.{number}")
         except (KeyNotFoundError, InvalidKeyError):

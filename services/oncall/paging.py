@@ -33,7 +33,7 @@ from shared import events as ev
 from shared.casenumber import subject_token
 from shared.links import status_path
 from shared.mailer import Mailer, MailError
-from shared.provision import ensure_kv
+from shared.provision import ensure_kv, kv_bucket
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class SendClaims:
     async def claim(self, key: str, now: datetime) -> int | None:
         """The revision of our claim, or None if it was sent already; SendBusy if another
         replica holds a fresh claim."""
-        kv = await self.js.key_value(BUCKET)
+        kv = await kv_bucket(self.js, BUCKET)
         mine = _encode(ClaimRecord(state="sending", replica=self.replica, at=now))
         try:
             return await kv.create(key, mine)
@@ -225,11 +225,11 @@ class SendClaims:
             raise SendBusy(f"claim {key} taken over by another") from error
 
     async def mark_sent(self, key: str, now: datetime) -> None:
-        kv = await self.js.key_value(BUCKET)
+        kv = await kv_bucket(self.js, BUCKET)
         await kv.put(key, _encode(ClaimRecord(state="sent", replica=self.replica, at=now)))
 
     async def release(self, key: str, revision: int) -> None:
-        kv = await self.js.key_value(BUCKET)
+        kv = await kv_bucket(self.js, BUCKET)
         try:
             await kv.delete(key, last=revision)
         except KeyWrongLastSequenceError:
@@ -237,7 +237,7 @@ class SendClaims:
 
     async def first_time(self, key: str, now: datetime) -> bool:
         """True exactly once per key (for effects that are retried in the background)."""
-        kv = await self.js.key_value(BUCKET)
+        kv = await kv_bucket(self.js, BUCKET)
         try:
             await kv.create(key, _encode(ClaimRecord(state="sent", replica=self.replica,
                                                      at=now)))

@@ -72,18 +72,20 @@ def test_cli_prints_one_json_object_last(capsys: pytest.CaptureFixture[str]) -> 
     assert result["machine"]["cpus"] >= 1
 
 
-async def test_pipeline_runs_end_to_end() -> None:
+@pytest.mark.parametrize("layout", ["one", "split"])
+async def test_pipeline_runs_end_to_end(layout: str) -> None:
     from benchmarks import pipeline
 
-    try:
-        result = await pipeline.run(tickets=10, offered=20, duration_s=0.5, sweep=[],
-                                    sync="default", concurrency=4, raw_count=20,
-                                    receipt_timeout_s=30)
-    except pipeline.IntakeApiMissing as error:
-        pytest.skip(f"the intake JSON API is not built yet: {error}")
+    result = await pipeline.run(pipeline.Options(
+        tickets=10, offered_per_s=20, duration_s=0.5, sync="default", layout=layout,
+        idempotency_keys=layout == "split", concurrency=4, raw_count=20,
+        receipt_timeout_s=30))
     assert result["throughput"]["tickets"] == 10 and result["latency"]["requests"] == 10
+    assert result["http_errors"] == []
     assert result["ratio"] > 0 and result["p99_ms"] >= result["p50_ms"] > 0
-    assert any(name.startswith("ticketcore up") for name in result["rss_mb"])
+    expected = ({"ticketcore up (intake, ack, oncall, billing)"} if layout == "one" else
+                {"intake-1", "intake-2", "ack", "oncall", "billing", "nats-server"})
+    assert expected <= set(result["rss_mb"])
 
 
 async def test_memory_starts_every_service_on_a_filled_log() -> None:

@@ -1,0 +1,131 @@
+"""The system under test of the pipeline benchmark, as child processes.
+
+Two layouts:
+
+- ``one``: ``ticketcore up``, the quick-start way: embedded nats-server and all four
+  services in **one** Python process (so on one core at most).
+- ``split``: as operators scale it: a nats-server started here, and every service in a
+  process of its own (``ticketcore serve <name>``), intake in ``intake_replicas`` processes
+  sharing the load; the load generator spreads requests over the intake replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.natsserver import EmbeddedNats, free_port
+
+LAYOUTS = ("one", "split")
+ONE_PROCESS = "ticketcore up (intake, ack, oncall, billing)"
+SECRET = "pipeline-benchmark-secret-0123456789"
+
+
+@dataclass
+class SystemUnderTest:
+    intake_urls: list[str]
+    nats_port: int
+    processes: dict[str, int] = field(default_factory=dict)  # name -> pid (RSS watched)
+
+
+def common_env(data_dir: Path, smtp_port: int) -> dict[str, str]:
+    env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
+           "TICKETCORE_SECRET_KEY": SECRET,
+           "TICKETCORE_SMTP__HOST": "127.0.0.1", "TICKETCORE_SMTP__PORT": str(smtp_port),
+           "TICKETCORE_SMTP__SECURITY": "none",
+           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0",
+           "TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE": "100000000",
+           "TICKETCORE_LOG_LEVEL": "WARNING"}
+    env.pop("TICKETCORE_CONFIG_FILE", None)
+    env.pop("TICKETCORE_NATS__URL", None)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def system_under_test(layout: str, folder: Path, smtp_port: int, sync: str,
+                            intake_replicas: int = 2) -> AsyncIterator[SystemUnderTest]:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
+    async with contextlib.AsyncExitStack() as stack:
+        if layout == "one":
+            system = await stack.enter_async_context(_one_process(folder, smtp_port, sync))
+        else:
+            system = await stack.enter_async_context(
+                _split(folder, smtp_port, sync, intake_replicas))
+        yield system
+
+
+@contextlib.asynccontextmanager
+async def _one_process(folder: Path, smtp_port: int, sync: str
+                       ) -> AsyncIterator[SystemUnderTest]:
+    http_port, nats_port = free_port(), free_port()
+    env = common_env(folder, smtp_port) | {
+        "TICKETCORE_HTTP__PORT": str(http_port),
+        "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
+        "TICKETCORE_NATS__SYNC_ALWAYS": "true" if sync == "always" else "false"}
+    async with _child(["up"], env, folder / "system.log", http_port) as pid:
+        yield SystemUnderTest([f"http://127.0.0.1:{http_port}"], nats_port, {ONE_PROCESS: pid})
+
+
+@contextlib.asynccontextmanager
+async def _split(folder: Path, smtp_port: int, sync: str, intake_replicas: int
+                 ) -> AsyncIterator[SystemUnderTest]:
+    nats_server = EmbeddedNats(folder / "nats", sync_always=sync == "always")
+    url = await asyncio.to_thread(nats_server.start)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            system = SystemUnderTest([], nats_server.port)
+            if nats_server.process is not None:
+                system.processes["nats-server"] = nats_server.process.pid
+            names = [f"intake-{n}" for n in range(1, intake_replicas + 1)]
+            for name in [*names, "ack", "oncall", "billing"]:
+                port = free_port()
+                env = common_env(folder / name, smtp_port) | {
+                    "TICKETCORE_NATS__URL": url, "TICKETCORE_HTTP__PORT": str(port)}
+                (folder / name).mkdir()
+                service = name.split("-")[0]
+                system.processes[name] = await stack.enter_async_context(
+                    _child(["serve", service], env, folder / name / "service.log", port))
+                if service == "intake":
+                    system.intake_urls.append(f"http://127.0.0.1:{port}")
+            yield system
+    finally:
+        await nats_server.astop()
+
+
+@contextlib.asynccontextmanager
+async def _child(arguments: list[str], env: dict[str, str], log_path: Path,
+                 http_port: int) -> AsyncIterator[int]:
+    """``ticketcore <arguments>`` as a child process, healthy on ``http_port``; yields pid."""
+    with open(log_path, "wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "shared.cli", *arguments, env=env, stdout=log, stderr=log)
+        try:
+            await _wait_healthy(f"http://127.0.0.1:{http_port}", process, log_path)
+            yield process.pid
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 20)
+                except TimeoutError:
+                    process.kill()
+
+
+async def _wait_healthy(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if process.returncode is not None:
+                raise RuntimeError(f"{base_url} exited:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{base_url}/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base_url} did not become healthy in 30 s")
