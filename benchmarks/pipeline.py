@@ -198,11 +198,12 @@ class LoadGenerator:
                 raise IntakeApiMissing("the intake service has no POST /api/requests "
                                        f"(HTTP {response.status})")
 
-    async def submit(self) -> tuple[str, float] | None:
-        """Submit one request; return its case number and when it was sent."""
+    async def submit(self, due: float | None = None) -> tuple[str, float] | None:
+        """Submit one request; return its case number and when it was sent (in the open
+        loop: when it was due, so a late start of the request counts in its latency)."""
         self.serial += 1
         serial = self.serial
-        sent = time.time()
+        sent = due if due is not None else time.time()
         body = msgspec.json.encode(submission(serial))
         key = f"bench-{serial}" if self.options.idempotency_keys else None
         pool = self.pools[serial % len(self.pools)]
@@ -252,10 +253,11 @@ class LoadGenerator:
         start = time.time() + 0.05
         tasks = []
         for index in range(count):
-            delay = start + index / offered_per_s - time.time()
+            due = start + index / offered_per_s
+            delay = due - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.submit()))
+            tasks.append(asyncio.create_task(self.submit(due)))
         submitted = [t for t in await asyncio.gather(*tasks) if t]
         cases = [case for case, _ in submitted]
         self._check_accepted(cases)
