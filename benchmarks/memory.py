@@ -18,11 +18,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
 from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, rate, say
+from benchmarks.system import wait_healthy
 from benchmarks.tickets import realistic_stream
 from shared.natsserver import free_port
 
@@ -61,7 +61,9 @@ async def _service_rss(name: str, nats_url: str, sample_s: float) -> float:
                 sys.executable, "-m", "shared.cli", "serve", name, env=env, stdout=output,
                 stderr=output)
             try:
-                await _wait_healthy(f"http://127.0.0.1:{port}/health", process, log)
+                # Up to 10 minutes: a start replays the log.
+                await wait_healthy(f"http://127.0.0.1:{port}/health", process, log,
+                                   timeout_s=600)
                 return await _peak_rss(process.pid, sample_s)
             finally:
                 process.terminate()
@@ -69,18 +71,6 @@ async def _service_rss(name: str, nats_url: str, sample_s: float) -> float:
                     await asyncio.wait_for(process.wait(), 20)
                 if process.returncode is None:
                     process.kill()
-
-
-async def _wait_healthy(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(6000):  # up to 10 minutes: a start replays the log
-            if process.returncode is not None:
-                raise RuntimeError(f"service exited:\n{log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url, timeout=5)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("service did not become healthy")
 
 
 async def _peak_rss(pid: int, seconds: float) -> float:

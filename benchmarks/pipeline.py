@@ -124,12 +124,9 @@ class RssWatch:
 
     async def run(self) -> None:
         while True:
-            for name, pid in self.processes.items():
+            for name, process in process_tree(self.processes).items():
                 with contextlib.suppress(psutil.Error):
-                    root = psutil.Process(pid)
-                    self._note(name, root)
-                    for child in root.children(recursive=True):
-                        self._note(child.name(), child)
+                    self._note(name, process)
             await asyncio.sleep(0.25)
 
     def _note(self, name: str, process: psutil.Process) -> None:

@@ -53,12 +53,9 @@ async def system_under_test(layout: str, folder: Path, smtp_port: int, sync: str
                             intake_replicas: int = 2) -> AsyncIterator[SystemUnderTest]:
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-    async with contextlib.AsyncExitStack() as stack:
-        if layout == "one":
-            system = await stack.enter_async_context(_one_process(folder, smtp_port, sync))
-        else:
-            system = await stack.enter_async_context(
-                _split(folder, smtp_port, sync, intake_replicas))
+    started = (_one_process(folder, smtp_port, sync) if layout == "one"
+               else _split(folder, smtp_port, sync, intake_replicas))
+    async with started as system:
         yield system
 
 
@@ -108,7 +105,7 @@ async def _child(arguments: list[str], env: dict[str, str], log_path: Path,
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "shared.cli", *arguments, env=env, stdout=log, stderr=log)
         try:
-            await _wait_healthy(f"http://127.0.0.1:{http_port}", process, log_path)
+            await wait_healthy(f"http://127.0.0.1:{http_port}/health", process, log_path)
             yield process.pid
         finally:
             if process.returncode is None:
@@ -119,13 +116,15 @@ async def _child(arguments: list[str], env: dict[str, str], log_path: Path,
                     process.kill()
 
 
-async def _wait_healthy(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+async def wait_healthy(health_url: str, process: asyncio.subprocess.Process, log: Path,
+                       timeout_s: float = 30.0) -> None:
+    """Until ``health_url`` answers 200; fails with the log's tail if the process exits."""
     async with httpx.AsyncClient() as client:
-        for _ in range(300):
+        for _ in range(int(timeout_s / 0.1)):
             if process.returncode is not None:
-                raise RuntimeError(f"{base_url} exited:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"{health_url} exited:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{base_url}/health")).status_code == 200:
+                if (await client.get(health_url, timeout=5)).status_code == 200:
                     return
             await asyncio.sleep(0.1)
-    raise RuntimeError(f"{base_url} did not become healthy in 30 s")
+    raise RuntimeError(f"{health_url} did not become healthy in {timeout_s:.0f} s")
