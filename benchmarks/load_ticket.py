@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
 
 from benchmarks import raw
-from benchmarks.common import BenchServer, Stopwatch, bench_server, latency_summary, rate, say
+from benchmarks.common import Stopwatch, bench_server, latency_summary, rate, say
 from benchmarks.tickets import long_ticket_ids, realistic_stream
+from shared.eventstore import EventStore
+from shared.snapshots import Snapshots, StoredMessage
 from shared.ticket import fold
 
 LONG_TICKETS = 20
@@ -22,61 +23,66 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         stored = await raw.fill(server.nc, realistic_stream(events, long_tickets=LONG_TICKETS))
         say(f"filled {stored} events at {rate(stored, clock.seconds)}/s; loading ...")
         ticket_ids = long_ticket_ids(LONG_TICKETS)
-        scans = _count_scans(server)
-        durations: list[float] = []
-        fold_durations: list[float] = []
-        for _ in range(loads):
-            ticket_id = random.choice(ticket_ids)
-            clock = Stopwatch()
-            history = await server.store.load(ticket_id)
-            loaded = clock.seconds
-            fold(r.event for r in history.events)
-            durations.append(loaded)
-            fold_durations.append(clock.seconds)
-            if len(history.events) != 50:
-                raise RuntimeError(f"ticket {ticket_id} has {len(history.events)} events")
-        by_sequence = await _load_by_known_sequences(server, ticket_ids, loads)
+        plain = _without_snapshots(server.store)
+        scans = _count_scans(server.store, plain)
+        cold = await _timed_loads(plain, ticket_ids, loads)
+        say(f"without snapshots: p50 {cold['load']['p50_ms']} ms; warming snapshots ...")
+        for ticket_id in ticket_ids:  # as any command on the ticket would have done
+            await server.store.load(ticket_id)
+        warm = await _timed_loads(server.store, ticket_ids, loads)
         return {
             "benchmark": "load-ticket", "sync": server.sync_setting, "events": stored,
             "ticket_events": 50, "loads": loads,
             # Loads that had to scan by subject (0: every load used the sequence index).
             "scanned_loads": scans["count"],
-            **latency_summary(durations),
-            "with_fold": latency_summary(fold_durations),
-            # What a per-ticket index of stream sequences would give (not the store's path).
-            "if_sequences_known": latency_summary(by_sequence),
+            **warm["load"],
+            "with_fold": warm["with_fold"],
+            # The first load of a long ticket, before a snapshot exists: the last message,
+            # then the other 49 by stream sequence, all in flight.
+            "without_snapshot": cold["load"],
         }
 
 
-def _count_scans(server: BenchServer) -> dict[str, int]:
+async def _timed_loads(store: EventStore, ticket_ids: list[str],
+                       loads: int) -> dict[str, dict[str, float]]:
+    durations: list[float] = []
+    fold_durations: list[float] = []
+    for _ in range(loads):
+        ticket_id = random.choice(ticket_ids)
+        clock = Stopwatch()
+        history = await store.load(ticket_id)
+        durations.append(clock.seconds)
+        fold(r.event for r in history.events)
+        fold_durations.append(clock.seconds)
+        if len(history.events) != 50:
+            raise RuntimeError(f"ticket {ticket_id} has {len(history.events)} events")
+    return {"load": latency_summary(durations), "with_fold": latency_summary(fold_durations)}
+
+
+class _NoSnapshots(Snapshots):
+    async def get(self, ticket_id: str) -> None:
+        return None
+
+    async def put(self, ticket_id: str, messages: list[StoredMessage]) -> None:
+        return None
+
+
+def _without_snapshots(store: EventStore) -> EventStore:
+    """A second store on the same connection that neither reads nor writes snapshots."""
+    plain = EventStore(store.nc, timeout_s=store.timeout_s)
+    plain.snapshots = _NoSnapshots(store.nc, store.stream, store.timeout_s)
+    return plain
+
+
+def _count_scans(*stores: EventStore) -> dict[str, int]:
     """Count the loads that fall back to the scan by subject (they should not)."""
     scans = {"count": 0}
-    scan = server.store._scan
+    for store in stores:
+        scan = store._scan
 
-    async def counting(ticket_id: str) -> Any:
-        scans["count"] += 1
-        return await scan(ticket_id)
+        async def counting(ticket_id: str, scan: Any = scan) -> Any:
+            scans["count"] += 1
+            return await scan(ticket_id)
 
-    server.store._scan = counting  # type: ignore[method-assign]
+        store._scan = counting  # type: ignore[method-assign]
     return scans
-
-
-async def _load_by_known_sequences(server: BenchServer, ticket_ids: list[str],
-                                   loads: int) -> list[float]:
-    """Fetch a ticket's 50 messages by stream sequence, all requests in flight at once.
-
-    ``next_by_subj`` makes the server scan every message between two of the ticket's
-    events inside a file block; a get by sequence does not. This measures how fast a load
-    would be if the store kept each ticket's sequences (e.g. in a disposable index)."""
-    sequences = {t: [r.seq for r in (await server.store.load(t)).events] for t in ticket_ids}
-    api = f"$JS.API.DIRECT.GET.{server.store.stream}"
-    durations = []
-    for _ in range(loads):
-        seqs = sequences[random.choice(ticket_ids)]
-        clock = Stopwatch()
-        replies = await asyncio.gather(*(
-            server.nc.request(api, b'{"seq":%d}' % seq, timeout=10.0) for seq in seqs))
-        durations.append(clock.seconds)
-        if any(r.headers and r.headers.get("Status") for r in replies):
-            raise RuntimeError("a direct get by sequence failed")
-    return durations

@@ -8,6 +8,7 @@
   ticket's appends in order, each expecting the sequence the previous one returned. Run
   both through ``EventStore.append`` and as raw ``nc.request`` with the same headers.
 - ``ordered_read``: an ordered consumer over the whole stream, messages not decoded.
+- ``pull_read``: the same through the event store's batch puller (the transport of a replay).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from benchmarks.tickets import (
     request,
     ticket_messages,
 )
-from shared.eventstore import EventStore, PendingEvent, ticket_subject
+from shared.eventstore import BatchPuller, EventStore, PendingEvent, ticket_subject
 
 
 class FillError(RuntimeError):
@@ -161,6 +162,24 @@ async def ordered_read(nc: NatsClient, stream: str = "TICKETS") -> dict[str, flo
     finally:
         await sub.unsubscribe()
     return {"raw_read_events": count, "raw_read_per_s": rate(count, clock.seconds)}
+
+
+async def pull_read(nc: NatsClient, stream: str = "TICKETS") -> dict[str, float]:
+    """Read the whole stream through the event store's batch puller without decoding: the
+    same transport as ``EventStore.replay``, so the gap to it is decoding and folding."""
+    js = nc.jetstream(timeout=30.0)
+    last_seq = (await js.stream_info(stream)).state.last_seq
+    count = 0
+    clock = Stopwatch()
+    async with BatchPuller(nc, js, stream, "tickets.>", 1) as puller:
+        while True:
+            batch = await puller.next_batch(timeout_s=30.0)
+            if not batch:
+                raise RuntimeError(f"pull read stalled after {count} of {last_seq}")
+            count += len(batch)
+            if batch[-1].metadata.sequence.stream >= last_seq:
+                break
+    return {"raw_pull_read_events": count, "raw_pull_read_per_s": rate(count, clock.seconds)}
 
 
 async def limits(publishes: int, tickets: int, *, sync: str = "always",

@@ -36,6 +36,7 @@ from shared.events.codec import (
     HEADER_SCHEMA_VERSION,
 )
 from shared.pii import PiiVault, has_personal_fields
+from shared.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StoredMessage, kept_headers
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ class EventStore:
         self.on_undecodable = on_undecodable
         # Personal fields are encrypted per ticket before they reach the log (shared.pii).
         self.vault: PiiVault | None = PiiVault(self.js) if protect_personal_data else None
+        self.snapshots = Snapshots(nc, stream, timeout_s)
         # ticket -> stream sequences of its events, as last seen (a hint, never the truth).
         self._sequences: OrderedDict[str, list[int]] = OrderedDict()
 
@@ -265,35 +267,47 @@ class EventStore:
 
     async def load(self, ticket_id: str) -> TicketHistory:
         """All events of one ticket, in order: the last message names the sequences of the
-        earlier ones, which are fetched directly; a ticket without that index (written by
+        earlier ones, which come from the ticket's snapshot (shared.snapshots) as far as it
+        matches and are fetched directly otherwise; a ticket without that index (written by
         another tool) is read by a batched scan by subject."""
         check_ticket_id(ticket_id)
-        last = await self._direct_get({"last_by_subj": ticket_subject(ticket_id)})
+        last, snapshot = await asyncio.gather(
+            self._direct_get({"last_by_subj": ticket_subject(ticket_id)}),
+            self.snapshots.get(ticket_id))
         if last is None:
             return TicketHistory(ticket_id)
-        messages = await self._indexed_messages(ticket_id, last)
+        messages = await self._indexed_messages(ticket_id, last, snapshot)
         if messages is None:
             return await self._scan(ticket_id)
         history = TicketHistory(ticket_id)
-        for msg in messages:
-            recorded = await self._decode(msg, from_direct_get=True)
+        for message in messages:
+            recorded = await self.decode_message(
+                message.subject, message.seq, message.headers, message.body,
+                _parse_time(message.time))
             if recorded is not None:
                 history.events.append(recorded)
-        self._remember(ticket_id, [int(m.headers["Nats-Sequence"]) for m in messages])  # type: ignore[index]
+        self._remember(ticket_id, [m.seq for m in messages])
         return history
 
-    async def _indexed_messages(self, ticket_id: str, last: Msg) -> list[Msg] | None:
+    async def _indexed_messages(self, ticket_id: str, last: Msg,
+                                snapshot: Snapshot | None) -> list[StoredMessage] | None:
         sequences = _sequences_named_by(last)
         if sequences is None:
             return None
-        messages = [*await self._get_by_sequences(sequences[:-1]), last]
+        # The last message always comes from the log: it is what says the snapshot is current.
+        cached = snapshot.prefix_of(sequences)[:len(sequences) - 1] if snapshot else []
+        missing = sequences[len(cached):-1]
+        fetched = [*await self._get_by_sequences(missing), last]
         prefix = ticket_subject(ticket_id, "")
         if any(m is None or not m.headers["Nats-Subject"].startswith(prefix)  # type: ignore[index]
-               for m in messages):
+               for m in fetched):
             log.warning("ticket %s: sequence index does not match the log; scanning",
                         ticket_id)
             return None
-        return messages  # type: ignore[return-value]
+        messages = [*cached, *map(_stored, fetched)]  # type: ignore[arg-type]
+        if len(missing) >= SNAPSHOT_AFTER:
+            await self.snapshots.put(ticket_id, messages)
+        return messages
 
     async def _get_by_sequences(self, sequences: list[int]) -> list[Msg | None]:
         """Many messages by sequence: every request in flight at once on one subscription
@@ -427,7 +441,7 @@ class EventStore:
         keys = await self.vault.all_keys() if reveal and until_end else None  # type: ignore[union-attr]
         seen = from_seq - 1
         waited = 0.0
-        async with _BatchPuller(self.nc, self.js, self.stream, subject, from_seq) as puller:
+        async with BatchPuller(self.nc, self.js, self.stream, subject, from_seq) as puller:
             while True:
                 batch = await puller.next_batch(timeout_s=min(self.timeout_s, 1.0))
                 if not batch:
@@ -452,7 +466,7 @@ class EventStore:
         return int(last.headers["Nats-Sequence"]) if last is not None else None  # type: ignore[index]
 
 
-class _BatchPuller:
+class BatchPuller:
     """Reads a stream through an ephemeral pull consumer, asking for the next batch itself.
 
     The reader pulls only what it can take (at most two batches in flight), so a slow
@@ -472,7 +486,7 @@ class _BatchPuller:
         self.consumer = ""
         self.sub: Any = None
 
-    async def __aenter__(self) -> _BatchPuller:
+    async def __aenter__(self) -> BatchPuller:
         self.sub = await self.nc.subscribe(self.inbox, cb=self._arrive,
                                            pending_msgs_limit=REPLAY_BATCH * 4,
                                            pending_bytes_limit=256 * 1024 * 1024)
@@ -527,6 +541,13 @@ def _sequences_named_by(last: Msg) -> list[int] | None:
     except (ValueError, KeyError):
         return None
     return [*earlier, *range(seq - size + 1, seq + 1)]
+
+
+def _stored(msg: Msg) -> StoredMessage:
+    """A direct get's answer as the stored message it carries."""
+    headers = msg.headers or {}
+    return StoredMessage(int(headers["Nats-Sequence"]), headers["Nats-Subject"],
+                         headers.get("Nats-Time-Stamp"), kept_headers(headers), msg.data)
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -23,6 +23,7 @@ from nats.js.kv import KeyValue
 
 from shared.eventstore import STREAM
 from shared.pii import PII_BUCKET
+from shared.snapshots import ensure_snapshots_stream
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ async def ensure_object_store(js: JetStreamContext, bucket: str, *, replicas: in
 async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     """Everything the core needs; each service adds its own buckets at its start."""
     await ensure_stream(js, tickets_stream(replicas))
+    await ensure_snapshots_stream(js, STREAM, replicas)
     await ensure_stream(js, timers_stream(replicas))
     await ensure_kv(js, OPS_BUCKET, replicas=replicas)
     await ensure_kv(js, PII_BUCKET, replicas=replicas)

@@ -45,12 +45,16 @@ async def test_replay_rebuilds_every_ticket() -> None:
     assert result["tickets"] == len({s.split(".")[1] for s, _, _ in realistic_stream(6000)
                                      if s.startswith("tickets.")})
     assert result["replay_events_per_s"] > 0 and result["sync"] == "default"
+    assert set(result["projections"]) == {"console_queue", "time_entries"}
+    assert result["states_with_personal_data"]["items"] == result["tickets"]
+    assert result["raw_pull_read_events"] == 6000
 
 
 async def test_load_ticket_loads_fifty_events() -> None:
     result = await load_ticket.run(400, loads=5, sync="default")
     assert result["events"] == 400 + load_ticket.LONG_TICKETS * 50
     assert result["loads"] == 5 and result["p99_ms"] >= result["p50_ms"] > 0
+    assert result["without_snapshot"]["p50_ms"] > 0 and result["scanned_loads"] == 0
 
 
 async def test_raw_limits_report_every_figure() -> None:

@@ -1,0 +1,144 @@
+"""Snapshots of long tickets (shared.snapshots) against a real nats-server: loads read
+fewer messages, never a wrong history."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from shared import events as ev
+from shared.eventstore import EventStore, TicketHistory
+from shared.provision import provision
+from shared.snapshots import (
+    SNAPSHOT_AFTER,
+    SNAPSHOTS_STREAM,
+    Snapshot,
+    StoredMessage,
+    snapshot_subject,
+)
+from tests.factories import NOW, request_submitted
+
+EMAIL = "snapshot.kunde@example.de"
+
+
+async def long_ticket(store: EventStore, ticket_id: str, replies: int) -> int:
+    version = await store.append(ticket_id, [request_submitted(email=EMAIL)], 0)
+    for index in range(replies):
+        version = await store.append(
+            ticket_id, [ev.TechnicianResponded(at=NOW, technician=f"t{index}")], version)
+    return version
+
+
+class CountingStore(EventStore):
+    """An event store (a fresh process: nothing cached) that counts its gets by sequence."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        super().__init__(nc)
+        self.fetched: list[int] = []
+
+    async def _get_by_sequences(self, sequences: list[int]):  # type: ignore[no-untyped-def]
+        self.fetched.extend(sequences)
+        return await super()._get_by_sequences(sequences)
+
+
+def facts(history: TicketHistory) -> list[tuple[int, str, ev.Event]]:
+    return [(r.seq, r.event_id, r.event) for r in history.events]
+
+
+async def stored_snapshot(nc: NatsClient, ticket_id: str) -> Snapshot | None:
+    for _ in range(50):  # written without waiting for the server's acknowledgement
+        try:
+            msg = await nc.jetstream().get_last_msg(SNAPSHOTS_STREAM,
+                                                    snapshot_subject("TICKETS", ticket_id))
+        except Exception:
+            await asyncio.sleep(0.02)
+            continue
+        return msgspec.msgpack.decode(msg.data, type=Snapshot)
+    return None
+
+
+async def test_a_long_ticket_is_loaded_from_its_snapshot_and_the_last_message(
+        store: EventStore) -> None:
+    await long_ticket(store, "S1", replies=20)
+    first = CountingStore(store.nc)
+    expected = await first.load("S1")
+    assert len(first.fetched) == 20  # no snapshot yet: every earlier event by sequence
+    snapshot = await stored_snapshot(store.nc, "S1")
+    assert snapshot is not None and [m.seq for m in snapshot.messages] == [
+        r.seq for r in expected.events]
+    second = CountingStore(store.nc)
+    assert facts(await second.load("S1")) == facts(expected)
+    assert second.fetched == []  # the snapshot and the last message: nothing else
+
+
+async def test_events_after_the_snapshot_are_read_from_the_log(store: EventStore) -> None:
+    version = await long_ticket(store, "S2", replies=12)
+    await CountingStore(store.nc).load("S2")
+    assert await stored_snapshot(store.nc, "S2") is not None
+    for index in range(3):
+        version = await store.append(
+            "S2", [ev.CustomerReplied(at=NOW, message_id=f"<r{index}@x>", sender=EMAIL,
+                                     subject="Re: Ihr Ticket", text="noch da?")],
+            version)
+    loader = CountingStore(store.nc)
+    history = await loader.load("S2")
+    assert len(history.events) == 16 and history.version == version
+    assert len(loader.fetched) == 2  # the two replies before the last one
+    assert [type(r.event).__name__ for r in history.events][-3:] == ["CustomerReplied"] * 3
+
+
+async def test_a_short_ticket_gets_no_snapshot(store: EventStore) -> None:
+    await long_ticket(store, "S3", replies=SNAPSHOT_AFTER - 1)
+    await CountingStore(store.nc).load("S3")
+    await asyncio.sleep(0.1)
+    with pytest.raises(Exception, match="no message found"):
+        await store.nc.jetstream().get_last_msg(SNAPSHOTS_STREAM,
+                                                snapshot_subject("TICKETS", "S3"))
+
+
+@pytest.mark.parametrize("content", [
+    b"not a snapshot",
+    # Another life of the ticket's id: sequences that are not this ticket's.
+    msgspec.msgpack.encode(Snapshot([StoredMessage(1, "tickets.S4.TicketClosed", None, {
+        "Ticketcore-Event-Type": "TicketClosed"}, b"{}")])),
+])
+async def test_a_snapshot_that_does_not_match_the_log_is_ignored(
+        store: EventStore, content: bytes) -> None:
+    await store.append("OTHER", [request_submitted()], 0)  # sequence 1 is not S4's
+    await long_ticket(store, "S4", replies=10)
+    expected = await EventStore(store.nc, protect_personal_data=True)._scan("S4")
+    await store.nc.jetstream().publish(snapshot_subject("TICKETS", "S4"), content)
+    loader = CountingStore(store.nc)
+    assert facts(await loader.load("S4")) == facts(expected)
+    assert len(loader.fetched) == 10
+
+
+async def test_snapshots_keep_personal_data_sealed(store: EventStore) -> None:
+    await long_ticket(store, "S5", replies=10)
+    history = await CountingStore(store.nc).load("S5")
+    assert history.events[0].event.contact.email == EMAIL  # type: ignore[attr-defined]
+    msg = await store.nc.jetstream().get_last_msg(SNAPSHOTS_STREAM,
+                                                  snapshot_subject("TICKETS", "S5"))
+    assert EMAIL.encode() not in msg.data and b"Mustermann" not in msg.data
+
+
+async def test_loads_work_without_the_snapshot_stream(store: EventStore) -> None:
+    await long_ticket(store, "S6", replies=10)
+    await store.nc.jetstream().delete_stream(SNAPSHOTS_STREAM)
+    assert len((await CountingStore(store.nc).load("S6")).events) == 11
+
+
+async def test_snapshots_are_purged_when_the_log_is_created_anew(store: EventStore) -> None:
+    js = store.nc.jetstream()
+    await long_ticket(store, "S7", replies=10)
+    await CountingStore(store.nc).load("S7")
+    assert await stored_snapshot(store.nc, "S7") is not None
+    await provision(js)  # the same log: snapshots kept
+    assert (await js.stream_info(SNAPSHOTS_STREAM)).state.messages == 1
+    await js.delete_stream("TICKETS")
+    await asyncio.sleep(0.01)  # the new stream's creation time differs
+    await provision(js)
+    assert (await js.stream_info(SNAPSHOTS_STREAM)).state.messages == 0
