@@ -177,7 +177,8 @@ class EventConsumer:
     async def _decode_event(self, msg: Msg) -> RecordedEvent | None:
         meta = msg.metadata
         return await self.store.decode_message(
-            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp)
+            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp,
+            remember=True)
 
     async def _failed(self, msg: Msg, error: Exception) -> bool:
         delivered = msg.metadata.num_delivered

@@ -29,6 +29,7 @@ async def erase_ticket(store: EventStore, ticket_id: str, *, by: str,
     if not history.events:
         return False
     await store.vault.erase(ticket_id)
+    store.forget(ticket_id)
 
     async def record() -> int:
         current = await store.load(ticket_id)

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import re
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -23,6 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -56,6 +58,11 @@ HEADER_EARLIER = "Ticketcore-Earlier"
 HEADER_APPEND_SIZE = "Ticketcore-Append-Size"
 MAX_INDEXED_EVENTS = 2000
 SEQUENCE_CACHE = 20_000
+# Events decoded in the last few seconds, by stream sequence: a consumer's handler mostly
+# loads the ticket whose event it just decoded, which would decrypt it a second time. As
+# short-lived as the vault's key cache (shared.pii), and dropped at once on erasure.
+RECENT_EVENTS = 4096
+RECENT_EVENTS_S = 10.0
 REPLAY_BATCH = 1000
 # A replay that receives nothing for this long although events are left is broken, not done.
 REPLAY_STALL_S = 60.0
@@ -149,6 +156,7 @@ class EventStore:
         # Personal fields are encrypted per ticket before they reach the log (shared.pii).
         self.vault: PiiVault | None = PiiVault(self.js) if protect_personal_data else None
         self.snapshots = Snapshots(nc, stream, timeout_s)
+        self._recent: OrderedDict[int, tuple[RecordedEvent, float]] = OrderedDict()
         # ticket -> stream sequences of its events, as last seen (a hint, never the truth).
         self._sequences: OrderedDict[str, list[int]] = OrderedDict()
 
@@ -271,9 +279,7 @@ class EventStore:
         matches and are fetched directly otherwise; a ticket without that index (written by
         another tool) is read by a batched scan by subject."""
         check_ticket_id(ticket_id)
-        last, snapshot = await asyncio.gather(
-            self._direct_get({"last_by_subj": ticket_subject(ticket_id)}),
-            self.snapshots.get(ticket_id))
+        last, snapshot = await self._last_and_snapshot(ticket_id)
         if last is None:
             return TicketHistory(ticket_id)
         messages = await self._indexed_messages(ticket_id, last, snapshot)
@@ -281,13 +287,28 @@ class EventStore:
             return await self._scan(ticket_id)
         history = TicketHistory(ticket_id)
         for message in messages:
-            recorded = await self.decode_message(
-                message.subject, message.seq, message.headers, message.body,
-                _parse_time(message.time))
+            recorded = self._recently_decoded(ticket_id, message.seq)
+            if recorded is None:
+                recorded = await self.decode_message(
+                    message.subject, message.seq, message.headers, message.body,
+                    _parse_time(message.time), remember=True)
             if recorded is not None:
                 history.events.append(recorded)
         self._remember(ticket_id, [m.seq for m in messages])
         return history
+
+    async def _last_and_snapshot(self, ticket_id: str) -> tuple[Msg | None, Snapshot | None]:
+        """The ticket's last message, and its snapshot where one can help: asked for at once
+        for a ticket known to be long, after the last message (which says how long the
+        ticket is) otherwise; most tickets are short and need no snapshot request."""
+        last_request = self._direct_get({"last_by_subj": ticket_subject(ticket_id)})
+        if len(self._sequences.get(ticket_id, ())) > SNAPSHOT_AFTER:
+            return await asyncio.gather(last_request, self.snapshots.get(ticket_id))
+        last = await last_request
+        sequences = _sequences_named_by(last) if last is not None else None
+        if sequences is None or len(sequences) <= SNAPSHOT_AFTER:
+            return last, None
+        return last, await self.snapshots.get(ticket_id)
 
     async def _indexed_messages(self, ticket_id: str, last: Msg,
                                 snapshot: Snapshot | None) -> list[StoredMessage] | None:
@@ -400,8 +421,11 @@ class EventStore:
     async def decode_message(self, subject: str, seq: int, headers: dict[str, str],
                              body: bytes, recorded_at: datetime | None,
                              known_keys: dict[str, bytes | None] | None = None,
-                             *, reveal: bool = True) -> RecordedEvent | None:
-        """Decode one stored message; an undecodable one is reported and skipped (None)."""
+                             *, reveal: bool = True, remember: bool = False
+                             ) -> RecordedEvent | None:
+        """Decode one stored message; an undecodable one is reported and skipped (None).
+        ``remember``: keep the decoded event for a next load of its ticket (a consumer's
+        event, or a loaded one; never a replay's millions)."""
         type_name = headers.get(HEADER_EVENT_TYPE, subject.rsplit(".", 1)[-1])
         try:
             version = int(headers.get(HEADER_SCHEMA_VERSION, "1"))
@@ -414,7 +438,7 @@ class EventStore:
         ticket_id = ticket_id_of(subject)
         if reveal and self.vault is not None and has_personal_fields(event):
             event = await self.vault.reveal(ticket_id, event, known_keys)
-        return RecordedEvent(
+        recorded = RecordedEvent(
             ticket_id=ticket_id,
             seq=seq,
             event_id=headers.get(HEADER_EVENT_ID, headers.get("Nats-Msg-Id", "")),
@@ -422,6 +446,27 @@ class EventStore:
             recorded_at=recorded_at,
             causation_id=headers.get(HEADER_CAUSATION_ID),
         )
+        if remember and reveal:
+            self._recent[seq] = (recorded, time.monotonic())
+            self._recent.move_to_end(seq)
+            while len(self._recent) > RECENT_EVENTS:
+                self._recent.popitem(last=False)
+        return recorded
+
+    def _recently_decoded(self, ticket_id: str, seq: int) -> RecordedEvent | None:
+        entry = self._recent.get(seq)
+        if entry is None:
+            return None
+        recorded, decoded_at = entry
+        if recorded.ticket_id != ticket_id or time.monotonic() - decoded_at > RECENT_EVENTS_S:
+            del self._recent[seq]
+            return None
+        return recorded
+
+    def forget(self, ticket_id: str) -> None:
+        """Drop what this store keeps of the ticket's decoded events (on erasure)."""
+        for seq in [seq for seq, (r, _) in self._recent.items() if r.ticket_id == ticket_id]:
+            del self._recent[seq]
 
     async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",
                      until_end: bool = True, reveal_personal_data: bool = True
@@ -459,6 +504,19 @@ class EventStore:
                         yield recorded
                     if end is not None and seen >= end:
                         return
+
+    async def recorded_on_leader(self, ticket_id: str, type_name: str) -> bool:
+        """Whether the ticket has an event of ``type_name``, asked of the stream's leader.
+
+        Loads use direct gets, which any replica of a replicated stream may answer, and a
+        lagging replica answers with an older history (NATS has no read-after-write for
+        them). Before an effect that must not happen twice, this asks the leader instead."""
+        check_ticket_id(ticket_id)
+        try:
+            await self.js.get_msg(self.stream, subject=ticket_subject(ticket_id, type_name))
+        except nats.js.errors.NotFoundError:
+            return False
+        return True
 
     async def _last_sequence(self, subject: str) -> int | None:
         """Stream sequence of the last message on ``subject`` (wildcards allowed)."""

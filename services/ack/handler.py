@@ -7,8 +7,10 @@ The flow (reasoning in docs/ack.md):
    the mail left but AckSent is missing: append it, send nothing. A recent claim of
    another replica: retry later. A stale ``sending`` claim: take it over.
 3. Send (bounded by half the claim timeout, so a live holder never outlasts its claim).
-4. Mark the claim ``sent`` right after the server accepted the mail.
-5. Append ``AckSent`` (deterministic event id, idempotent).
+4. Right after the server accepted the mail, append ``AckSent`` (deterministic event id,
+   idempotent) on the history loaded in step 1.
+5. Only if that append did not land (another writer came first, NATS did not answer): mark
+   the claim ``sent``, then append ``AckSent`` with reloads until it lands.
 
 Temporary SMTP errors release the claim, append ``AckFailed`` (and ``ReceiptOverdue`` once
 the promise is at risk) and raise, so the consumer redelivers with backoff; permanent
@@ -27,6 +29,7 @@ from services.ack.claims import Claim, ReceiptClaims
 from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
 from shared import events as ev
 from shared.eventstore import (
+    ConcurrencyConflict,
     EventStore,
     PendingEvent,
     RecordedEvent,
@@ -46,7 +49,8 @@ from shared.ticket import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# Test seam: awaited after each step ("claimed", "accepted", "marked") to inject crashes.
+# Test seam: awaited after each step ("claimed", "accepted", "marked") to inject crashes;
+# "marked" only on the way where AckSent did not land at once.
 StepHook = Callable[[str], Awaitable[None]]
 
 
@@ -86,6 +90,11 @@ class ReceiptHandler:
             await self._record_sent(case, claim.record.message_id, claim.record.recipient)
             return
         if claim.taken_over_from is not None:
+            # The load may have come from a lagging replica, and a claim stays "sending"
+            # when AckSent was recorded at once: ask the stream's leader before resending.
+            if await self.store.recorded_on_leader(case, "AckSent"):
+                log.info("receipt %s: AckSent is in the log, nothing to resend", case)
+                return
             log.warning("receipt %s: resending (same Message-ID) after %s stopped mid-send",
                         case, claim.taken_over_from.replica)
         await self.step_hook("claimed")
@@ -110,27 +119,33 @@ class ReceiptHandler:
         await self.step_hook("accepted")
         message_id = receipt_message_id(case, self.sender.reply_to)
         recipient = request.contact.email
-        await self._mark_sent(claim, message_id, recipient)
-        await self.step_hook("marked")
-        await self._record_sent(case, message_id, recipient, history)
-
-    async def _mark_sent(self, claim: Claim, message_id: str, recipient: str) -> None:
+        # The first durable record right after the 250 closes the window in which a crash
+        # means a resend: AckSent itself on the history loaded before sending (usually
+        # still current), else the claim marked sent before AckSent is retried.
+        try:
+            await self._append_sent(case, message_id, recipient, history)
+            return
+        except ConcurrencyConflict:
+            log.info("receipt %s: the ticket changed while sending; recording again", case)
+        except Exception as error:  # NATS did not answer: the append may or may not be in
+            log.warning("receipt %s: AckSent not appended at once (%r)", case, error)
         await self.claims.mark_sent_retrying(claim, message_id, recipient, self.clock())
+        await self.step_hook("marked")
+        await self._record_sent(case, message_id, recipient)
 
-    async def _record_sent(self, case: str, message_id: str, recipient: str,
-                           loaded: TicketHistory | None = None) -> None:
-        # The history loaded before sending is usually still current (the ticket is seconds
-        # old): append on it first, and load again only after a conflict.
-        unused = [loaded] if loaded is not None else []
+    async def _append_sent(self, case: str, message_id: str, recipient: str,
+                           history: TicketHistory) -> int:
+        state = fold(r.event for r in history.events)
+        new = decide(RecordReceipt(at=self.clock(), message_id=message_id,
+                                   recipient=recipient), state)
+        return await self.store.append(
+            case, [PendingEvent(e, event_id=f"ack-sent-{case}") for e in new],
+            history.version)
 
+    async def _record_sent(self, case: str, message_id: str, recipient: str) -> None:
         async def attempt() -> int:
-            history = unused.pop() if unused else await self.store.load(case)
-            state = fold(r.event for r in history.events)
-            new = decide(RecordReceipt(at=self.clock(), message_id=message_id,
-                                       recipient=recipient), state)
-            return await self.store.append(
-                case, [PendingEvent(e, event_id=f"ack-sent-{case}") for e in new],
-                history.version)
+            history = await self.store.load(case)
+            return await self._append_sent(case, message_id, recipient, history)
 
         await with_conflict_retry(attempt)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from services.ack.handler import ReceiptSendFailed
 from services.ack.service import AckService
 from shared import events as ev
 from shared.app import running_system
-from shared.eventstore import EventStore
+from shared.eventstore import EventStore, TicketHistory
 from shared.links import status_path
 from shared.natsserver import free_port
 from shared.settings import Settings
@@ -71,6 +72,34 @@ async def test_redelivered_event_sends_no_second_mail(settings: Settings, store:
         await service.handler(recorded)
     assert len(smtp_sink.messages) == 1
     assert len(await events_of(store, request.case_number, ev.AckSent)) == 1
+
+
+async def test_a_stale_read_after_a_replica_died_sends_no_second_mail(
+        settings: Settings, store: EventStore, smtp_sink: SmtpSink,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica recorded AckSent and died before acknowledging; its claim still says
+    ``sending``. The redelivery's load is answered by a replica of the stream that lags
+    (simulated: the history without AckSent). Taking the stale claim over, the service
+    asks the stream's leader and sends nothing."""
+    settings = with_smtp(settings, smtp_sink.port, claim_timeout_s=1.0)
+    async with running_system(settings, ("ack",)) as system:
+        request = await submit(store)
+        await wait_for_event(store, request.case_number, ev.AckSent)
+        service = system.services[0]
+        assert isinstance(service, AckService)
+        claim = await service.claims.get(request.case_number)
+        assert claim is not None and claim.state == "sending"  # AckSent landed at once
+        history = await store.load(request.case_number)
+        lagging = replace(history, events=history.events[:1])
+        handler = service.handler
+
+        async def load_from_a_lagging_replica(case: str) -> TicketHistory:
+            return lagging
+
+        monkeypatch.setattr(handler.store, "load", load_from_a_lagging_replica)
+        await asyncio.sleep(1.1)  # the dead replica's claim goes stale
+        await handler(history.events[0])
+    assert len(smtp_sink.messages) == 1
 
 
 async def test_two_replicas_handling_the_same_event_at_once_send_one_mail(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from shared.app import running_system
 from shared.eventstore import EventStore
 from shared.settings import Settings
 from tests.ack.crashing_ack import CRASH_EXIT_CODE
-from tests.ack.helpers import events_of, wait_for_event, with_smtp
+from tests.ack.helpers import events_of, wait_for_event, wait_until, with_smtp
 from tests.factories import request_submitted
 from tests.support import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
+OnAccepted = Callable[[str, int], Awaitable[None]]
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -41,17 +43,21 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 async def crash_during_send(settings: Settings, store: EventStore, step: str,
-                            tmp_path: Path) -> str:
-    """Run the service in a child, submit one request, let the child die at ``step``."""
+                            tmp_path: Path, *, while_sending: OnAccepted | None = None) -> str:
+    """Run the service in a child, submit one request, let the child die at ``step``.
+    ``while_sending`` runs once the SMTP server has the mail, while the child waits."""
+    pause = ["2.0"] if while_sending is not None else []
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.ack.crashing_ack", step, cwd=tmp_path,
+        sys.executable, "-m", "tests.ack.crashing_ack", step, *pause, cwd=tmp_path,
         env=environment(settings), stdout=asyncio.subprocess.PIPE)
     assert child.stdout is not None
     try:
         line = await asyncio.wait_for(child.stdout.readline(), 30)
         assert line.strip() == b"ready"
         request = request_submitted(at=datetime.now(UTC))
-        await store.append(request.case_number, [request], 0)
+        version = await store.append(request.case_number, [request], 0)
+        if while_sending is not None:
+            await while_sending(request.case_number, version)
         assert await asyncio.wait_for(child.wait(), 30) == CRASH_EXIT_CODE
     finally:
         if child.returncode is None:
@@ -64,10 +70,19 @@ def crash_settings(settings: Settings, sink: SmtpSink) -> Settings:
     return with_smtp(settings, sink.port, ack_wait_s=1.0, claim_timeout_s=2.0)
 
 
-async def test_killed_after_send_before_append_sends_one_mail(
+async def test_killed_after_marking_the_claim_before_append_sends_one_mail(
         settings: Settings, store: EventStore, smtp_sink: SmtpSink, tmp_path: Path) -> None:
+    """The ticket changed while the mail was being sent, so AckSent did not land at once:
+    the claim is marked sent, and the replica dies before AckSent is appended."""
     settings = crash_settings(settings, smtp_sink)
-    case = await crash_during_send(settings, store, "marked", tmp_path)
+
+    async def another_writer_appends(case: str, version: int) -> None:
+        await wait_until(lambda: len(smtp_sink.messages) == 1)
+        await store.append(case, [ev.TechnicianResponded(at=datetime.now(UTC),
+                                                         technician="anna")], version)
+
+    case = await crash_during_send(settings, store, "marked", tmp_path,
+                                   while_sending=another_writer_appends)
     assert len(smtp_sink.messages) == 1  # the mail left ...
     assert await events_of(store, case, ev.AckSent) == []  # ... but was not recorded
     async with running_system(settings, ("ack",)):  # the restart

@@ -272,3 +272,29 @@ async def test_a_filtered_replay_ends_at_the_last_matching_event(store: EventSto
     found = [r.ticket_id async for r in store.replay(1, subject="tickets.*.RequestSubmitted")]
     assert found == ["FR1", "FR2"]
     assert loop.time() - started < store.timeout_s  # ended by the data, not by a timeout
+
+
+async def test_a_load_reuses_the_event_a_consumer_just_decoded(
+        store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shared.eventstore as eventstore
+
+    submitted = request_submitted()
+    version = await store.append("D1", [submitted], 0)
+    last = await store._direct_get({"last_by_subj": "tickets.D1.>"})
+    assert last is not None and last.headers is not None
+    consumed = await store.decode_message(last.headers["Nats-Subject"], version, last.headers,
+                                          last.data, None, remember=True)
+    assert store.vault is not None
+    reveals: list[str] = []
+    original_reveal = store.vault.reveal
+
+    async def counting_reveal(ticket_id, event, known_keys=None):  # type: ignore[no-untyped-def]
+        reveals.append(ticket_id)
+        return await original_reveal(ticket_id, event, known_keys)
+
+    monkeypatch.setattr(store.vault, "reveal", counting_reveal)
+    history = await store.load("D1")
+    assert history.events == [consumed] and reveals == []  # not decrypted again
+    monkeypatch.setattr(eventstore, "RECENT_EVENTS_S", 0.0)  # older than that: decoded anew
+    assert [r.event for r in (await store.load("D1")).events] == [submitted]
+    assert reveals == ["D1"]
