@@ -11,9 +11,6 @@ few seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,7 @@ import psutil
 
 from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, rate, say
-from benchmarks.system import wait_healthy
+from benchmarks.system import child, child_env
 from benchmarks.tickets import realistic_stream
 from shared.natsserver import free_port
 
@@ -50,27 +47,13 @@ async def run(events: int, sync: str = "always", sample_s: float = 3.0) -> dict[
 async def _service_rss(name: str, nats_url: str, sample_s: float) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"ticketcore-mem-{name}-") as folder:
-        env = {**os.environ, "TICKETCORE_NATS__URL": nats_url,
-               "TICKETCORE_NATS__NEW_CONSUMERS_FROM": "end", "TICKETCORE_DATA_DIR": folder,
-               "TICKETCORE_HTTP__PORT": str(port), "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0",
-               "TICKETCORE_LOG_LEVEL": "WARNING"}
-        env.pop("TICKETCORE_CONFIG_FILE", None)
-        log = Path(folder) / "service.log"
-        with open(log, "wb") as output:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "shared.cli", "serve", name, env=env, stdout=output,
-                stderr=output)
-            try:
-                # Up to 10 minutes: a start replays the log.
-                await wait_healthy(f"http://127.0.0.1:{port}/health", process, log,
-                                   timeout_s=600)
-                return await _peak_rss(process.pid, sample_s)
-            finally:
-                process.terminate()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(process.wait(), 20)
-                if process.returncode is None:
-                    process.kill()
+        env = child_env(folder, TICKETCORE_NATS__URL=nats_url,
+                        TICKETCORE_NATS__NEW_CONSUMERS_FROM="end",
+                        TICKETCORE_HTTP__PORT=str(port))
+        # Up to 10 minutes to be healthy: a start replays the log.
+        async with child(["serve", name], env, Path(folder) / "service.log", port,
+                         health_timeout_s=600) as pid:
+            return await _peak_rss(pid, sample_s)
 
 
 async def _peak_rss(pid: int, seconds: float) -> float:

@@ -35,17 +35,21 @@ class SystemUnderTest:
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid (RSS watched)
 
 
-def common_env(data_dir: Path, smtp_port: int) -> dict[str, str]:
+def child_env(data_dir: Path | str, **settings: str) -> dict[str, str]:
+    """The environment of a ``ticketcore`` child process: this one's without a config file
+    or NATS URL of its own, quiet, no inbound SMTP port, plus ``settings``."""
     env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
-           "TICKETCORE_SECRET_KEY": SECRET,
-           "TICKETCORE_SMTP__HOST": "127.0.0.1", "TICKETCORE_SMTP__PORT": str(smtp_port),
-           "TICKETCORE_SMTP__SECURITY": "none",
-           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0",
-           "TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE": "100000000",
-           "TICKETCORE_LOG_LEVEL": "WARNING"}
+           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0", "TICKETCORE_LOG_LEVEL": "WARNING"}
     env.pop("TICKETCORE_CONFIG_FILE", None)
     env.pop("TICKETCORE_NATS__URL", None)
-    return env
+    return env | settings
+
+
+def common_env(data_dir: Path, smtp_port: int) -> dict[str, str]:
+    return child_env(data_dir, TICKETCORE_SECRET_KEY=SECRET,
+                     TICKETCORE_SMTP__HOST="127.0.0.1", TICKETCORE_SMTP__PORT=str(smtp_port),
+                     TICKETCORE_SMTP__SECURITY="none",
+                     TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE="100000000")
 
 
 @contextlib.asynccontextmanager
@@ -67,7 +71,7 @@ async def _one_process(folder: Path, smtp_port: int, sync: str
         "TICKETCORE_HTTP__PORT": str(http_port),
         "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
         "TICKETCORE_NATS__SYNC_ALWAYS": "true" if sync == "always" else "false"}
-    async with _child(["up"], env, folder / "system.log", http_port) as pid:
+    async with child(["up"], env, folder / "system.log", http_port) as pid:
         yield SystemUnderTest([f"http://127.0.0.1:{http_port}"], nats_port, {ONE_PROCESS: pid})
 
 
@@ -89,7 +93,7 @@ async def _split(folder: Path, smtp_port: int, sync: str, intake_replicas: int
                 (folder / name).mkdir()
                 service = name.split("-")[0]
                 system.processes[name] = await stack.enter_async_context(
-                    _child(["serve", service], env, folder / name / "service.log", port))
+                    child(["serve", service], env, folder / name / "service.log", port))
                 if service == "intake":
                     system.intake_urls.append(f"http://127.0.0.1:{port}")
             yield system
@@ -98,14 +102,15 @@ async def _split(folder: Path, smtp_port: int, sync: str, intake_replicas: int
 
 
 @contextlib.asynccontextmanager
-async def _child(arguments: list[str], env: dict[str, str], log_path: Path,
-                 http_port: int) -> AsyncIterator[int]:
+async def child(arguments: list[str], env: dict[str, str], log_path: Path,
+                http_port: int, health_timeout_s: float = 30.0) -> AsyncIterator[int]:
     """``ticketcore <arguments>`` as a child process, healthy on ``http_port``; yields pid."""
     with open(log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "shared.cli", *arguments, env=env, stdout=log, stderr=log)
         try:
-            await wait_healthy(f"http://127.0.0.1:{http_port}/health", process, log_path)
+            await wait_healthy(f"http://127.0.0.1:{http_port}/health", process, log_path,
+                               health_timeout_s)
             yield process.pid
         finally:
             if process.returncode is None:

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from shared.eventstore import EventStore, RecordedEvent
+from shared.eventstore import STREAM, EventStore, RecordedEvent
 from shared.provision import OPS_BUCKET
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,9 @@ class EventConsumer:
         try:
             info = await self.js.consumer_info(self.spec.stream, self.spec.durable)
         except NotFoundError:
-            if self.start_at_end:
+            # Only the log has a history to skip; queues (timers, webhooks) are work
+            # to do, and a work-queue stream refuses any start but the beginning.
+            if self.start_at_end and self.spec.stream == STREAM:
                 config.deliver_policy = DeliverPolicy.NEW
             await self.js.add_consumer(self.spec.stream, config)
             return

@@ -463,9 +463,11 @@ class EventStore:
             return None
         return recorded
 
-    def forget(self, ticket_id: str) -> None:
-        """Drop what this store keeps of the ticket's decoded events (on erasure)."""
-        for seq in [seq for seq, (r, _) in self._recent.items() if r.ticket_id == ticket_id]:
+    def forget(self, ticket_id: str | None = None) -> None:
+        """Drop what this store keeps of the ticket's decoded events (on erasure); of every
+        ticket's without ``ticket_id``."""
+        for seq in [seq for seq, (r, _) in self._recent.items()
+                    if ticket_id is None or r.ticket_id == ticket_id]:
             del self._recent[seq]
 
     async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",

@@ -25,8 +25,10 @@ from msgspec.structs import replace
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
 
 from shared import events as ev
+from shared.kvbuckets import kv_bucket
 
 PII_BUCKET = "pii_keys"
 PREFIX = "pii:v1:"
@@ -130,12 +132,9 @@ class PiiVault:
         self.js = js
         self.bucket = bucket
         self._cache: dict[str, tuple[bytes | None, float]] = {}
-        self._kv: Any = None
 
-    async def _bucket(self) -> Any:
-        if self._kv is None:
-            self._kv = await self.js.key_value(self.bucket)
-        return self._kv
+    async def _bucket(self) -> KeyValue:
+        return await kv_bucket(self.js, self.bucket)
 
     def _cached(self, ticket_id: str) -> tuple[bool, bytes | None]:
         entry = self._cache.get(ticket_id)

@@ -7,7 +7,6 @@ stream and bucket is declared here and nowhere else.
 from __future__ import annotations
 
 import logging
-import weakref
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -19,7 +18,6 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import BadRequestError, NotFoundError
-from nats.js.kv import KeyValue
 
 from shared.eventstore import STREAM
 from shared.pii import PII_BUCKET
@@ -83,20 +81,6 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
     except BadRequestError as error:  # e.g. a setting that cannot be changed in place
         log.warning("stream %s kept its configuration: %s", config.name, error)
-
-
-# nats-py's ``js.key_value(name)`` asks the server for the bucket's stream info on every
-# call: a round trip per use, 5 % of the ack service's CPU in the pipeline benchmark.
-_buckets: weakref.WeakKeyDictionary[JetStreamContext, dict[str, KeyValue]] = (
-    weakref.WeakKeyDictionary())
-
-
-async def kv_bucket(js: JetStreamContext, name: str) -> KeyValue:
-    """The handle of KV bucket ``name``, looked up once per JetStream context."""
-    handles = _buckets.setdefault(js, {})
-    if name not in handles:
-        handles[name] = await js.key_value(name)
-    return handles[name]
 
 
 async def ensure_kv(js: JetStreamContext, bucket: str, *, history: int = 1,

@@ -31,7 +31,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from shared import events as ev
 from shared.eventstore import EventStore, RecordedEvent
 from shared.handling import Handled, execute
-from shared.provision import ensure_kv, kv_bucket
+from shared.kvbuckets import kv_bucket
+from shared.provision import ensure_kv
 from shared.ticket import decide, fold
 from shared.ticket.commands import LogTime
 from shared.ticket.decide import DomainError

@@ -20,7 +20,8 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 
-from shared.provision import ensure_kv, kv_bucket
+from shared.kvbuckets import kv_bucket
+from shared.provision import ensure_kv
 
 log = logging.getLogger(__name__)
 

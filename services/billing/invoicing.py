@@ -23,8 +23,9 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from shared import events as ev
 from shared.calendar import BERLIN, BusinessCalendar
+from shared.kvbuckets import kv_bucket
 from shared.pricing import running_total
-from shared.provision import ensure_kv, kv_bucket
+from shared.provision import ensure_kv
 from shared.ticket.state import TicketState
 
 NUMBERS_BUCKET = "billing_invoice_numbers"

@@ -10,11 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType
+from fpdf.output import PDFICCProfile
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lxml import etree
+from PIL import ImageCms
 
 from shared import events as ev
 from shared.money import format_amount
@@ -100,39 +105,71 @@ def render_html(doc: Document) -> str:
 
 # -- PDF ----------------------------------------------------------------------------------
 
-def _latin1(text: object) -> str:
-    # The PDF core fonts cover Latin-1 only (umlauts yes, other scripts replaced).
-    return str(text).encode("latin-1", "replace").decode("latin-1")
+FONTS = Path(__file__).parent / "fonts"
+FONT = "DejaVu"
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    """The characters the embedded font can draw."""
+    return frozenset(TTFont(FONTS / "DejaVuSans.ttf").getBestCmap())
+
+
+def _printable(text: object) -> str:
+    # The embedded font covers Latin, Greek and Cyrillic; anything else prints as "?".
+    glyphs = _glyphs()
+    return "".join(c if ord(c) in glyphs else "?" for c in str(text))
+
+
+@lru_cache(maxsize=1)
+def _srgb_profile() -> bytes:
+    """An sRGB ICC profile for the PDF/A output intent (made by Pillow's littlecms)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _pdfa_base(doc: Document) -> FPDF:
+    """An A4 page set up for PDF/A-3: embedded fonts, sRGB output intent, language. The
+    XMP identification (PDF/A-3B) and the XML attachment are added by :func:`embed_xml`."""
+    pdf = FPDF(format="A4")
+    pdf.add_font(FONT, "", FONTS / "DejaVuSans.ttf")
+    pdf.add_font(FONT, "B", FONTS / "DejaVuSans-Bold.ttf")
+    pdf.add_output_intent(OutputIntentSubType.PDFA, "sRGB", "sRGB IEC61966-2.1",
+                          "http://www.color.org",
+                          PDFICCProfile(_srgb_profile(), 3, "DeviceRGB"), "sRGB IEC61966-2.1")
+    pdf.set_lang("de-DE")
+    pdf.set_title(f"{doc.title} {doc.number}")
+    pdf.set_author(doc.seller.name)
+    # The document date, not the wall clock: the same invoice gives the same file.
+    pdf.set_creation_date(datetime.combine(doc.date, time(), UTC))
+    return pdf
 
 
 def render_pdf(doc: Document) -> bytes:
-    """A plain A4 PDF of the document."""
-    pdf = FPDF(format="A4")
-    # The document date, not the wall clock: the same invoice gives the same file.
-    pdf.set_creation_date(datetime.combine(doc.date, time(), UTC))
+    """A plain A4 PDF of the document, made to be PDF/A-3 once the XML is embedded."""
+    pdf = _pdfa_base(doc)
     pdf.set_auto_page_break(True, margin=20)
     pdf.add_page()
-    pdf.set_font("Helvetica", size=9)
+    pdf.set_font(FONT, size=9)
     seller = doc.seller
-    pdf.cell(0, 5, _latin1(f"{seller.name} - {seller.street} - {seller.postcode} "
+    pdf.cell(0, 5, _printable(f"{seller.name} - {seller.street} - {seller.postcode} "
                             f"{seller.city}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
-    pdf.set_font("Helvetica", size=11)
+    pdf.set_font(FONT, size=11)
     for text in (doc.buyer.name, doc.buyer.street, f"{doc.buyer.postcode} {doc.buyer.city}",
                  doc.buyer.country, f"USt-IdNr.: {doc.buyer.vat_id}" if doc.buyer.vat_id else ""):
         if text:
-            pdf.cell(0, 6, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 6, _printable(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
-    pdf.set_font("Helvetica", "B", 15)
-    pdf.cell(0, 9, _latin1(f"{doc.title} {doc.number}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(FONT, "B", 15)
+    pdf.cell(0, 9, _printable(f"{doc.title} {doc.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, size=10)
     facts = [f"{doc.date_label}: {doc.date}",
              f"Leistungszeitraum: {doc.period_start} - {doc.period_end}",
              f"Service-Auftragsnummer: {doc.case_number}"]
     if doc.cancels:
         facts.append(f"Storno der Rechnung {doc.cancels} vom {doc.cancels_date}: {doc.reason}")
     for text in facts:
-        pdf.cell(0, 6, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 6, _printable(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     _pdf_table(pdf, doc)
     pdf.ln(4)
@@ -141,30 +178,30 @@ def render_pdf(doc: Document) -> bytes:
     footer = [f"Zahlbar bis {doc.due_date} ({doc.payment_days} Tage) ohne Abzug."
               if not doc.cancels else "", f"IBAN: {seller.iban}" if seller.iban else "",
               *tax_ids, seller.email, f"Kalender: {doc.calendar_version}"]
-    pdf.set_font("Helvetica", size=9)
+    pdf.set_font(FONT, size=9)
     for text in footer:
         if text:
-            pdf.cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(0, 5, _printable(text), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
 def _pdf_table(pdf: FPDF, doc: Document) -> None:
     widths = (12, 78, 25, 35, 30)
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(FONT, "B", 10)
     for width, head in zip(widths, ("Pos.", "Leistung", "Minuten", "EUR / Stunde", "Netto EUR"),
                            strict=True):
-        pdf.cell(width, 7, _latin1(head), border="B", align="L" if width > 70 else "R")
+        pdf.cell(width, 7, _printable(head), border="B", align="L" if width > 70 else "R")
     pdf.ln()
-    pdf.set_font("Helvetica", size=10)
+    pdf.set_font(FONT, size=10)
     for index, line in enumerate(doc.lines, start=1):
         values = (str(index), line.description, str(line.minutes), line.hourly_price, line.net)
         for width, value in zip(widths, values, strict=True):
-            pdf.cell(width, 7, _latin1(value), align="L" if width > 70 else "R")
+            pdf.cell(width, 7, _printable(value), align="L" if width > 70 else "R")
         pdf.ln()
     for label, value in (("Summe netto", doc.net), (f"USt. {doc.vat_percent} %", doc.vat),
                          ("Gesamtbetrag", doc.gross)):
-        pdf.cell(sum(widths[:4]), 7, _latin1(label), align="R")
-        pdf.cell(widths[4], 7, _latin1(value), align="R")
+        pdf.cell(sum(widths[:4]), 7, _printable(label), align="R")
+        pdf.cell(widths[4], 7, _printable(value), align="R")
         pdf.ln()
 
 
@@ -295,8 +332,21 @@ def _xml_settlement(transaction: etree._Element, doc: Document) -> None:
 
 
 def embed_xml(pdf: bytes, xml: bytes) -> bytes:
-    """The PDF with the XML embedded as a Factur-X attachment (``factur-x.xml``)."""
+    """The PDF with the XML embedded as a Factur-X attachment (``factur-x.xml``) and the
+    XMP metadata that identifies it as PDF/A-3B (conformance level B)."""
     from facturx import generate_from_binary
 
     return generate_from_binary(pdf, xml, flavor="factur-x", level="en16931",
-                                check_xsd=False, lang="de-DE")
+                                check_xsd=False, lang="de-DE", pdf_metadata=_metadata(xml))
+
+
+def _metadata(xml: bytes) -> dict[str, str]:
+    """The PDF's title and subject in German (the document's language), from the XML."""
+    root = etree.fromstring(xml)
+    number = root.findtext("rsm:ExchangedDocument/ram:ID", namespaces=NS) or ""
+    credit_note = root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "381"
+    seller = root.findtext("rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement"
+                           "/ram:SellerTradeParty/ram:Name", namespaces=NS) or ""
+    kind = "Gutschrift" if credit_note else "Rechnung"
+    return {"author": seller, "title": f"{seller}: {kind} {number}",
+            "subject": f"{kind} {number} von {seller}", "keywords": f"{kind}, Factur-X"}

@@ -33,8 +33,8 @@ from shared.calendar import calendar_from_settings
 from shared.consumer import ConsumerSpec
 from shared.eventstore import PendingEvent, TicketHistory, with_conflict_retry
 from shared.handling import execute
+from shared.kvbuckets import kv_bucket
 from shared.pricing import Quote, running_total
-from shared.provision import kv_bucket
 from shared.runtime import Runtime
 from shared.ticket import commands as c
 from shared.ticket import decide, fold

@@ -24,6 +24,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from shared.casenumber import with_check_digit
+from shared.kvbuckets import kv_bucket
 
 COUNTER_BUCKET = "intake_counters"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -53,7 +54,6 @@ class CaseNumberAllocator:
         self.node_id = node_id
         self.block_size = block_size
         self.clock = clock
-        self._kv: KeyValue | None = None
         self._lock = asyncio.Lock()
         self._day: date | None = None
         self._next = 1
@@ -70,9 +70,7 @@ class CaseNumberAllocator:
         return case_number(day, self.node_id, counter)
 
     async def _bucket(self) -> KeyValue:
-        if self._kv is None:
-            self._kv = await self.js.key_value(COUNTER_BUCKET)
-        return self._kv
+        return await kv_bucket(self.js, COUNTER_BUCKET)
 
     async def _reserve_block(self, day: date) -> None:
         kv = await self._bucket()

@@ -26,6 +26,7 @@ from services.intake.casenumbers import CaseNumberAllocator
 from services.intake.validation import FREE_TEXT_FIELDS, SHORT_DESCRIPTION, SupportRequest
 from shared import events as ev
 from shared.eventstore import ConcurrencyConflict, EventStore, PendingEvent
+from shared.kvbuckets import kv_bucket
 from shared.redaction import redact, shorten
 from shared.settings.intake import IntakeSettings
 from shared.ticket import INITIAL_STATE, decide
@@ -113,12 +114,9 @@ class Intake:
         self.allocator = allocator
         self.settings = settings
         self.clock = clock
-        self._kv: KeyValue | None = None
 
     async def _records(self) -> KeyValue:
-        if self._kv is None:
-            self._kv = await self.js.key_value(IDEMPOTENCY_BUCKET)
-        return self._kv
+        return await kv_bucket(self.js, IDEMPOTENCY_BUCKET)
 
     async def submit(self, request: SupportRequest, *, language: ev.intake.Language,
                      channel: ev.intake.Channel, key: str | None = None,

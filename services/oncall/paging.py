@@ -31,9 +31,10 @@ from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender
 from shared import events as ev
 from shared.casenumber import subject_token
+from shared.kvbuckets import kv_bucket
 from shared.links import status_path
 from shared.mailer import Mailer, MailError
-from shared.provision import ensure_kv, kv_bucket
+from shared.provision import ensure_kv
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -235,15 +236,21 @@ class SendClaims:
         except KeyWrongLastSequenceError:
             log.warning("claim %s was taken over before release", key)
 
-    async def first_time(self, key: str, now: datetime) -> bool:
-        """True exactly once per key (for effects that are retried in the background)."""
-        kv = await kv_bucket(self.js, BUCKET)
-        try:
-            await kv.create(key, _encode(ClaimRecord(state="sent", replica=self.replica,
-                                                     at=now)))
-        except KeyWrongLastSequenceError:
-            return False
-        return True
+
+async def queue_once(claims: SendClaims, webhooks: WebhookSender, key: str, url: str,
+                     event_id: str, payload: dict[str, Any]) -> bool:
+    """Queue a webhook call unless it was queued already (claimed like a mail, so a crash
+    between claim and queueing is taken over, not lost); True if this call queued it."""
+    revision = await claims.claim(key, datetime.now(UTC))
+    if revision is None:
+        return False
+    try:
+        await webhooks.enqueue(url, event_id, payload)
+    except Exception:
+        await claims.release(key, revision)
+        raise
+    await claims.mark_sent(key, datetime.now(UTC))
+    return True
 
 
 async def send_once(claims: SendClaims, mailer: Mailer, key: str, message: EmailMessage
@@ -264,7 +271,7 @@ async def send_once(claims: SendClaims, mailer: Mailer, key: str, message: Email
 
 @dataclass
 class Pager:
-    """Sends each page once: the mail (awaited) and the webhook (in the background)."""
+    """Sends each page once: the mail, and the webhook (queued, delivered on its own)."""
 
     settings: Settings
     mailer: Mailer
@@ -273,16 +280,19 @@ class Pager:
     base_url: str
 
     async def page(self, page: Page) -> None:
-        """Webhook first (it runs on in the background), then the mail, each at most once."""
+        """Webhook first (queued: a receiver that is down never delays the mail), then the
+        mail, each at most once."""
         url = page.person.webhook_url
-        if url and await self.claims.first_time(f"{page.case}.hook-{page.level}-"
-                                                f"{page.attempt}", datetime.now(UTC)):
-            event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",
-                          "escalated_level": "OnCallEscalated"}[page.reason]
-            self.webhooks.send_in_background(url, page.page_id,
-                                             webhook_payload(page, event_type))
+        if url:
+            await self._queue_webhook(page, url)
         key = f"{page.case}.page-{page.level}-{page.attempt}"
         if await send_once(self.claims, self.mailer, key,
                            page_mail(page, self.settings, self.base_url)):
             log.info("paged %s for %s (level %s, page %s)", page.person.id, page.case,
                      page.level, page.attempt + 1)
+
+    async def _queue_webhook(self, page: Page, url: str) -> None:
+        event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",
+                      "escalated_level": "OnCallEscalated"}[page.reason]
+        await queue_once(self.claims, self.webhooks, f"{page.case}.hook-{page.level}-"
+                         f"{page.attempt}", url, page.page_id, webhook_payload(page, event_type))

@@ -78,7 +78,7 @@ class OncallService:
         self.mailer = Mailer(self.settings.smtp)
         self.claims = SendClaims(runtime.js)
         oncall = self.settings.oncall
-        self.webhooks = WebhookSender(secret=oncall.webhook_secret,
+        self.webhooks = WebhookSender(runtime.js, secret=oncall.webhook_secret,
                                       attempts=oncall.webhook_attempts,
                                       backoff_s=oncall.webhook_backoff_s,
                                       timeout_s=oncall.webhook_timeout_s)
@@ -96,7 +96,7 @@ class OncallService:
         return [ConsumerSpec("oncall-requests",
                              ["tickets.*.RequestSubmitted", "tickets.*.TicketAccepted",
                               "tickets.*.TicketDeclined"], self.on_event),
-                self.timers.spec()]
+                self.timers.spec(), self.webhooks.spec()]
 
     def router(self) -> APIRouter | None:
         from services.oncall.api import oncall_router
@@ -105,6 +105,7 @@ class OncallService:
 
     async def start(self) -> None:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
+        await self.webhooks.ensure_stream(self.settings.nats.replicas)
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
         self.mailer = await mailer_for(self.runtime)
         self.check_rota()

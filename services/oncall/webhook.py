@@ -1,4 +1,4 @@
-"""Pages by webhook: a signed JSON POST, retried with backoff in the background.
+"""Pages by webhook: a signed JSON POST, queued durably and retried with backoff.
 
 Every call carries::
 
@@ -7,29 +7,39 @@ Every call carries::
     X-Ticketcore-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>
 
 A receiver checks the signature and the timestamp with :func:`verify_webhook_signature`.
-A webhook that is down never holds up the page mail: calls run as background tasks.
+A webhook that is down never holds up the page mail: calls are queued on the work-queue
+stream ``WEBHOOKS`` and delivered by the durable consumer ``oncall-webhooks``, so retries
+survive restarts and replicas share them.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
+
+from shared.consumer import ConsumerSpec
+from shared.provision import ensure_stream
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Ticketcore-Signature"
 TIMESTAMP_HEADER = "X-Ticketcore-Timestamp"
 EVENT_ID_HEADER = "X-Ticketcore-Event-Id"
+WEBHOOKS_STREAM = "WEBHOOKS"
+DURABLE = "oncall-webhooks"
+SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -55,47 +65,90 @@ def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
-Delivered = Callable[[str, int], Awaitable[None]]
+class WebhookJob(msgspec.Struct, frozen=True):
+    """One webhook to deliver, as queued on ``WEBHOOKS``."""
+
+    url: str
+    event_id: str
+    payload: dict[str, Any]
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(WebhookJob)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    job: WebhookJob
+    attempt: int
+
+
+class WebhookNotDelivered(Exception):
+    """The receiver did not answer 2xx: the queue delivers the job again later."""
+
+
+def webhooks_stream(replicas: int = 1) -> StreamConfig:
+    """A work queue: a job stays until a delivery succeeded (or the tries ran out)."""
+    return StreamConfig(
+        name=WEBHOOKS_STREAM,
+        description="ticketcore: webhook calls waiting to be delivered",
+        subjects=["webhooks.>"],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        max_age=7 * 24 * 3600.0,
+        num_replicas=replicas,
+        duplicate_window=120.0,
+    )
 
 
 @dataclass
 class WebhookSender:
-    """Posts signed webhooks with retries; ``attempts`` tries, delay doubling from
-    ``backoff_s``. ``on_delivered(event_id, tries)`` runs after a 2xx answer."""
+    """Queues signed webhooks on the stream ``WEBHOOKS`` and delivers them from there:
+    ``attempts`` tries, the delay doubling from ``backoff_s``. Jobs outlive a stop of the
+    service (a restart goes on with them), and replicas share them."""
 
+    js: JetStreamContext
     secret: str
     attempts: int = 6
     backoff_s: float = 2.0
     timeout_s: float = 10.0
-    on_delivered: Delivered | None = None
-    _tasks: set[asyncio.Task[bool]] = field(default_factory=set)
     _client: httpx.AsyncClient | None = None
 
-    def send_in_background(self, url: str, event_id: str, payload: dict[str, Any]
-                           ) -> asyncio.Task[bool]:
-        """Start delivering; returns at once. The task's result says whether it arrived."""
-        task = asyncio.create_task(self.deliver(url, event_id, payload),
-                                   name=f"webhook-{event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    async def ensure_stream(self, replicas: int = 1) -> None:
+        await ensure_stream(self.js, webhooks_stream(replicas))
 
-    async def deliver(self, url: str, event_id: str, payload: dict[str, Any]) -> bool:
-        """Try up to ``attempts`` times; True once the receiver answered 2xx."""
-        body = webhook_body(payload)
-        delay = self.backoff_s
-        for attempt in range(1, self.attempts + 1):
-            if await self._post(url, event_id, body, attempt):
-                if self.on_delivered is not None:
-                    await self.on_delivered(event_id, attempt)
-                return True
-            if attempt < self.attempts:
-                await asyncio.sleep(delay)
-                delay *= 2
-        log.error("webhook %s to %s: gave up after %s tries", event_id, url, self.attempts)
-        return False
+    async def enqueue(self, url: str, event_id: str, payload: dict[str, Any]) -> None:
+        """Queue one call; returns once the job is stored (the call runs on its own)."""
+        token = event_id if SUBJECT_TOKEN.match(event_id) else hashlib.sha256(
+            event_id.encode()).hexdigest()
+        await self.js.publish(f"webhooks.{token}", _encoder.encode(
+            WebhookJob(url, event_id, payload)), stream=WEBHOOKS_STREAM,
+            headers={"Nats-Msg-Id": f"webhook-{token}"})
 
-    async def _post(self, url: str, event_id: str, body: bytes, attempt: int) -> bool:
+    def spec(self) -> ConsumerSpec:
+        delays = tuple(self.backoff_s * 2**n for n in range(max(1, self.attempts - 1)))
+        return ConsumerSpec(DURABLE, ["webhooks.>"], self._deliver, stream=WEBHOOKS_STREAM,
+                            max_deliver=self.attempts, ack_wait_s=self.timeout_s + 30.0,
+                            decode=self._decode, order_key=lambda subject: subject,
+                            backoff_s=delays)
+
+    async def _decode(self, msg: Msg) -> Delivery | None:
+        try:
+            job = _decoder.decode(msg.data)
+        except msgspec.DecodeError as error:
+            log.error("unreadable webhook job on %s: %s", msg.subject, error)
+            return None
+        return Delivery(job, msg.metadata.num_delivered or 1)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        job = delivery.job
+        if not await self.post(job.url, job.event_id, webhook_body(job.payload),
+                               delivery.attempt):
+            raise WebhookNotDelivered(f"webhook {job.event_id}: try {delivery.attempt} "
+                                      f"of {self.attempts} failed")
+
+    async def post(self, url: str, event_id: str, body: bytes, attempt: int) -> bool:
+        """One signed POST; True if the receiver answered 2xx."""
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id,
                    TIMESTAMP_HEADER: timestamp,
@@ -114,12 +167,7 @@ class WebhookSender:
         return False
 
     async def aclose(self) -> None:
-        """Stop pending retries (they are lost; see docs/oncall.md) and close the client."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Close the HTTP client; queued jobs wait in the stream for the next start."""
         if self._client is not None:
             await self._client.aclose()
             self._client = None

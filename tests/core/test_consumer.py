@@ -8,12 +8,15 @@ from collections import Counter
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.js.api import DeliverPolicy
 
 from shared import events as ev
+from shared.app import running_system
 from shared.consumer import ConsumerSpec, EventConsumer, consumer_lag
 from shared.eventstore import EventStore, RecordedEvent
 from shared.natsserver import EmbeddedNats
 from shared.provision import OPS_BUCKET
+from shared.settings import Settings
 from tests.factories import NOW, request_submitted
 
 
@@ -163,3 +166,20 @@ async def test_a_new_consumer_can_start_at_the_end_and_keeps_its_start_on_update
     again.stop()
     await task
     assert handled == ["NEW"] and again.restarts == 0
+
+
+async def test_services_added_to_a_long_log_start_their_queues_at_the_beginning(
+        settings: Settings, store: EventStore) -> None:
+    """``new_consumers_from=end`` skips the log's history, never queued work: the oncall
+    service's timer and webhook consumers start with everything (a work-queue stream
+    refuses anything else)."""
+    await store.append("OLD", [request_submitted()], 0)
+    settings = settings.model_copy(update={"nats": settings.nats.model_copy(
+        update={"new_consumers_from": "end"})})
+    async with running_system(settings, ("oncall",)) as system:
+        js = system.runtime.js
+        requests = await js.consumer_info("TICKETS", "oncall-requests")
+        timers = await js.consumer_info("TIMERS", "oncall-timers")
+        webhooks = await js.consumer_info("WEBHOOKS", "oncall-webhooks")
+    assert requests.config.deliver_policy == DeliverPolicy.NEW
+    assert timers.config.deliver_policy == webhooks.config.deliver_policy == DeliverPolicy.ALL

@@ -14,7 +14,11 @@ from fastapi import FastAPI, Request, Response
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.oncall.webhook import verify_webhook_signature, webhook_signature
+from services.oncall.webhook import (
+    WEBHOOKS_STREAM,
+    verify_webhook_signature,
+    webhook_signature,
+)
 from shared.app import running_system
 from shared.eventstore import EventStore
 from shared.natsserver import free_port
@@ -122,3 +126,28 @@ async def test_a_down_webhook_does_not_hold_up_the_mail_and_is_retried(
             assert await wait_until(lambda: len(receiver.calls) >= 1, timeout_s=20)
 
     assert len(receiver.calls) == 1 and receiver.calls[0]["valid"]
+
+
+async def test_webhook_retries_survive_a_restart_of_the_oncall_service(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    """The receiver is down while oncall pages and stops; after the restart the queued
+    call reaches it, once."""
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook",
+                             webhook_attempts=20, webhook_backoff_s=0.2)
+    receiver = Receiver(settings.oncall.webhook_secret)
+    async with running_system(settings, ("oncall",)) as system:
+        case = await submit(store, priority=True)
+        await smtp_sink.wait_for(1)
+        js = system.runtime.js
+        info = await js.consumer_info(WEBHOOKS_STREAM, "oncall-webhooks")
+        assert info.num_ack_pending + info.num_pending == 1  # queued, not yet delivered
+    assert receiver.calls == []
+    async with serve_on(receiver.app(), port), running_system(settings, ("oncall",)) as system:
+        assert await wait_until(lambda: len(receiver.calls) >= 1, timeout_s=20)
+        await asyncio.sleep(0.5)  # a second call would be a duplicate delivery
+        queued = (await system.runtime.js.stream_info(WEBHOOKS_STREAM)).state.messages
+    assert len(receiver.calls) == 1 and receiver.calls[0]["valid"]
+    assert receiver.calls[0]["event_id"] == f"page-{case}-1-0"
+    assert queued == 0  # delivered jobs leave the work queue
+    assert len(smtp_sink.messages) == 1  # the restart did not page again
