@@ -29,6 +29,8 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         say(f"without snapshots: p50 {cold['load']['p50_ms']} ms; warming snapshots ...")
         for ticket_id in ticket_ids:  # as any command on the ticket would have done
             await server.store.load(ticket_id)
+        await server.nc.flush()  # snapshots are written without waiting for an ack
+        fetched = _count_fetches(server.store)
         warm = await _timed_loads(server.store, ticket_ids, loads)
         return {
             "benchmark": "load-ticket", "sync": server.sync_setting, "events": stored,
@@ -37,6 +39,8 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
             "scanned_loads": scans["count"],
             **warm["load"],
             "with_fold": warm["with_fold"],
+            # Of the timed loads, those that still fetched events by sequence (no snapshot).
+            "loads_fetching_by_sequence": fetched["count"],
             # The first load of a long ticket, before a snapshot exists: the last message,
             # then the other 49 by stream sequence, all in flight.
             "without_snapshot": cold["load"],
@@ -49,7 +53,7 @@ async def _timed_loads(store: EventStore, ticket_ids: list[str],
     fold_durations: list[float] = []
     for _ in range(loads):
         ticket_id = random.choice(ticket_ids)
-        store.forget()  # decode every event, as for a ticket not loaded in the last seconds
+        store.forget_all()  # decode every event, as for a ticket not loaded in the last seconds
         clock = Stopwatch()
         history = await store.load(ticket_id)
         durations.append(clock.seconds)
@@ -73,6 +77,19 @@ def _without_snapshots(store: EventStore) -> EventStore:
     plain = EventStore(store.nc, timeout_s=store.timeout_s)
     plain.snapshots = _NoSnapshots(store.nc, store.stream, store.timeout_s)
     return plain
+
+
+def _count_fetches(store: EventStore) -> dict[str, int]:
+    """Count the loads that fetch events by sequence besides the last message."""
+    fetches = {"count": 0}
+    get = store._get_by_sequences
+
+    async def counting(sequences: list[int]) -> Any:
+        fetches["count"] += bool(sequences)
+        return await get(sequences)
+
+    store._get_by_sequences = counting  # type: ignore[method-assign]
+    return fetches
 
 
 def _count_scans(*stores: EventStore) -> dict[str, int]:

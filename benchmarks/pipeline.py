@@ -24,6 +24,7 @@ import msgspec
 import nats
 import psutil
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
 from benchmarks import raw
@@ -35,6 +36,7 @@ from shared.natsserver import free_port
 from shared.provision import ensure_stream, tickets_stream
 
 RAW_STREAM = "BENCHRAW"
+WRITES_SETTLE_S = 1.0
 
 
 class IntakeApiMissing(RuntimeError):
@@ -294,7 +296,8 @@ async def run(options: Options) -> dict[str, Any]:
                 say("raw limits of the same server (stream BENCHRAW) ...")
                 limits = await raw_limits(nc, options.sync, options.raw_count)
                 await watch_acks(nc, completion)
-                phases = await _load_phases(system, completion, options, cpu)
+                phases = await _load_phases(system, completion, options, cpu,
+                                            nc.jetstream())
             finally:
                 watcher.cancel()
                 await nc.close()
@@ -312,18 +315,37 @@ async def run(options: Options) -> dict[str, Any]:
     }
 
 
+async def stream_positions(js: JetStreamContext) -> dict[str, int]:
+    """Every stream's last sequence: how many messages were ever stored in it."""
+    return {info.config.name or "": info.state.last_seq for info in await js.streams_info()
+            if info.config.name != RAW_STREAM}
+
+
+def writes_per_ticket(before: dict[str, int], after: dict[str, int],
+                      tickets: int) -> dict[str, float]:
+    """Messages stored (each an fsynced write with ``sync always``) per ticket, by stream;
+    a figure the host's noise does not move."""
+    writes = {name: (after[name] - before.get(name, 0)) / max(1, tickets) for name in after}
+    used = {name: round(count, 2) for name, count in sorted(writes.items()) if count > 0}
+    return used | {"total": round(sum(writes.values()), 2)}
+
+
 async def _load_phases(system: SystemUnderTest, completion: Completion,
-                       options: Options, cpu: CpuMeter) -> dict[str, Any]:
+                       options: Options, cpu: CpuMeter,
+                       js: JetStreamContext) -> dict[str, Any]:
     per_replica = max(1, options.concurrency // len(system.intake_urls))
     pools = [ConnectionPool(url, per_replica) for url in system.intake_urls]
     try:
         load = LoadGenerator(pools, completion, options)
         await load.probe()
         say(f"throughput: {options.tickets} requests, {options.concurrency} clients ...")
-        before = cpu.reading()
+        before, positions = cpu.reading(), await stream_positions(js)
         throughput = await load.closed_loop(options.tickets, options.concurrency)
         throughput["cpu_ms_per_ticket"] = cpu.per_ticket_ms(before, cpu.reading(),
                                                             throughput["tickets"])
+        await asyncio.sleep(WRITES_SETTLE_S)  # the last tickets' deadlines and timers
+        throughput["writes_per_ticket"] = writes_per_ticket(
+            positions, await stream_positions(js), throughput["tickets"])
         say(f"latency at {options.offered_per_s}/s for {options.duration_s}s ...")
         latency = await load.open_loop(options.offered_per_s, options.duration_s)
         curve = []

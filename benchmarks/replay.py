@@ -28,6 +28,9 @@ async def rebuild_board(server: BenchServer) -> int:
     board = TicketBoard(server.store)
     await board.start()
     await board.stop()
+    end = await server.store.last_sequence()
+    if board.last_seq != end:
+        raise RuntimeError(f"console queue read up to {board.last_seq} of {end}")
     return len(board.tickets) + len(board.finished)
 
 
@@ -42,9 +45,14 @@ async def rebuild_time_entries(server: BenchServer) -> int:
 async def fold_with_personal_data(server: BenchServer) -> int:
     """Every ticket's full state, personal fields decrypted."""
     states: dict[str, TicketState] = {}
+    count = 0
     async for recorded in server.store.replay(1):
         states[recorded.ticket_id] = evolve(states.get(recorded.ticket_id, INITIAL_STATE),
                                             recorded.event)
+        count += 1
+    end = await server.store.last_sequence()
+    if count != end:
+        raise RuntimeError(f"replay read {count} of {end} events")
     return len(states)
 
 

@@ -46,7 +46,7 @@ class ConsumerSpec:
     durable: str
     filter_subjects: list[str]
     handler: EventHandler
-    stream: str = "TICKETS"
+    stream: str = STREAM
     max_deliver: int = 50
     ack_wait_s: float = 30.0
     batch: int = 64
@@ -90,9 +90,9 @@ class EventConsumer:
         try:
             info = await self.js.consumer_info(self.spec.stream, self.spec.durable)
         except NotFoundError:
-            # Only the log has a history to skip; queues (timers, webhooks) are work
-            # to do, and a work-queue stream refuses any start but the beginning.
-            if self.start_at_end and self.spec.stream == STREAM:
+            # Only the log has a history to skip; fired timers and queued webhooks are
+            # work to do (and a work-queue stream refuses any start but the beginning).
+            if self.start_at_end and self.spec.stream == self.store.stream:
                 config.deliver_policy = DeliverPolicy.NEW
             await self.js.add_consumer(self.spec.stream, config)
             return

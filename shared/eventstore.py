@@ -19,7 +19,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -287,7 +287,7 @@ class EventStore:
             return await self._scan(ticket_id)
         history = TicketHistory(ticket_id)
         for message in messages:
-            recorded = self._recently_decoded(ticket_id, message.seq)
+            recorded = self._recently_decoded(ticket_id, message)
             if recorded is None:
                 recorded = await self.decode_message(
                     message.subject, message.seq, message.headers, message.body,
@@ -315,11 +315,15 @@ class EventStore:
         sequences = _sequences_named_by(last)
         if sequences is None:
             return None
+        prefix = ticket_subject(ticket_id, "")
         # The last message always comes from the log: it is what says the snapshot is current.
         cached = snapshot.prefix_of(sequences)[:len(sequences) - 1] if snapshot else []
+        if any(not m.subject.startswith(prefix) for m in cached):
+            log.warning("ticket %s: snapshot holds another ticket's messages; ignored",
+                        ticket_id)
+            cached = []
         missing = sequences[len(cached):-1]
         fetched = [*await self._get_by_sequences(missing), last]
-        prefix = ticket_subject(ticket_id, "")
         if any(m is None or not m.headers["Nats-Subject"].startswith(prefix)  # type: ignore[index]
                for m in fetched):
             log.warning("ticket %s: sequence index does not match the log; scanning",
@@ -447,28 +451,40 @@ class EventStore:
             causation_id=headers.get(HEADER_CAUSATION_ID),
         )
         if remember and reveal:
-            self._recent[seq] = (recorded, time.monotonic())
-            self._recent.move_to_end(seq)
-            while len(self._recent) > RECENT_EVENTS:
-                self._recent.popitem(last=False)
+            self._remember_decoded(recorded)
         return recorded
 
-    def _recently_decoded(self, ticket_id: str, seq: int) -> RecordedEvent | None:
-        entry = self._recent.get(seq)
-        if entry is None:
-            return None
-        recorded, decoded_at = entry
-        if recorded.ticket_id != ticket_id or time.monotonic() - decoded_at > RECENT_EVENTS_S:
-            del self._recent[seq]
-            return None
-        return recorded
+    def _remember_decoded(self, recorded: RecordedEvent) -> None:
+        self._recent[recorded.seq] = (recorded, time.monotonic())
+        self._recent.move_to_end(recorded.seq)  # oldest first: expiry pops from the front
+        while len(self._recent) > RECENT_EVENTS:
+            self._recent.popitem(last=False)
+        self._expire_decoded()
 
-    def forget(self, ticket_id: str | None = None) -> None:
-        """Drop what this store keeps of the ticket's decoded events (on erasure); of every
-        ticket's without ``ticket_id``."""
-        for seq in [seq for seq, (r, _) in self._recent.items()
-                    if ticket_id is None or r.ticket_id == ticket_id]:
+    def _expire_decoded(self) -> None:
+        """Drop decoded events older than RECENT_EVENTS_S (plain personal data among
+        them), whether or not anyone asks for them again."""
+        oldest = time.monotonic() - RECENT_EVENTS_S
+        while self._recent and next(iter(self._recent.values()))[1] < oldest:
+            self._recent.popitem(last=False)
+
+    def _recently_decoded(self, ticket_id: str, message: StoredMessage
+                          ) -> RecordedEvent | None:
+        self._expire_decoded()
+        entry = self._recent.get(message.seq)
+        if entry is None or entry[0].ticket_id != ticket_id:
+            return None
+        # The time as the loaded message says it (a consumer's metadata rounds it otherwise).
+        return replace(entry[0], recorded_at=_parse_time(message.time))
+
+    def forget(self, ticket_id: str) -> None:
+        """Drop what this store keeps of the ticket's decoded events (on erasure)."""
+        for seq in [seq for seq, (r, _) in self._recent.items() if r.ticket_id == ticket_id]:
             del self._recent[seq]
+
+    def forget_all(self) -> None:
+        """Drop every decoded event this store keeps."""
+        self._recent.clear()
 
     async def replay(self, from_seq: int = 1, *, subject: str = f"{SUBJECT_PREFIX}.>",
                      until_end: bool = True, reveal_personal_data: bool = True
@@ -519,6 +535,10 @@ class EventStore:
         except nats.js.errors.NotFoundError:
             return False
         return True
+
+    async def last_sequence(self) -> int:
+        """The stream sequence of the last event of any ticket (0: none)."""
+        return await self._last_sequence(f"{SUBJECT_PREFIX}.>") or 0
 
     async def _last_sequence(self, subject: str) -> int | None:
         """Stream sequence of the last message on ``subject`` (wildcards allowed)."""

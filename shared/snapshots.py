@@ -26,6 +26,13 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from shared.events.codec import (
+    HEADER_CAUSATION_ID,
+    HEADER_EVENT_ID,
+    HEADER_EVENT_TYPE,
+    HEADER_SCHEMA_VERSION,
+)
+
 log = logging.getLogger(__name__)
 
 SNAPSHOTS_STREAM = "TICKET_SNAPSHOTS"
@@ -35,9 +42,10 @@ SUBJECT_PREFIX = "ticketsnap"
 SNAPSHOT_AFTER = 8
 # Larger tickets are loaded from the log alone (a snapshot stays well under max_payload).
 MAX_SNAPSHOT_BYTES = 512 * 1024
+SNAPSHOT_WAIT_S = 0.5
 # Headers a stored event needs to be decoded again (see EventStore.decode_message).
-KEPT_HEADERS = ("Nats-Msg-Id", "Ticketcore-Event-Id", "Ticketcore-Event-Type",
-                "Ticketcore-Schema-Version", "Ticketcore-Causation-Id")
+KEPT_HEADERS = ("Nats-Msg-Id", HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION,
+                HEADER_CAUSATION_ID)
 LOG_CREATED = "ticketcore_log_created"
 
 
@@ -81,7 +89,8 @@ class Snapshots:
     def __init__(self, nc: NatsClient, stream: str, timeout_s: float) -> None:
         self.nc = nc
         self.stream = stream
-        self.timeout_s = timeout_s
+        # A snapshot is only worth a short wait: a load without it is still correct.
+        self.timeout_s = min(timeout_s, SNAPSHOT_WAIT_S)
 
     async def get(self, ticket_id: str) -> Snapshot | None:
         """The ticket's snapshot; None when there is none or it cannot be read."""

@@ -25,12 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import nats.errors
+
 from services.ack.claims import Claim, ReceiptClaims
 from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
 from shared import events as ev
 from shared.eventstore import (
     ConcurrencyConflict,
     EventStore,
+    EventStoreError,
     PendingEvent,
     RecordedEvent,
     TicketHistory,
@@ -127,7 +130,8 @@ class ReceiptHandler:
             return
         except ConcurrencyConflict:
             log.info("receipt %s: the ticket changed while sending; recording again", case)
-        except Exception as error:  # NATS did not answer: the append may or may not be in
+        except (nats.errors.Error, TimeoutError, EventStoreError) as error:
+            # NATS did not answer or refused: the append may or may not be in the log.
             log.warning("receipt %s: AckSent not appended at once (%r)", case, error)
         await self.claims.mark_sent_retrying(claim, message_id, recipient, self.clock())
         await self.step_hook("marked")

@@ -111,8 +111,10 @@ FONT = "DejaVu"
 
 @lru_cache(maxsize=1)
 def _glyphs() -> frozenset[int]:
-    """The characters the embedded font can draw."""
-    return frozenset(TTFont(FONTS / "DejaVuSans.ttf").getBestCmap())
+    """The characters both embedded fonts (regular and bold) can draw."""
+    regular, bold = (set(TTFont(FONTS / name).getBestCmap())
+                     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"))
+    return frozenset(regular & bold)
 
 
 def _printable(text: object) -> str:
@@ -139,7 +141,8 @@ def _pdfa_base(doc: Document) -> FPDF:
     pdf.set_lang("de-DE")
     pdf.set_title(f"{doc.title} {doc.number}")
     pdf.set_author(doc.seller.name)
-    # The document date, not the wall clock: the same invoice gives the same file.
+    # The document date, not the wall clock (the Factur-X library stamps its own time
+    # on the finished file when it embeds the XML).
     pdf.set_creation_date(datetime.combine(doc.date, time(), UTC))
     return pdf
 

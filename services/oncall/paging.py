@@ -280,16 +280,23 @@ class Pager:
     base_url: str
 
     async def page(self, page: Page) -> None:
-        """Webhook first (queued: a receiver that is down never delays the mail), then the
-        mail, each at most once."""
+        """Queue the webhook, send the mail, each at most once. A webhook that cannot be
+        queued (NATS down, another replica's claim) never holds up the mail: its error is
+        raised after the mail, so the event is handled again and the webhook retried."""
+        webhook_error: Exception | None = None
         url = page.person.webhook_url
         if url:
-            await self._queue_webhook(page, url)
+            try:
+                await self._queue_webhook(page, url)
+            except Exception as error:  # the mail goes out first; then the retry
+                webhook_error = error
         key = f"{page.case}.page-{page.level}-{page.attempt}"
         if await send_once(self.claims, self.mailer, key,
                            page_mail(page, self.settings, self.base_url)):
             log.info("paged %s for %s (level %s, page %s)", page.person.id, page.case,
                      page.level, page.attempt + 1)
+        if webhook_error is not None:
+            raise webhook_error
 
     async def _queue_webhook(self, page: Page, url: str) -> None:
         event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",

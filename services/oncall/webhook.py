@@ -14,6 +14,7 @@ survive restarts and replicas share them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -29,7 +30,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from shared.consumer import ConsumerSpec
+from shared.consumer import ConsumerSpec, record_for_operators
 from shared.provision import ensure_stream
 
 log = logging.getLogger(__name__)
@@ -127,8 +128,10 @@ class WebhookSender:
 
     def spec(self) -> ConsumerSpec:
         delays = tuple(self.backoff_s * 2**n for n in range(max(1, self.attempts - 1)))
+        # One delivery more than tries: a replica that died during the last try leaves the
+        # job to a last delivery, which records the give-up instead of trying again.
         return ConsumerSpec(DURABLE, ["webhooks.>"], self._deliver, stream=WEBHOOKS_STREAM,
-                            max_deliver=self.attempts, ack_wait_s=self.timeout_s + 30.0,
+                            max_deliver=self.attempts + 1, ack_wait_s=self.timeout_s + 30.0,
                             decode=self._decode, order_key=lambda subject: subject,
                             backoff_s=delays)
 
@@ -142,6 +145,13 @@ class WebhookSender:
 
     async def _deliver(self, delivery: Delivery) -> None:
         job = delivery.job
+        if delivery.attempt > self.attempts:
+            log.error("webhook %s to %s: gave up after %s tries", job.event_id, job.url,
+                      self.attempts)
+            await record_for_operators(self.js, f"webhook-{job.event_id}",
+                                       f"webhook to {job.url} not delivered after "
+                                       f"{self.attempts} tries")
+            return
         if not await self.post(job.url, job.event_id, webhook_body(job.payload),
                                delivery.attempt):
             raise WebhookNotDelivered(f"webhook {job.event_id}: try {delivery.attempt} "
@@ -156,8 +166,11 @@ class WebhookSender:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout_s)
         try:
-            response = await self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
+            # httpx's timeout is per phase (connect, write, read): bound the whole call, so
+            # a try always ends before the queue would hand the job to another replica.
+            async with asyncio.timeout(self.timeout_s):
+                response = await self._client.post(url, content=body, headers=headers)
+        except (httpx.HTTPError, TimeoutError) as error:
             log.warning("webhook %s to %s, try %s: %s", event_id, url, attempt, error)
             return False
         if 200 <= response.status_code < 300:

@@ -54,7 +54,7 @@ def test_the_invoice_pdf_has_what_pdf_a_3b_requires() -> None:
     assert b"<pdfaid:conformance>B</pdfaid:conformance>" in xmp
     assert b"Rechnung RE-2026-000042" in xmp
     [attached] = root["/AF"]
-    assert attached.get_object()["/AFRelationship"] in ("/Data", "/Alternative")
+    assert attached.get_object()["/AFRelationship"] == "/Data"
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()

@@ -294,7 +294,9 @@ async def test_a_load_reuses_the_event_a_consumer_just_decoded(
 
     monkeypatch.setattr(store.vault, "reveal", counting_reveal)
     history = await store.load("D1")
-    assert history.events == [consumed] and reveals == []  # not decrypted again
+    [loaded] = history.events
+    assert loaded.event is consumed.event and reveals == []  # not decrypted again
+    assert loaded.recorded_at is not None  # the time as the loaded message says it
     monkeypatch.setattr(eventstore, "RECENT_EVENTS_S", 0.0)  # older than that: decoded anew
     assert [r.event for r in (await store.load("D1")).events] == [submitted]
     assert reveals == ["D1"]

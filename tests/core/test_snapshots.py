@@ -152,3 +152,31 @@ async def test_snapshots_are_purged_when_the_log_is_created_anew(store: EventSto
     await asyncio.sleep(0.01)  # the new stream's creation time differs
     await provision(js)
     assert (await js.stream_info(SNAPSHOTS_STREAM)).state.messages == 0
+
+
+async def test_a_snapshot_naming_another_tickets_messages_is_ignored(
+        store: EventStore) -> None:
+    await long_ticket(store, "S8", replies=10)
+    expected = await EventStore(store.nc)._scan("S8")
+    foreign = Snapshot([StoredMessage(r.seq, "tickets.OTHER.TechnicianResponded", None,
+                                      {"Ticketcore-Event-Type": "TechnicianResponded"},
+                                      b"{}") for r in expected.events])
+    await store.nc.jetstream().publish(snapshot_subject("TICKETS", "S8"),
+                                       msgspec.msgpack.encode(foreign))
+    loader = CountingStore(store.nc)
+    assert facts(await loader.load("S8")) == facts(expected)
+    assert len(loader.fetched) == 10  # everything from the log
+
+
+async def test_decoded_events_expire_whether_or_not_they_are_asked_for(
+        store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shared.eventstore as eventstore
+
+    await long_ticket(store, "S9", replies=2)
+    await store.load("S9")
+    assert len(store._recent) == 3
+    monkeypatch.setattr(eventstore, "RECENT_EVENTS_S", 0.2)
+    await asyncio.sleep(0.3)
+    await store.append("S10", [request_submitted()], 0)
+    await store.load("S10")  # remembering S10's event drops every older one
+    assert [r.ticket_id for r, _ in store._recent.values()] == ["S10"]

@@ -22,6 +22,7 @@ from services.oncall.webhook import (
 from shared.app import running_system
 from shared.eventstore import EventStore
 from shared.natsserver import free_port
+from shared.provision import OPS_BUCKET
 from tests.oncall.conftest import submit, wait_until
 from tests.support import SmtpSink
 
@@ -151,3 +152,46 @@ async def test_webhook_retries_survive_a_restart_of_the_oncall_service(
     assert receiver.calls[0]["event_id"] == f"page-{case}-1-0"
     assert queued == 0  # delivered jobs leave the work queue
     assert len(smtp_sink.messages) == 1  # the restart did not page again
+
+
+async def test_a_webhook_that_cannot_be_queued_does_not_hold_up_the_mail(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
+    async with running_system(settings, ("oncall",)) as system:
+        await system.runtime.js.delete_stream(WEBHOOKS_STREAM)  # queueing fails now
+        await submit(store, priority=True)
+        [page] = await smtp_sink.wait_for(1)
+    assert "PRIORITY" in page["Subject"]
+
+
+async def test_a_webhook_given_up_is_recorded_for_operators(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook",
+                             webhook_attempts=2, webhook_backoff_s=0.05)
+    receiver = Receiver(settings.oncall.webhook_secret, fail_first=100)
+    async with serve_on(receiver.app(), port), \
+            running_system(settings, ("oncall",)) as system:
+        case = await submit(store, priority=True)
+        js = system.runtime.js
+        ops = await js.key_value(OPS_BUCKET)
+
+        async def recorded() -> bool:
+            try:
+                await ops.get(f"webhook-page-{case}-1-0")
+            except Exception:
+                return False
+            return True
+
+        found = False
+        for _ in range(100):
+            found = await recorded()
+            if found:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # a third call would show up now
+        queued = (await js.stream_info(WEBHOOKS_STREAM)).state.messages
+    assert found
+    assert len(receiver.calls) == 2  # the two tries, then no more
+    assert queued == 0  # the give-up removed the job from the queue
