@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+from collections.abc import Coroutine
 from typing import Any
 
 from benchmarks.common import machine, report, say
@@ -62,6 +64,20 @@ def _sync_option(parser: argparse.ArgumentParser) -> None:
                              "production) or the server's default (fsync every 2 minutes)")
 
 
+def _stop_cleanly_on_sigterm() -> None:
+    """A benchmark stopped with SIGTERM (a timeout, ``kill``) unwinds like Ctrl-C, so its
+    nats-server, services and SMTP sink are stopped instead of left running."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    _stop_cleanly_on_sigterm()
+    return eventloop.run(main)
+
+
 def _finish(result: dict[str, Any]) -> int:
     result["machine"] = machine()
     report(result)
@@ -71,30 +87,31 @@ def _finish(result: dict[str, Any]) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from benchmarks import replay
 
-    return _finish(eventloop.run(replay.run(args.events, sync=args.sync)))
+    return _finish(_run(replay.run(args.events, sync=args.sync)))
 
 
 def _memory(args: argparse.Namespace) -> int:
     from benchmarks import memory
 
-    return _finish(eventloop.run(memory.run(args.events, sync=args.sync)))
+    return _finish(_run(memory.run(args.events, sync=args.sync)))
 
 
 def _load_ticket(args: argparse.Namespace) -> int:
     from benchmarks import load_ticket
 
-    return _finish(eventloop.run(load_ticket.run(args.events, args.loads, sync=args.sync)))
+    return _finish(_run(load_ticket.run(args.events, args.loads, sync=args.sync)))
 
 
 def _raw(args: argparse.Namespace) -> int:
     from benchmarks import raw
 
-    return _finish(eventloop.run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
+    return _finish(_run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
 
 
 def _pipeline(args: argparse.Namespace) -> int:
     from benchmarks import pipeline
 
+    _stop_cleanly_on_sigterm()
     try:
         return _finish(pipeline.run_from_args(args))
     except pipeline.IntakeApiMissing as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,28 @@ async def test_memory_starts_every_service_on_a_filled_log() -> None:
     result = await memory.run(400, sync="default", sample_s=0.2)
     assert set(result["rss_mb"]) == {"intake", "ack", "oncall", "billing"}
     assert all(value > 0 for value in result["rss_mb"].values())
+
+
+async def test_a_benchmark_stopped_with_sigterm_stops_what_it_started(tmp_path: Path) -> None:
+    import asyncio
+    import signal
+    import sys
+
+    import psutil
+
+    bench = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", "bench", "pipeline", "--layout", "split",
+        "--tickets", "100000", "--sync", "default", cwd=tmp_path,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    process = psutil.Process(bench.pid)
+    children: list[psutil.Process] = []
+    for _ in range(300):  # until the services run (the nats-server, five services, the sink)
+        children = process.children(recursive=True)
+        if len(children) >= 7:
+            break
+        await asyncio.sleep(0.1)
+    assert len(children) >= 7
+    bench.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(bench.wait(), 60)
+    _, alive = psutil.wait_procs(children, timeout=20)
+    assert alive == []
