@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import nats
 from fastapi import APIRouter
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -68,10 +67,19 @@ class Runtime:
 
 async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore") -> Runtime:
     """Connect to NATS and build the runtime (reconnecting forever on a lost server)."""
-    nc = await nats.connect(
+    nc = NatsClient()
+
+    async def disconnected() -> None:
+        # nats-py calls this on our own close too: only a lost server is worth a warning.
+        if nc.is_closed or nc.is_draining:
+            log.info("NATS: connection closed")
+        else:
+            log.warning("NATS: disconnected, reconnecting")
+
+    await nc.connect(
         nats_url, name=name, connect_timeout=settings.nats.connect_timeout_s,
         max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        error_cb=_log_nats_error, disconnected_cb=_log_disconnected,
+        error_cb=_log_nats_error, disconnected_cb=disconnected,
     )
     js = nc.jetstream(timeout=10.0)
 
@@ -86,7 +94,3 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
 
 async def _log_nats_error(error: Exception) -> None:
     log.warning("NATS: %s", error)
-
-
-async def _log_disconnected() -> None:
-    log.warning("NATS: disconnected, reconnecting")
