@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import machine, report, say
@@ -15,29 +15,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="benchmarks: throughput, latency, replay")
     sub = bench.add_subparsers(title="benchmarks")
 
-    replay = sub.add_parser("replay", help="rebuild every ticket from a log of N events")
-    replay.add_argument("--events", type=int, default=1_000_000)
-    _sync_option(replay)
-    replay.set_defaults(run=_replay)
-
-    load = sub.add_parser("load-ticket", help="time to load a 50-event ticket from a big log")
-    load.add_argument("--events", type=int, default=1_000_000)
+    _benchmark(sub, "replay", "rebuild every ticket from a log of N events", _replay,
+               events=True)
+    load = _benchmark(sub, "load-ticket", "time to load a 50-event ticket from a big log",
+                      _load_ticket, events=True)
     load.add_argument("--loads", type=int, default=300, help="how many loads to time")
-    _sync_option(load)
-    load.set_defaults(run=_load_ticket)
-
-    memory = sub.add_parser("memory", help="each service's RSS with a log of N events")
-    memory.add_argument("--events", type=int, default=1_000_000)
-    _sync_option(memory)
-    memory.set_defaults(run=_memory)
-
-    raw_limits = sub.add_parser("raw", help="the raw JetStream limits of this machine")
+    _benchmark(sub, "memory", "each service's RSS with a log of N events", _memory,
+               events=True)
+    raw_limits = _benchmark(sub, "raw", "the raw JetStream limits of this machine", _raw)
     raw_limits.add_argument("--publishes", type=int, default=5000)
     raw_limits.add_argument("--tickets", type=int, default=2000)
-    _sync_option(raw_limits)
-    raw_limits.set_defaults(run=_raw)
-
-    pipeline = sub.add_parser("pipeline", help="end to end: HTTP submit to receipt accepted")
+    pipeline = _benchmark(sub, "pipeline", "end to end: HTTP submit to receipt accepted",
+                          _pipeline)
     pipeline.add_argument("--tickets", type=int, default=3000,
                           help="requests for the throughput phase")
     pipeline.add_argument("--rate", type=float, default=300.0,
@@ -54,14 +43,25 @@ def register(commands: argparse._SubParsersAction) -> None:
                           help="intake processes in the split layout")
     pipeline.add_argument("--idempotency-keys", action="store_true",
                           help="send an Idempotency-Key with every request (one more write)")
-    _sync_option(pipeline)
-    pipeline.set_defaults(run=_pipeline)
 
 
-def _sync_option(parser: argparse.ArgumentParser) -> None:
+def _benchmark(sub: argparse._SubParsersAction, name: str, help_text: str,
+               run: Callable[[argparse.Namespace], int], *, events: bool = False
+               ) -> argparse.ArgumentParser:
+    """One ``ticketcore bench <name>`` with the options every benchmark has."""
+    parser = sub.add_parser(name, help=help_text)
+    if events:
+        parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--sync", choices=("always", "default"), default="always",
                         help="nats-server sync_interval: always (fsync before ack, as in "
                              "production) or the server's default (fsync every 2 minutes)")
+
+    def stopping_cleanly(args: argparse.Namespace) -> int:
+        _stop_cleanly_on_sigterm()
+        return run(args)
+
+    parser.set_defaults(run=stopping_cleanly)
+    return parser
 
 
 def _stop_cleanly_on_sigterm() -> None:
@@ -73,11 +73,6 @@ def _stop_cleanly_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
-    _stop_cleanly_on_sigterm()
-    return eventloop.run(main)
-
-
 def _finish(result: dict[str, Any]) -> int:
     result["machine"] = machine()
     report(result)
@@ -87,31 +82,30 @@ def _finish(result: dict[str, Any]) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from benchmarks import replay
 
-    return _finish(_run(replay.run(args.events, sync=args.sync)))
+    return _finish(eventloop.run(replay.run(args.events, sync=args.sync)))
 
 
 def _memory(args: argparse.Namespace) -> int:
     from benchmarks import memory
 
-    return _finish(_run(memory.run(args.events, sync=args.sync)))
+    return _finish(eventloop.run(memory.run(args.events, sync=args.sync)))
 
 
 def _load_ticket(args: argparse.Namespace) -> int:
     from benchmarks import load_ticket
 
-    return _finish(_run(load_ticket.run(args.events, args.loads, sync=args.sync)))
+    return _finish(eventloop.run(load_ticket.run(args.events, args.loads, sync=args.sync)))
 
 
 def _raw(args: argparse.Namespace) -> int:
     from benchmarks import raw
 
-    return _finish(_run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
+    return _finish(eventloop.run(raw.limits(args.publishes, args.tickets, sync=args.sync)))
 
 
 def _pipeline(args: argparse.Namespace) -> int:
     from benchmarks import pipeline
 
-    _stop_cleanly_on_sigterm()
     try:
         return _finish(pipeline.run_from_args(args))
     except pipeline.IntakeApiMissing as error:

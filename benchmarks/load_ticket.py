@@ -24,13 +24,13 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         say(f"filled {stored} events at {rate(stored, clock.seconds)}/s; loading ...")
         ticket_ids = long_ticket_ids(LONG_TICKETS)
         plain = _without_snapshots(server.store)
-        scans = _count_scans(server.store, plain)
+        scans = _counting("_scan", server.store, plain)  # loads that fell back to the scan
         cold = await _timed_loads(plain, ticket_ids, loads)
         say(f"without snapshots: p50 {cold['load']['p50_ms']} ms; warming snapshots ...")
         for ticket_id in ticket_ids:  # as any command on the ticket would have done
             await server.store.load(ticket_id)
         await server.nc.flush()  # snapshots are written without waiting for an ack
-        fetched = _count_fetches(server.store)
+        fetched = _counting("_get_by_sequences", server.store)
         warm = await _timed_loads(server.store, ticket_ids, loads)
         return {
             "benchmark": "load-ticket", "sync": server.sync_setting, "events": stored,
@@ -79,28 +79,16 @@ def _without_snapshots(store: EventStore) -> EventStore:
     return plain
 
 
-def _count_fetches(store: EventStore) -> dict[str, int]:
-    """Count the loads that fetch events by sequence besides the last message."""
-    fetches = {"count": 0}
-    get = store._get_by_sequences
-
-    async def counting(sequences: list[int]) -> Any:
-        fetches["count"] += bool(sequences)
-        return await get(sequences)
-
-    store._get_by_sequences = counting  # type: ignore[method-assign]
-    return fetches
-
-
-def _count_scans(*stores: EventStore) -> dict[str, int]:
-    """Count the loads that fall back to the scan by subject (they should not)."""
-    scans = {"count": 0}
+def _counting(name: str, *stores: EventStore) -> dict[str, int]:
+    """Count the calls of the stores' async method ``name`` that are given something to do
+    (a ticket to scan, sequences to fetch); the dict's "count" grows as they happen."""
+    calls = {"count": 0}
     for store in stores:
-        scan = store._scan
+        original = getattr(store, name)
 
-        async def counting(ticket_id: str, scan: Any = scan) -> Any:
-            scans["count"] += 1
-            return await scan(ticket_id)
+        async def counting(argument: Any, original: Any = original) -> Any:
+            calls["count"] += bool(argument)
+            return await original(argument)
 
-        store._scan = counting  # type: ignore[method-assign]
-    return scans
+        setattr(store, name, counting)
+    return calls

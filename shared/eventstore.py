@@ -279,10 +279,11 @@ class EventStore:
         matches and are fetched directly otherwise; a ticket without that index (written by
         another tool) is read by a batched scan by subject."""
         check_ticket_id(ticket_id)
-        last, snapshot = await self._last_and_snapshot(ticket_id)
+        last, sequences, snapshot = await self._last_and_snapshot(ticket_id)
         if last is None:
             return TicketHistory(ticket_id)
-        messages = await self._indexed_messages(ticket_id, last, snapshot)
+        messages = (await self._indexed_messages(ticket_id, last, sequences, snapshot)
+                    if sequences is not None else None)
         if messages is None:
             return await self._scan(ticket_id)
         history = TicketHistory(ticket_id)
@@ -297,24 +298,26 @@ class EventStore:
         self._remember(ticket_id, [m.seq for m in messages])
         return history
 
-    async def _last_and_snapshot(self, ticket_id: str) -> tuple[Msg | None, Snapshot | None]:
-        """The ticket's last message, and its snapshot where one can help: asked for at once
-        for a ticket known to be long, after the last message (which says how long the
-        ticket is) otherwise; most tickets are short and need no snapshot request."""
+    async def _last_and_snapshot(self, ticket_id: str
+                                 ) -> tuple[Msg | None, list[int] | None, Snapshot | None]:
+        """The ticket's last message, the sequences its index names (None: no index), and
+        the snapshot where one can help: asked for at once for a ticket known to be long,
+        after the last message (which says how long the ticket is) otherwise; most tickets
+        are short and need no snapshot request."""
         last_request = self._direct_get({"last_by_subj": ticket_subject(ticket_id)})
-        if len(self._sequences.get(ticket_id, ())) > SNAPSHOT_AFTER:
-            return await asyncio.gather(last_request, self.snapshots.get(ticket_id))
-        last = await last_request
+        known_long = len(self._sequences.get(ticket_id, ())) > SNAPSHOT_AFTER
+        if known_long:
+            last, snapshot = await asyncio.gather(last_request,
+                                                  self.snapshots.get(ticket_id))
+        else:
+            last, snapshot = await last_request, None
         sequences = _sequences_named_by(last) if last is not None else None
-        if sequences is None or len(sequences) <= SNAPSHOT_AFTER:
-            return last, None
-        return last, await self.snapshots.get(ticket_id)
+        if not known_long and sequences is not None and len(sequences) > SNAPSHOT_AFTER:
+            snapshot = await self.snapshots.get(ticket_id)
+        return last, sequences, snapshot
 
-    async def _indexed_messages(self, ticket_id: str, last: Msg,
+    async def _indexed_messages(self, ticket_id: str, last: Msg, sequences: list[int],
                                 snapshot: Snapshot | None) -> list[StoredMessage] | None:
-        sequences = _sequences_named_by(last)
-        if sequences is None:
-            return None
         prefix = ticket_subject(ticket_id, "")
         # The last message always comes from the log: it is what says the snapshot is current.
         cached = snapshot.prefix_of(sequences)[:len(sequences) - 1] if snapshot else []

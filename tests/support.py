@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Any
 
 import uvicorn
 from aiosmtpd.controller import Controller
@@ -70,3 +71,17 @@ class SmtpSink:
         while len(self.messages) < count and loop.time() < deadline:
             await asyncio.sleep(0.02)
         return self.messages
+
+
+def record_calls(owner: object, name: str) -> list[Any]:
+    """Wrap the async method ``name`` of ``owner`` (this object only) so that each call's
+    first argument is recorded in the returned list; the method still runs."""
+    original = getattr(owner, name)
+    calls: list[Any] = []
+
+    async def recording(first: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(first)
+        return await original(first, *args, **kwargs)
+
+    setattr(owner, name, recording)
+    return calls

@@ -16,6 +16,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -237,36 +238,35 @@ class SendClaims:
             log.warning("claim %s was taken over before release", key)
 
 
-async def queue_once(claims: SendClaims, webhooks: WebhookSender, key: str, url: str,
-                     event_id: str, payload: dict[str, Any]) -> bool:
-    """Queue a webhook call unless it was queued already (claimed like a mail, so a crash
-    between claim and queueing is taken over, not lost); True if this call queued it."""
+async def once(claims: SendClaims, key: str, effect: Callable[[], Awaitable[object]],
+               release_on: type[Exception] | tuple[type[Exception], ...] = Exception
+               ) -> bool:
+    """Run ``effect`` unless it ran already under ``key``: claim, run, mark ``sent``. An
+    error in ``release_on`` gives the claim back (a retry runs it again); a crash leaves it
+    to be taken over. True if this call ran it."""
     revision = await claims.claim(key, datetime.now(UTC))
     if revision is None:
         return False
     try:
-        await webhooks.enqueue(url, event_id, payload)
-    except Exception:
+        await effect()
+    except release_on:
         await claims.release(key, revision)
         raise
     await claims.mark_sent(key, datetime.now(UTC))
     return True
+
+
+async def queue_once(claims: SendClaims, webhooks: WebhookSender, key: str, url: str,
+                     event_id: str, payload: dict[str, Any]) -> bool:
+    """Queue a webhook call unless it was queued already (claimed like a mail, so a crash
+    between claim and queueing is taken over, not lost); True if this call queued it."""
+    return await once(claims, key, lambda: webhooks.enqueue(url, event_id, payload))
 
 
 async def send_once(claims: SendClaims, mailer: Mailer, key: str, message: EmailMessage
                     ) -> bool:
     """Send ``message`` unless it went out already; True if this call sent it."""
-    now = datetime.now(UTC)
-    revision = await claims.claim(key, now)
-    if revision is None:
-        return False
-    try:
-        await mailer.send(message)
-    except MailError:
-        await claims.release(key, revision)
-        raise
-    await claims.mark_sent(key, datetime.now(UTC))
-    return True
+    return await once(claims, key, lambda: mailer.send(message), release_on=MailError)
 
 
 @dataclass

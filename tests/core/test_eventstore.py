@@ -17,6 +17,7 @@ from shared.eventstore import (
 )
 from shared.ticket import Respond, decide, fold
 from tests.factories import NOW, request_submitted
+from tests.support import record_calls
 
 
 async def test_append_and_load_round_trip(store: EventStore) -> None:
@@ -188,14 +189,8 @@ async def test_load_uses_the_sequence_index_and_matches_a_scan(store: EventStore
     version = await store.append("I1", batch, version)
     await store.append("I1", [ev.TicketClosed(at=NOW, by="a")], version)
     fresh = EventStore(store.nc)  # another process: nothing cached
-    scans: list[str] = []
     original_scan = fresh._scan
-
-    async def counting_scan(ticket_id: str):  # type: ignore[no-untyped-def]
-        scans.append(ticket_id)
-        return await original_scan(ticket_id)
-
-    fresh._scan = counting_scan  # type: ignore[method-assign]
+    scans = record_calls(fresh, "_scan")
     indexed = await fresh.load("I1")
     assert scans == []
     scanned = await original_scan("I1")
@@ -218,14 +213,7 @@ async def test_a_ticket_without_index_is_scanned_and_indexed_by_the_next_append(
     await fresh.append("I2", [ev.TechnicianResponded(at=NOW, technician="a")],
                        history.version)
     other = EventStore(store.nc)
-    scans: list[str] = []
-    original_scan = other._scan
-
-    async def counting_scan(ticket_id: str):  # type: ignore[no-untyped-def]
-        scans.append(ticket_id)
-        return await original_scan(ticket_id)
-
-    other._scan = counting_scan  # type: ignore[method-assign]
+    scans = record_calls(other, "_scan")
     assert len((await other.load("I2")).events) == 2 and scans == []
 
 
@@ -285,14 +273,7 @@ async def test_a_load_reuses_the_event_a_consumer_just_decoded(
     consumed = await store.decode_message(last.headers["Nats-Subject"], version, last.headers,
                                           last.data, None, remember=True)
     assert store.vault is not None
-    reveals: list[str] = []
-    original_reveal = store.vault.reveal
-
-    async def counting_reveal(ticket_id, event, known_keys=None):  # type: ignore[no-untyped-def]
-        reveals.append(ticket_id)
-        return await original_reveal(ticket_id, event, known_keys)
-
-    monkeypatch.setattr(store.vault, "reveal", counting_reveal)
+    reveals = record_calls(store.vault, "reveal")
     history = await store.load("D1")
     [loaded] = history.events
     assert loaded.event is consumed.event and reveals == []  # not decrypted again

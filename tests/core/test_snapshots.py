@@ -20,6 +20,7 @@ from shared.snapshots import (
     snapshot_subject,
 )
 from tests.factories import NOW, request_submitted
+from tests.support import record_calls
 
 EMAIL = "snapshot.kunde@example.de"
 
@@ -93,14 +94,7 @@ async def test_events_after_the_snapshot_are_read_from_the_log(store: EventStore
 async def test_a_short_ticket_gets_no_snapshot(store: EventStore) -> None:
     await long_ticket(store, "S3", replies=SNAPSHOT_AFTER - 1)
     loader = CountingStore(store.nc)
-    asked: list[str] = []
-    original_get = loader.snapshots.get
-
-    async def counting_get(ticket_id: str):  # type: ignore[no-untyped-def]
-        asked.append(ticket_id)
-        return await original_get(ticket_id)
-
-    loader.snapshots.get = counting_get  # type: ignore[method-assign]
+    asked = record_calls(loader.snapshots, "get")
     await loader.load("S3")
     assert asked == []  # the last message said the ticket is short: no snapshot request
     await asyncio.sleep(0.1)
