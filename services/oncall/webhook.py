@@ -138,8 +138,11 @@ class WebhookSender:
     async def _decode(self, msg: Msg) -> Delivery | None:
         try:
             job = _decoder.decode(msg.data)
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
             log.error("unreadable webhook job on %s: %s", msg.subject, error)
+            seq = msg.metadata.sequence.stream
+            await record_for_operators(self.js, f"webhook-unreadable-{seq}",
+                                       f"{msg.subject}: unreadable webhook job: {error}")
             return None
         return Delivery(job, msg.metadata.num_delivered or 1)
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from hypothesis import given
@@ -195,3 +196,23 @@ async def test_a_webhook_given_up_is_recorded_for_operators(
     assert found
     assert len(receiver.calls) == 2  # the two tries, then no more
     assert queued == 0  # the give-up removed the job from the queue
+
+
+@pytest.mark.parametrize("job", [b"not json", b'{"url": 5}', b"{}"])
+async def test_an_unreadable_webhook_job_is_recorded_and_leaves_the_queue(
+        make_settings, store: EventStore, smtp_sink: SmtpSink, job: bytes) -> None:
+    settings = make_settings()
+    async with running_system(settings, ("oncall",)) as system:
+        js = system.runtime.js
+        ack = await js.publish("webhooks.broken", job, stream=WEBHOOKS_STREAM)
+        ops = await js.key_value(OPS_BUCKET)
+        entry = None
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                entry = await ops.get(f"webhook-unreadable-{ack.seq}")
+            if entry is not None:
+                break
+            await asyncio.sleep(0.1)
+        queued = (await js.stream_info(WEBHOOKS_STREAM)).state.messages
+    assert entry is not None and b"unreadable webhook job" in (entry.value or b"")
+    assert queued == 0  # terminated, not redelivered in a loop
