@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import machine, report, say
-from shared import eventloop
+from shared.runtime import eventloop
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -17,10 +17,10 @@ import nats
 import psutil
 from nats.aio.client import Client as NatsClient
 
-from shared import eventloop
-from shared.eventstore import EventStore
-from shared.natsserver import EmbeddedNats
-from shared.provision import provision
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import EmbeddedNats
+from shared.adapters.provision import provision
+from shared.runtime import eventloop
 
 
 @dataclass

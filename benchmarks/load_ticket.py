@@ -8,9 +8,9 @@ from typing import Any
 from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, latency_summary, rate, say
 from benchmarks.tickets import long_ticket_ids, realistic_stream
-from shared.eventstore import EventStore
-from shared.snapshots import Snapshots, StoredMessage
-from shared.ticket import fold
+from shared.adapters.eventstore import EventStore
+from shared.adapters.snapshots import Snapshots, StoredMessage
+from shared.domain.ticket import fold
 
 LONG_TICKETS = 20
 

@@ -21,7 +21,7 @@ from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, rate, say
 from benchmarks.system import child, child_env
 from benchmarks.tickets import realistic_stream
-from shared.natsserver import free_port
+from shared.adapters.natsserver import free_port
 
 SERVICES = ("intake", "ack", "oncall", "billing")
 

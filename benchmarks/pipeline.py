@@ -31,9 +31,9 @@ from benchmarks import raw
 from benchmarks.common import latency_summary, rate, say
 from benchmarks.http_client import ConnectionPool, HttpProtocolError
 from benchmarks.system import SystemUnderTest, system_under_test
-from shared import eventloop
-from shared.natsserver import free_port
-from shared.provision import ensure_stream, tickets_stream
+from shared.adapters.natsserver import free_port
+from shared.adapters.provision import ensure_stream, tickets_stream
+from shared.runtime import eventloop
 
 RAW_STREAM = "BENCHRAW"
 WRITES_SETTLE_S = 1.0

@@ -31,7 +31,7 @@ from benchmarks.tickets import (
     request,
     ticket_messages,
 )
-from shared.eventstore import BatchPuller, EventStore, PendingEvent, ticket_subject
+from shared.adapters.eventstore import BatchPuller, EventStore, PendingEvent, ticket_subject
 
 
 class FillError(RuntimeError):

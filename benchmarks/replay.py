@@ -16,10 +16,10 @@ from benchmarks import raw
 from benchmarks.common import BenchServer, Stopwatch, bench_server, peak_rss_mb, rate, say
 from benchmarks.tickets import realistic_stream
 from services.oncall.readmodel import TicketBoard
-from shared.provision import ensure_kv
-from shared.ticket import INITIAL_STATE, TicketState, evolve
-from shared.timeentries import BUCKET as TIME_ENTRIES_BUCKET
-from shared.timeentries import TechnicianEntries
+from shared.adapters.provision import ensure_kv
+from shared.application.timeentries import BUCKET as TIME_ENTRIES_BUCKET
+from shared.application.timeentries import TechnicianEntries
+from shared.domain.ticket import INITIAL_STATE, TicketState, evolve
 
 
 async def rebuild_board(server: BenchServer) -> int:

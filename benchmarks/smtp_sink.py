@@ -113,7 +113,7 @@ async def serve(port: int) -> None:
 
 
 def main() -> None:
-    from shared import eventloop
+    from shared.runtime import eventloop
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

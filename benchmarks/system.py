@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from shared.natsserver import EmbeddedNats, free_port
+from shared.adapters.natsserver import EmbeddedNats, free_port
 
 LAYOUTS = ("one", "split")
 ONE_PROCESS = "ticketcore up (intake, ack, oncall, billing)"
@@ -107,7 +107,7 @@ async def child(arguments: list[str], env: dict[str, str], log_path: Path,
     """``ticketcore <arguments>`` as a child process, healthy on ``http_port``; yields pid."""
     with open(log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "shared.cli", *arguments, env=env, stdout=log, stderr=log)
+            sys.executable, "-m", "shared.runtime.cli", *arguments, env=env, stdout=log, stderr=log)
         try:
             await wait_healthy(f"http://127.0.0.1:{http_port}/health", process, log_path,
                                health_timeout_s)

@@ -3,7 +3,7 @@
 Four kinds of ticket life, mixed as in a support desk: a normal SLA ticket worked to its
 invoice, a priority ticket with paging, a customer without SLA who is declined, and a ticket
 still in progress. As the event store writes them, personal fields are sealed under a data
-key of the ticket (``shared.pii``), and that key is put into the ``pii_keys`` bucket before
+key of the ticket (``shared.adapters.pii``), and that key is put into the ``pii_keys`` bucket before
 the ticket's first event. Bodies without personal fields or case number are encoded once.
 """
 
@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from shared import events as ev
-from shared.casenumber import with_check_digit
-from shared.events import encode_event
-from shared.events.codec import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION
-from shared.eventstore import HEADER_APPEND_SIZE, HEADER_EARLIER, ticket_subject
-from shared.pii import PII_BUCKET, encrypt_field, has_personal_fields, transform
+from shared.adapters.eventstore import HEADER_APPEND_SIZE, HEADER_EARLIER, ticket_subject
+from shared.adapters.pii import PII_BUCKET, encrypt_field, has_personal_fields, transform
+from shared.domain import events as ev
+from shared.domain.casenumber import with_check_digit
+from shared.domain.events import encode_event
+from shared.domain.events.codec import HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION
 
 Message = tuple[str, dict[str, str], bytes]
 

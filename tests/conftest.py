@@ -12,9 +12,9 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from nats.aio.client import Client as NatsClient
 
-from shared.eventstore import EventStore
-from shared.natsserver import EmbeddedNats
-from shared.provision import provision
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import EmbeddedNats
+from shared.adapters.provision import provision
 from shared.settings import Settings, load_settings
 from tests.support import SmtpSink
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
-from shared import events as ev
+from shared.domain import events as ev
 
 _numbers = itertools.count(1)
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)

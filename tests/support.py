@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from fastapi import FastAPI
 
-from shared.natsserver import free_port
+from shared.adapters.natsserver import free_port
 
 
 @contextlib.asynccontextmanager

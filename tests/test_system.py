@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 from facturx import xml_check_xsd
 
-from shared.accounts import AccountStore, hash_password, new_token
-from shared.app import running_system
-from shared.casenumber import is_valid_case_number
+from shared.domain.casenumber import is_valid_case_number
+from shared.domain.ticket import fold
+from shared.runtime.accounts import AccountStore, hash_password, new_token
+from shared.runtime.app import running_system
 from shared.settings import Settings
-from shared.ticket import fold
 from tests.support import SmtpSink, serve_app
 
 REQUEST = {

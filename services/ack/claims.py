@@ -20,8 +20,8 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import BadRequestError, KeyWrongLastSequenceError, NotFoundError
 
-from shared.kvbuckets import kv_bucket
-from shared.provision import ensure_kv
+from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.provision import ensure_kv
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,7 @@ import nats.errors
 
 from services.ack.claims import Claim, ReceiptClaims
 from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
-from shared import events as ev
-from shared.eventstore import (
+from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
     EventStoreError,
@@ -39,8 +38,9 @@ from shared.eventstore import (
     TicketHistory,
     with_conflict_retry,
 )
-from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
-from shared.ticket import (
+from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.domain import events as ev
+from shared.domain.ticket import (
     FlagReceiptOverdue,
     RecordReceipt,
     RecordReceiptFailure,

@@ -23,12 +23,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from services.ack.claims import ReceiptClaims
 from services.ack.handler import Clock
 from services.ack.receipt import ReceiptSender, subject_text
-from shared import events as ev
-from shared.casenumber import subject_token
-from shared.eventstore import EventStore, RecordedEvent
-from shared.links import status_path
-from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
-from shared.ticket import fold
+from shared.adapters.eventstore import EventStore, RecordedEvent
+from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.domain import events as ev
+from shared.domain.casenumber import subject_token
+from shared.domain.ticket import fold
+from shared.runtime.links import status_path
 
 log = logging.getLogger(__name__)
 

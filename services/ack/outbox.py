@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from shared.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
+from shared.adapters.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted",

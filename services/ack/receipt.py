@@ -16,11 +16,11 @@ from typing import Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from shared import events as ev
-from shared.casenumber import subject_token
-from shared.links import status_path
-from shared.mailer import OutgoingMail
-from shared.redaction import shorten
+from shared.adapters.mailer import OutgoingMail
+from shared.domain import events as ev
+from shared.domain.casenumber import subject_token
+from shared.domain.redaction import shorten
+from shared.runtime.links import status_path
 
 # The short description's limit on the form (DOMAIN.md section 2).
 SUBJECT_TEXT_LIMIT = 80

@@ -23,10 +23,10 @@ from services.ack.handler import Clock, ReceiptHandler, StepHook
 from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
 from services.ack.outbox import outbox_router
 from services.ack.receipt import ReceiptSender
-from shared.consumer import ConsumerSpec
-from shared.mailcatcher import MailCatcher
-from shared.mailer import Mailer, local_catcher, mailer_for, stop_local_catcher
-from shared.runtime import Runtime
+from shared.adapters.consumer import ConsumerSpec
+from shared.adapters.mailcatcher import MailCatcher
+from shared.adapters.mailer import Mailer, local_catcher, mailer_for, stop_local_catcher
+from shared.runtime.context import Runtime
 
 DURABLE = "ack-receipts"
 NOTICES_DURABLE = "ack-notices"

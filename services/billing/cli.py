@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from services.billing.quote import QuoteInputError, parse_quote_request
-from shared.calendar import BusinessCalendar
-from shared.pricing import Entry, price
+from shared.domain.calendar import BusinessCalendar
+from shared.domain.pricing import Entry, price
 
 BENCH_ENTRIES = 10_000
 BENCH_RUNS = 7

@@ -21,12 +21,12 @@ from typing import Any
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
-from shared import events as ev
-from shared.calendar import BERLIN, BusinessCalendar
-from shared.kvbuckets import kv_bucket
-from shared.pricing import running_total
-from shared.provision import ensure_kv
-from shared.ticket.state import TicketState
+from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.provision import ensure_kv
+from shared.domain import events as ev
+from shared.domain.calendar import BERLIN, BusinessCalendar
+from shared.domain.pricing import running_total
+from shared.domain.ticket.state import TicketState
 
 NUMBERS_BUCKET = "billing_invoice_numbers"
 RESERVATIONS_BUCKET = "billing_invoice_reservations"

@@ -8,9 +8,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.calendar import BusinessCalendar
-from shared.money import parse_amount
-from shared.pricing import KINDS, Entry, Quote, price
+from shared.domain.calendar import BusinessCalendar
+from shared.domain.money import parse_amount
+from shared.domain.pricing import KINDS, Entry, Quote, price
 
 # Longer entries are typos (or abuse: each block costs a calendar look-up).
 MAX_ENTRY = timedelta(days=31)

@@ -21,8 +21,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from lxml import etree
 from PIL import ImageCms
 
-from shared import events as ev
-from shared.money import format_amount
+from shared.domain import events as ev
+from shared.domain.money import format_amount
 
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))

@@ -27,20 +27,20 @@ from services.billing.invoicing import (
     issuance_key,
     local_date,
 )
-from shared import events as ev
-from shared.auth import authenticate
-from shared.calendar import calendar_from_settings
-from shared.consumer import ConsumerSpec
-from shared.eventstore import PendingEvent, TicketHistory, with_conflict_retry
-from shared.handling import execute
-from shared.kvbuckets import kv_bucket
-from shared.pricing import Quote, running_total
-from shared.runtime import Runtime
-from shared.ticket import commands as c
-from shared.ticket import decide, fold
-from shared.ticket.decide import DomainError
-from shared.ticket.state import TicketState
-from shared.timeentries import TechnicianEntries, log_time
+from shared.adapters.consumer import ConsumerSpec
+from shared.adapters.eventstore import PendingEvent, TicketHistory, with_conflict_retry
+from shared.adapters.kvbuckets import kv_bucket
+from shared.application.handling import execute
+from shared.application.timeentries import TechnicianEntries, log_time
+from shared.domain import events as ev
+from shared.domain.calendar import calendar_from_settings
+from shared.domain.pricing import Quote, running_total
+from shared.domain.ticket import commands as c
+from shared.domain.ticket import decide, fold
+from shared.domain.ticket.decide import DomainError
+from shared.domain.ticket.state import TicketState
+from shared.runtime.auth import authenticate
+from shared.runtime.context import Runtime
 
 # Refusals caused by what the caller sent (422) rather than by the ticket's state (409).
 INPUT_ERRORS = frozenset({"end_not_after_start", "unknown_kind", "entry_in_future",

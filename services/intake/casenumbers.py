@@ -23,8 +23,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from shared.casenumber import with_check_digit
-from shared.kvbuckets import kv_bucket
+from shared.adapters.kvbuckets import kv_bucket
+from shared.domain.casenumber import with_check_digit
 
 COUNTER_BUCKET = "intake_counters"
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -9,9 +9,9 @@ from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from services.intake.mail import InboundMailChannel, read_attachment
 from services.intake.submission import IDEMPOTENCY_BUCKET, Intake
 from services.intake.web import IntakeWeb
-from shared.consumer import ConsumerSpec
-from shared.provision import ensure_kv
-from shared.runtime import Runtime
+from shared.adapters.consumer import ConsumerSpec
+from shared.adapters.provision import ensure_kv
+from shared.runtime.context import Runtime
 
 
 class IntakeService:

@@ -24,13 +24,13 @@ from nats.js.kv import KeyValue
 
 from services.intake.casenumbers import CaseNumberAllocator
 from services.intake.validation import FREE_TEXT_FIELDS, SHORT_DESCRIPTION, SupportRequest
-from shared import events as ev
-from shared.eventstore import ConcurrencyConflict, EventStore, PendingEvent
-from shared.kvbuckets import kv_bucket
-from shared.redaction import redact, shorten
+from shared.adapters.eventstore import ConcurrencyConflict, EventStore, PendingEvent
+from shared.adapters.kvbuckets import kv_bucket
+from shared.domain import events as ev
+from shared.domain.redaction import redact, shorten
+from shared.domain.ticket import INITIAL_STATE, decide
+from shared.domain.ticket.commands import SubmitRequest
 from shared.settings.intake import IntakeSettings
-from shared.ticket import INITIAL_STATE, decide
-from shared.ticket.commands import SubmitRequest
 
 IDEMPOTENCY_BUCKET = "intake_idempotency"
 MAX_NUMBER_ATTEMPTS = 5

@@ -47,10 +47,15 @@ from services.intake.protection import (
 )
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
 from services.intake.validation import SupportRequest, validate
-from shared import events as ev
-from shared.casenumber import is_valid_case_number
-from shared.eventstore import ConcurrencyConflict, EventStore, EventStoreError, TicketHistory
-from shared.links import status_path, verify_status_token
+from shared.adapters.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    EventStoreError,
+    TicketHistory,
+)
+from shared.domain import events as ev
+from shared.domain.casenumber import is_valid_case_number
+from shared.runtime.links import status_path, verify_status_token
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from shared.casenumber import is_valid_case_number
-from shared.handling import EventIdFor, Handled, execute
-from shared.runtime import Runtime
-from shared.ticket import DomainError
-from shared.ticket import commands as c
+from shared.application.handling import EventIdFor, Handled, execute
+from shared.domain.casenumber import is_valid_case_number
+from shared.domain.ticket import DomainError
+from shared.domain.ticket import commands as c
+from shared.runtime.context import Runtime
 
 # Every action's result: what it stored and the ticket afterwards.
 ActionResult = Handled

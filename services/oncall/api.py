@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from services.oncall import actions
 from services.oncall.paging import check_ack_link
 from services.oncall.rota import on_call_report
-from shared.auth import authenticate
-from shared.ticket import DomainError, fold
+from shared.domain.ticket import DomainError, fold
+from shared.runtime.auth import authenticate
 
 if TYPE_CHECKING:
     from services.oncall.service import OncallService

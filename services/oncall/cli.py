@@ -31,7 +31,7 @@ def _parse_at(value: str | None) -> datetime:
 
 
 def _report(args: argparse.Namespace) -> dict[str, object] | None:
-    from shared.cli import settings_from_env
+    from shared.runtime.cli import settings_from_env
 
     settings = settings_from_env()
     try:

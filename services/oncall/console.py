@@ -4,7 +4,7 @@
 a ticket's request and full history with the actions acknowledge, accept, decline,
 respond, log time and resolve. Every action goes through the decider (the single source
 of rules) via :mod:`services.oncall.actions`; a refusal is shown on the page and stores
-nothing. Sessions are the signed cookie of :mod:`shared.auth`; every form carries a CSRF
+nothing. Sessions are the signed cookie of :mod:`shared.runtime.auth`; every form carries a CSRF
 token derived from the session (the login form one derived from a pre-session cookie).
 The ticket page also shows the SLA clocks, receipt problems and the running total of the
 time not yet invoiced. The UI speaks German (the technicians of a German MSP).
@@ -38,20 +38,20 @@ from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundErr
 
 from services.oncall import actions
 from services.oncall.readmodel import TicketBoard, receipt_problem
-from shared import events as ev
-from shared.accounts import Technician
-from shared.auth import SESSION_COOKIE, SESSION_TTL_S, session_cookie_value
-from shared.auth import technician_from_session as _technician_from_session
-from shared.calendar import BusinessCalendar, calendar_from_settings
-from shared.casenumber import is_valid_case_number
-from shared.eventstore import ConcurrencyConflict, EventStoreError, RecordedEvent
-from shared.money import format_amount
-from shared.pricing import Quote, running_total
-from shared.runtime import Runtime
-from shared.ticket import DomainError, TicketState, fold
-from shared.ticket import commands as c
-from shared.ticket.decide import ACTIVE, TIME_LOGGABLE
-from shared.timeentries import TechnicianEntries, log_time
+from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError, RecordedEvent
+from shared.application.timeentries import TechnicianEntries, log_time
+from shared.domain import events as ev
+from shared.domain.calendar import BusinessCalendar, calendar_from_settings
+from shared.domain.casenumber import is_valid_case_number
+from shared.domain.money import format_amount
+from shared.domain.pricing import Quote, running_total
+from shared.domain.ticket import DomainError, TicketState, fold
+from shared.domain.ticket import commands as c
+from shared.domain.ticket.decide import ACTIVE, TIME_LOGGABLE
+from shared.runtime.accounts import Technician
+from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, session_cookie_value
+from shared.runtime.auth import technician_from_session as _technician_from_session
+from shared.runtime.context import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,12 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender
-from shared import events as ev
-from shared.casenumber import subject_token
-from shared.kvbuckets import kv_bucket
-from shared.links import status_path
-from shared.mailer import Mailer, MailError
-from shared.provision import ensure_kv
+from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.mailer import Mailer, MailError
+from shared.adapters.provision import ensure_kv
+from shared.domain import events as ev
+from shared.domain.casenumber import subject_token
+from shared.runtime.links import status_path
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared import events as ev
-from shared.eventstore import EventStore, RecordedEvent
-from shared.ticket import TicketState, evolve, fold
-from shared.ticket.state import INITIAL_STATE
+from shared.adapters.eventstore import EventStore, RecordedEvent
+from shared.domain import events as ev
+from shared.domain.ticket import TicketState, evolve, fold
+from shared.domain.ticket.state import INITIAL_STATE
 
 log = logging.getLogger(__name__)
 

@@ -30,16 +30,16 @@ from services.oncall.paging import Page, Pager, PageReason, SendClaims, decline_
 from services.oncall.rota import Gap, Person, RotaError, rota_from_settings
 from services.oncall.timers import Timer, TimerConsumer, schedule
 from services.oncall.webhook import WebhookSender
-from shared import events as ev
-from shared.calendar import calendar_from_settings
-from shared.consumer import ConsumerSpec
-from shared.eventstore import RecordedEvent, TicketHistory
-from shared.mailer import Mailer, mailer_for, stop_local_catcher
-from shared.runtime import Runtime
+from shared.adapters.consumer import ConsumerSpec
+from shared.adapters.eventstore import RecordedEvent, TicketHistory
+from shared.adapters.mailer import Mailer, mailer_for, stop_local_catcher
+from shared.domain import events as ev
+from shared.domain.calendar import calendar_from_settings
+from shared.domain.ticket import TicketState, fold
+from shared.domain.ticket import commands as c
+from shared.domain.ticket.decide import ACTIVE
+from shared.runtime.context import Runtime
 from shared.settings import ConfigurationError
-from shared.ticket import TicketState, fold
-from shared.ticket import commands as c
-from shared.ticket.decide import ACTIVE
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ class OncallService:
 
     async def health(self) -> dict[str, Any]:
         """For ``/health``: how many rota gaps the start-up check found (the consumers'
-        lag, ``oncall-timers`` included, is reported by ``shared.app``)."""
+        lag, ``oncall-timers`` included, is reported by ``shared.runtime.app``)."""
         return {"rota_gaps": len(self.gaps)}
 
 

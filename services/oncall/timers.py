@@ -25,8 +25,8 @@ from typing import Any
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from shared.consumer import ConsumerSpec, record_for_operators
-from shared.provision import TIMERS_STREAM
+from shared.adapters.consumer import ConsumerSpec, record_for_operators
+from shared.adapters.provision import TIMERS_STREAM
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from shared.consumer import ConsumerSpec, record_for_operators
-from shared.provision import ensure_stream
+from shared.adapters.consumer import ConsumerSpec, record_for_operators
+from shared.adapters.provision import ensure_stream
 
 log = logging.getLogger(__name__)
 

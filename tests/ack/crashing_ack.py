@@ -10,7 +10,7 @@ import os
 import sys
 
 from services.ack.service import AckService
-from shared.app import running_system
+from shared.runtime.app import running_system
 from shared.settings import load_settings
 
 CRASH_EXIT_CODE = 17

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiosmtpd.smtp import Envelope, Session
 
-from shared import events as ev
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain import events as ev
 from shared.settings import Settings
 from tests.support import SmtpSink
 

@@ -12,11 +12,11 @@ import pytest
 from services.ack.claims import BUCKET
 from services.ack.handler import ReceiptSendFailed
 from services.ack.service import AckService
-from shared import events as ev
-from shared.app import running_system
-from shared.eventstore import EventStore, TicketHistory
-from shared.links import status_path
-from shared.natsserver import free_port
+from shared.adapters.eventstore import EventStore, TicketHistory
+from shared.adapters.natsserver import free_port
+from shared.domain import events as ev
+from shared.runtime.app import running_system
+from shared.runtime.links import status_path
 from shared.settings import Settings
 from tests.ack.helpers import (
     RefusingSmtp,

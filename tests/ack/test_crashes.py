@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared import events as ev
-from shared.app import running_system
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain import events as ev
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.ack.crashing_ack import CRASH_EXIT_CODE
 from tests.ack.helpers import events_of, wait_for_event, wait_until, with_smtp

@@ -7,8 +7,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.mailer import Mailer, PermanentMailError, TemporaryMailError
-from shared.natsserver import free_port
+from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.adapters.natsserver import free_port
 from shared.settings.mail import SmtpSettings
 from tests.ack.helpers import RefusingSmtp, wait_until
 from tests.support import SmtpSink

@@ -10,12 +10,12 @@ from email.message import EmailMessage
 
 from services.ack.notice import NOTICE_BUCKET, NoticeSendFailed, build_notice, notice_key
 from services.ack.service import AckService
-from shared import events as ev
-from shared.app import running_system
-from shared.consumer import consumer_lag
-from shared.eventstore import EventStore, PendingEvent, with_conflict_retry
-from shared.links import status_path
-from shared.natsserver import free_port
+from shared.adapters.consumer import consumer_lag
+from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.adapters.natsserver import free_port
+from shared.domain import events as ev
+from shared.runtime.app import running_system
+from shared.runtime.links import status_path
 from shared.settings import Settings
 from tests.ack.helpers import wait_until, with_smtp
 from tests.ack.test_receipt import NOW, SENDER

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
 
-from shared import events as ev
-from shared.app import running_system
-from shared.eventstore import EventStore
-from shared.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
+from shared.adapters.eventstore import EventStore
+from shared.adapters.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
+from shared.domain import events as ev
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.ack.helpers import wait_for_event
 from tests.factories import request_submitted

@@ -17,7 +17,7 @@ from services.ack.receipt import (
     receipt_message_id,
     subject_text,
 )
-from shared.links import status_path, verify_status_token
+from shared.runtime.links import status_path, verify_status_token
 from tests.factories import request_submitted
 
 SECRET = "test-secret-0123456789abcdef"
@@ -149,7 +149,7 @@ def test_a_long_redacted_description_is_shortened_with_an_ellipsis() -> None:
 
 def test_receipt_goes_out_as_seven_bit_lines_with_crlf() -> None:
     from services.ack.receipt import receipt_mail
-    from shared.mailer import OutgoingMail
+    from shared.adapters.mailer import OutgoingMail
 
     request = replace(request_submitted(case_number="202611260000427"),
                       short_description="Drucker überhitzt — Lüfter laut")

@@ -11,7 +11,7 @@ import aiosmtplib
 from fastapi import FastAPI, Request
 
 from benchmarks.http_client import ConnectionPool
-from shared.natsserver import free_port
+from shared.adapters.natsserver import free_port
 from tests.support import serve_app
 
 

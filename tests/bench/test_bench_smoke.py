@@ -11,10 +11,10 @@ import pytest
 from benchmarks import load_ticket, raw, replay
 from benchmarks.common import latency_summary, percentile
 from benchmarks.tickets import is_event, long_ticket_ids, realistic_stream
-from shared.cli import main
-from shared.events import decode_event
-from shared.events.codec import HEADER_EVENT_TYPE
-from shared.ticket import fold
+from shared.domain.events import decode_event
+from shared.domain.events.codec import HEADER_EVENT_TYPE
+from shared.domain.ticket import fold
+from shared.runtime.cli import main
 
 
 def test_realistic_stream_is_decodable_tickets_of_the_four_lives() -> None:
@@ -115,7 +115,7 @@ async def test_a_benchmark_stopped_with_sigterm_stops_what_it_started(tmp_path: 
     import psutil
 
     bench = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", "bench", "pipeline", "--layout", "split",
+        sys.executable, "-m", "shared.runtime.cli", "bench", "pipeline", "--layout", "split",
         "--tickets", "100000", "--sync", "default", cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     process = psutil.Process(bench.pid)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from services.billing.service import BillingService
-from shared import events as ev
-from shared.accounts import hash_token
-from shared.app import running_system
-from shared.eventstore import EventStore, PendingEvent
+from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.domain import events as ev
+from shared.runtime.accounts import hash_token
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.support import serve_app
@@ -54,7 +54,7 @@ async def ticketcore(url: str, *args: str, token: str = TOKEN) -> Result:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCORE_")}
     env.update(TICKETCORE_API_URL=url, TICKETCORE_API_TOKEN=token)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", *args, cwd=ROOT, env=env,
+        sys.executable, "-m", "shared.runtime.cli", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return Result(process.returncode or 0, out.decode(), err.decode())

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.calendar import BusinessCalendar, calendar_from_settings
+from shared.domain.calendar import BusinessCalendar, calendar_from_settings
 from shared.settings.billing import BillingSettings
 
 

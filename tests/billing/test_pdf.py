@@ -14,7 +14,7 @@ import pypdf
 from PIL import ImageCms
 
 from services.billing import render
-from shared import events as ev
+from shared.domain import events as ev
 
 DAY = date(2026, 11, 26)
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.calendar import BERLIN, BusinessCalendar
-from shared.money import to_cents
-from shared.pricing import Entry, block_minutes, price, started_blocks
+from shared.domain.calendar import BERLIN, BusinessCalendar
+from shared.domain.money import to_cents
+from shared.domain.pricing import Entry, block_minutes, price, started_blocks
 
 RATE, VAT = Decimal("130.00"), Decimal("0.19")
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.billing.quote import QuoteInputError, parse_quote_request
-from shared.cli import main
+from shared.runtime.cli import main
 
 EXAMPLE = {"priority": True, "entries": [
     {"start": "2026-11-25T17:50:00+01:00", "end": "2026-11-25T18:20:00+01:00", "kind": "work"}]}

@@ -13,14 +13,14 @@ import pytest
 
 from services.billing import render
 from services.billing.service import BillingService, TimeEntryIn
-from shared import events as ev
-from shared.accounts import hash_token
-from shared.app import running_system
-from shared.eventstore import EventStore, PendingEvent
-from shared.runtime import connect
+from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.domain import events as ev
+from shared.domain.ticket import fold
+from shared.domain.ticket.decide import DomainError
+from shared.runtime.accounts import hash_token
+from shared.runtime.app import running_system
+from shared.runtime.context import connect
 from shared.settings import Settings
-from shared.ticket import fold
-from shared.ticket.decide import DomainError
 from tests.factories import request_submitted
 from tests.support import serve_app
 

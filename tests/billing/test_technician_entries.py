@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from services.billing.service import BillingService, TimeEntryIn
-from shared import events as ev
-from shared.accounts import hash_token
-from shared.app import running_system
-from shared.eventstore import EventStore, PendingEvent
-from shared.runtime import connect
+from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.application.timeentries import TechnicianEntries
+from shared.domain import events as ev
+from shared.domain.ticket.decide import DomainError
+from shared.runtime.accounts import hash_token
+from shared.runtime.app import running_system
+from shared.runtime.context import connect
 from shared.settings import Settings
-from shared.ticket.decide import DomainError
-from shared.timeentries import TechnicianEntries
 from tests.factories import request_submitted
 from tests.support import serve_app
 
@@ -221,8 +221,8 @@ async def _eventually(model: TechnicianEntries, check: object, timeout_s: float 
 def test_the_model_keeps_only_recent_entries_and_at_most_a_bounded_number() -> None:
     from datetime import timedelta
 
-    from shared import timeentries
-    from shared.timeentries import TechnicianEntry
+    from shared.application import timeentries
+    from shared.application.timeentries import TechnicianEntry
 
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     model = TechnicianEntries(None, None, reservation_timeout_s=10,  # type: ignore[arg-type]

@@ -14,13 +14,13 @@ import pytest
 from fastapi import FastAPI
 
 from services.oncall.console import board_of, console_router
-from shared import events as ev
-from shared.accounts import AccountStore, hash_password
-from shared.casenumber import with_check_digit
-from shared.eventstore import EventStore
-from shared.natsserver import EmbeddedNats
-from shared.provision import provision
-from shared.runtime import Runtime, connect
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import EmbeddedNats
+from shared.adapters.provision import provision
+from shared.domain import events as ev
+from shared.domain.casenumber import with_check_digit
+from shared.runtime.accounts import AccountStore, hash_password
+from shared.runtime.context import Runtime, connect
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.support import serve_app

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from shared import events as ev
-from shared.provision import ensure_object_store
+from shared.adapters.provision import ensure_object_store
+from shared.domain import events as ev
 from tests.console.conftest import ConsoleUnderTest, paged
 
 FLASH = re.compile(r'<div class="flash (ok|error)" role="status">(.*?)</div>', re.S)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.oncall.console import LOGIN_CSRF_COOKIE
-from shared.auth import SESSION_COOKIE, session_cookie_value
+from shared.runtime.auth import SESSION_COOKIE, session_cookie_value
 from tests.console.conftest import CSRF_FIELD, ConsoleUnderTest, post_login
 
 

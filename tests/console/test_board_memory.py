@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.oncall.readmodel import TicketBoard
-from shared import events as ev
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain import events as ev
 from tests.factories import NOW, request_submitted
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 
 from services.oncall.console import board_of
-from shared.accounts import AccountStore
-from shared.app import running_system
-from shared.casenumber import with_check_digit
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain.casenumber import with_check_digit
+from shared.runtime.accounts import AccountStore
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.console.conftest import ACCOUNTS, PASSWORDS, post_login
 from tests.factories import request_submitted

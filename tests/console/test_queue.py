@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from services.oncall.console import board_of
-from shared import events as ev
+from shared.domain import events as ev
 from tests.console.conftest import ConsoleUnderTest, paged
 
 ROW = re.compile(r'<tr class="ticket" data-case="(\d+)">(.*?)</tr>', re.S)

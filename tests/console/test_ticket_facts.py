@@ -7,7 +7,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from shared import events as ev
+from shared.domain import events as ev
 from tests.console.conftest import ConsoleUnderTest, paged
 from tests.console.test_queue import rows
 from tests.factories import request_submitted

@@ -18,9 +18,9 @@ from services.oncall.console import (
     time_left_label,
 )
 from services.oncall.readmodel import build_queue
-from shared import events as ev
-from shared.eventstore import RecordedEvent
-from shared.ticket import TicketState, fold
+from shared.adapters.eventstore import RecordedEvent
+from shared.domain import events as ev
+from shared.domain.ticket import TicketState, fold
 from tests.factories import request_submitted
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

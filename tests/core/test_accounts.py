@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI, Request
 
-from shared.accounts import AccountStore, hash_password, hash_token, new_token
-from shared.auth import authenticate, session_cookie_value
+from shared.runtime.accounts import AccountStore, hash_password, hash_token, new_token
+from shared.runtime.auth import authenticate, session_cookie_value
 from tests.support import serve_app
 
 SECRET = "test-secret-key-0123456789"

@@ -9,9 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared import events as ev
-from shared.eventstore import EventStore
-from shared.natsserver import EmbeddedNats
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import EmbeddedNats
+from shared.domain import events as ev
 from tests.factories import NOW, request_submitted
 
 TICKETCORE = str(Path(sys.executable).parent / "ticketcore")

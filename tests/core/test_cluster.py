@@ -10,11 +10,11 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import events as ev
-from shared.eventstore import ConcurrencyConflict, EventStore, with_conflict_retry
-from shared.natsserver import NatsCluster
-from shared.provision import provision
-from shared.ticket import Respond, decide, fold
+from shared.adapters.eventstore import ConcurrencyConflict, EventStore, with_conflict_retry
+from shared.adapters.natsserver import NatsCluster
+from shared.adapters.provision import provision
+from shared.domain import events as ev
+from shared.domain.ticket import Respond, decide, fold
 from tests.factories import NOW, request_submitted
 
 pytestmark = pytest.mark.slow

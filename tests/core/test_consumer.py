@@ -10,12 +10,12 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import DeliverPolicy
 
-from shared import events as ev
-from shared.app import running_system
-from shared.consumer import ConsumerSpec, EventConsumer, consumer_lag
-from shared.eventstore import EventStore, RecordedEvent
-from shared.natsserver import EmbeddedNats
-from shared.provision import OPS_BUCKET
+from shared.adapters.consumer import ConsumerSpec, EventConsumer, consumer_lag
+from shared.adapters.eventstore import EventStore, RecordedEvent
+from shared.adapters.natsserver import EmbeddedNats
+from shared.adapters.provision import OPS_BUCKET
+from shared.domain import events as ev
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.factories import NOW, request_submitted
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from shared import events as ev
-from shared.events import EVENT_TYPES, decode_event, encode_event
-from shared.events.asyncapi import asyncapi_document
+from shared.domain import events as ev
+from shared.domain.events import EVENT_TYPES, decode_event, encode_event
+from shared.domain.events.asyncapi import asyncapi_document
 from tests.factories import request_submitted
 
 TICKETCORE = str(Path(sys.executable).parent / "ticketcore")

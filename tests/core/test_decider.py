@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from shared import events as ev
-from shared.ticket import DomainError, decide, fold
-from shared.ticket import commands as c
+from shared.domain import events as ev
+from shared.domain.ticket import DomainError, decide, fold
+from shared.domain.ticket import commands as c
 from tests.factories import NOW, request_submitted
 
 LATER = NOW + timedelta(minutes=5)

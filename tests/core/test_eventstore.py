@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from shared import events as ev
-from shared.eventstore import (
+from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
     PendingEvent,
     with_conflict_retry,
 )
-from shared.ticket import Respond, decide, fold
+from shared.domain import events as ev
+from shared.domain.ticket import Respond, decide, fold
 from tests.factories import NOW, request_submitted
 from tests.support import record_calls
 
@@ -141,7 +141,7 @@ async def test_replay_rebuilds_exactly_the_live_state(store: EventStore) -> None
 
 
 async def test_old_schema_version_is_upcast_on_read(store: EventStore) -> None:
-    from shared.events import codec
+    from shared.domain.events import codec
 
     # Pretend AckSent v1 had "to" instead of "recipient", and the current version is 2.
     @codec.register_upcaster("AckSent", 1)
@@ -202,7 +202,7 @@ async def test_load_uses_the_sequence_index_and_matches_a_scan(store: EventStore
 
 async def test_a_ticket_without_index_is_scanned_and_indexed_by_the_next_append(
         store: EventStore) -> None:
-    from shared.events import encode_event
+    from shared.domain.events import encode_event
 
     # Written by another tool: no index headers.
     await store.nc.request("tickets.I2.RequestSubmitted", encode_event(request_submitted()),
@@ -218,7 +218,7 @@ async def test_a_ticket_without_index_is_scanned_and_indexed_by_the_next_append(
 
 
 async def test_a_wrong_index_falls_back_to_the_scan(store: EventStore) -> None:
-    from shared.events import encode_event
+    from shared.domain.events import encode_event
 
     version = await store.append("I3", [request_submitted()], 0)
     await store.append("I4", [request_submitted()], 0)
@@ -235,7 +235,7 @@ async def test_a_wrong_index_falls_back_to_the_scan(store: EventStore) -> None:
 
 async def test_a_slow_replay_reader_loses_nothing(store: EventStore,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.eventstore as eventstore
+    import shared.adapters.eventstore as eventstore
 
     monkeypatch.setattr(eventstore, "REPLAY_BATCH", 64)  # many fetches
     js = store.nc.jetstream()
@@ -264,7 +264,7 @@ async def test_a_filtered_replay_ends_at_the_last_matching_event(store: EventSto
 
 async def test_a_load_reuses_the_event_a_consumer_just_decoded(
         store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.eventstore as eventstore
+    import shared.adapters.eventstore as eventstore
 
     submitted = request_submitted()
     version = await store.append("D1", [submitted], 0)

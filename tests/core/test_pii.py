@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from nats.aio.client import Client as NatsClient
 
-from shared import events as ev
-from shared.erasure import erase_ticket, tickets_of_customer
-from shared.eventstore import EventStore
-from shared.pii import ERASED
+from shared.adapters.eventstore import EventStore
+from shared.adapters.pii import ERASED
+from shared.application.erasure import erase_ticket, tickets_of_customer
+from shared.domain import events as ev
 from tests.factories import NOW, request_submitted
 
 

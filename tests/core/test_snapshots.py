@@ -1,4 +1,4 @@
-"""Snapshots of long tickets (shared.snapshots) against a real nats-server: loads read
+"""Snapshots of long tickets (shared.adapters.snapshots) against a real nats-server: loads read
 fewer messages, never a wrong history."""
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ import msgspec
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared import events as ev
-from shared.eventstore import EventStore, TicketHistory
-from shared.provision import provision
-from shared.snapshots import (
+from shared.adapters.eventstore import EventStore, TicketHistory
+from shared.adapters.provision import provision
+from shared.adapters.snapshots import (
     SNAPSHOT_AFTER,
     SNAPSHOTS_STREAM,
     Snapshot,
     StoredMessage,
     snapshot_subject,
 )
+from shared.domain import events as ev
 from tests.factories import NOW, request_submitted
 from tests.support import record_calls
 
@@ -164,7 +164,7 @@ async def test_a_snapshot_naming_another_tickets_messages_is_ignored(
 
 async def test_decoded_events_expire_whether_or_not_they_are_asked_for(
         store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.eventstore as eventstore
+    import shared.adapters.eventstore as eventstore
 
     await long_ticket(store, "S9", replies=2)
     await store.load("S9")

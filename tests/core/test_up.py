@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.natsserver import free_port
+from shared.adapters.natsserver import free_port
 
 TICKETCORE = str(Path(sys.executable).parent / "ticketcore")
 
@@ -72,7 +72,7 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
     # Store a ticket through the log while it runs.
     store_script = (
         "import asyncio, nats\n"
-        "from shared.eventstore import EventStore\n"
+        "from shared.adapters.eventstore import EventStore\n"
         "from tests.factories import request_submitted\n"
         "async def main():\n"
         f"    nc = await nats.connect('nats://127.0.0.1:{nats_port}')\n"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from shared.app import RunningSystem, running_system
+from shared.runtime.app import RunningSystem, running_system
 from shared.settings import Settings
 from tests.support import serve_app
 

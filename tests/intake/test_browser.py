@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.casenumber import is_valid_case_number
+from shared.domain.casenumber import is_valid_case_number
 from tests.intake.conftest import Intake
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -10,9 +10,9 @@ import nats
 from nats.aio.client import Client as NatsClient
 
 from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
-from shared.casenumber import is_valid_case_number
-from shared.natsserver import EmbeddedNats
-from shared.provision import ensure_kv
+from shared.adapters.natsserver import EmbeddedNats
+from shared.adapters.provision import ensure_kv
+from shared.domain.casenumber import is_valid_case_number
 
 
 async def test_numbers_carry_the_berlin_date_node_digits_counter_and_check_digit(

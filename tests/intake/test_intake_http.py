@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from shared import events as ev
-from shared.app import running_system
-from shared.casenumber import is_valid_case_number, with_check_digit
-from shared.eventstore import PendingEvent
+from shared.adapters.eventstore import PendingEvent
+from shared.domain import events as ev
+from shared.domain.casenumber import is_valid_case_number, with_check_digit
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.intake.conftest import Intake, form_tokens, ticket_count, valid_form, valid_json
 from tests.support import serve_app

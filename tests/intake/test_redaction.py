@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.redaction import MARKER, redact
+from shared.domain.redaction import MARKER, redact
 
 CORPUS = Path(__file__).parent / "corpus"
 # Token formats are assembled here so no complete token sits in a corpus file (hosting

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from services.intake.submission import build_event
 from services.intake.validation import SupportRequest, validate
-from shared.redaction import ELLIPSIS, MARKER, redact, shorten
+from shared.domain.redaction import ELLIPSIS, MARKER, redact, shorten
 from shared.settings.intake import IntakeSettings
 from tests.intake.conftest import valid_json
 

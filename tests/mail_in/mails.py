@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from shared.casenumber import with_check_digit
+from shared.domain.casenumber import with_check_digit
 
 CASE = with_check_digit("2026112600042")
 SUPPORT = "auftrag@example.com"

@@ -17,14 +17,14 @@ from nats.aio.client import Client as NatsClient
 from services.intake.mail import InboundMailChannel, read_attachment
 from services.intake.mail.attachments import AttachmentNotFound
 from services.intake.mail.handler import InboundMailHandler
-from shared import events as ev
-from shared.accounts import AccountStore
-from shared.casenumber import with_check_digit
-from shared.eventstore import EventStore, RecordedEvent
-from shared.natsserver import free_port
-from shared.runtime import Runtime
+from shared.adapters.eventstore import EventStore, RecordedEvent
+from shared.adapters.natsserver import free_port
+from shared.domain import events as ev
+from shared.domain.casenumber import with_check_digit
+from shared.domain.ticket.state import fold
+from shared.runtime.accounts import AccountStore
+from shared.runtime.context import Runtime
 from shared.settings import Settings as TicketcoreSettings
-from shared.ticket.state import fold
 from tests.factories import request_submitted
 from tests.mail_in.mails import CASE, CUSTOMER, PDF, PNG, SUPPORT, reply
 

@@ -12,7 +12,7 @@ from services.intake.mail.match import (
     receipt_case_numbers,
     strip_reply_prefixes,
 )
-from shared.casenumber import with_check_digit
+from shared.domain.casenumber import with_check_digit
 
 CASE = with_check_digit("2026112600042")
 OTHER = with_check_digit("2026112600043")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.intake.mail.handler import route
 from services.intake.mail.match import CaseMatch
 from services.intake.mail.parse import InboundMail
-from shared.ticket.state import INITIAL_STATE, fold
+from shared.domain.ticket.state import INITIAL_STATE, fold
 from tests.factories import request_submitted
 from tests.mail_in.mails import CASE, CUSTOMER
 

@@ -12,12 +12,12 @@ import aiosmtplib
 import httpx
 import pytest
 
-from shared import events as ev
-from shared.app import running_system
-from shared.casenumber import with_check_digit
-from shared.eventstore import EventStore
-from shared.links import status_path
-from shared.natsserver import free_port
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import free_port
+from shared.domain import events as ev
+from shared.domain.casenumber import with_check_digit
+from shared.runtime.app import running_system
+from shared.runtime.links import status_path
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.mail_in.mails import CASE, CUSTOMER, PDF, PNG, SUPPORT, reply

@@ -17,12 +17,12 @@ import httpx
 import pytest
 from msgspec.structs import replace
 
-from shared import events as ev
-from shared.accounts import hash_password, hash_token
-from shared.app import RunningSystem, running_system
-from shared.casenumber import with_check_digit
-from shared.eventstore import EventStore, PendingEvent
-from shared.natsserver import EmbeddedNats
+from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.adapters.natsserver import EmbeddedNats
+from shared.domain import events as ev
+from shared.domain.casenumber import with_check_digit
+from shared.runtime.accounts import hash_password, hash_token
+from shared.runtime.app import RunningSystem, running_system
 from shared.settings import Settings, load_settings
 from tests.factories import request_submitted
 from tests.support import SmtpSink, serve_app

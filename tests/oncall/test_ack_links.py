@@ -6,7 +6,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 from services.oncall.paging import ack_path, check_ack_link
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
 from tests.oncall.conftest import ack_path_in, event_types, oncall_http, submit, wait_for_event
 from tests.support import SmtpSink
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared import events as ev
-from shared.calendar import BusinessCalendar
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain import events as ev
+from shared.domain.calendar import BusinessCalendar
 from tests.oncall.conftest import TOKENS, event_types, new_case, oncall_http, submit, wait_for_event
 from tests.support import SmtpSink
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from shared import events as ev
-from shared.app import running_system
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.domain import events as ev
+from shared.runtime.app import running_system
 from tests.oncall.conftest import (
     ack_path_in,
     event_types,

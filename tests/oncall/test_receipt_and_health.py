@@ -8,9 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared import events as ev
-from shared.app import running_system
-from shared.eventstore import EventStore, PendingEvent
+from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.domain import events as ev
+from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.oncall.conftest import new_case, oncall_http, submit, wait_for_event, wait_until
@@ -95,5 +95,5 @@ start = {start.isoformat()}
     assert timers == {"pending": 0, "ack_pending": 1, "redelivered": timers["redelivered"]}
     oncall = report["services"]["oncall"]
     assert oncall["rota_gaps"] == gaps == 1
-    assert "oncall-requests" in oncall  # the consumer shared.app runs is still reported
+    assert "oncall-requests" in oncall  # the consumer shared.runtime.app runs is still reported
     assert report["status"] == "ok"

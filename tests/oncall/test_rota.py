@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.oncall.rota import RotaError, default_rota, load_rota, parse_rota
-from shared.cli import main
+from shared.runtime.cli import main
 from tests.oncall.conftest import ROTA, oncall_http, write_rota
 
 

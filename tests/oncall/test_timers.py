@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.oncall.paging import SendBusy
 from services.oncall.timers import Timer, at_header
-from shared.app import running_system
-from shared.eventstore import EventStore
+from shared.adapters.eventstore import EventStore
+from shared.runtime.app import running_system
 from tests.oncall.conftest import event_types, submit, wait_for_event, wait_until
 from tests.support import SmtpSink
 

@@ -20,10 +20,10 @@ from services.oncall.webhook import (
     verify_webhook_signature,
     webhook_signature,
 )
-from shared.app import running_system
-from shared.eventstore import EventStore
-from shared.natsserver import free_port
-from shared.provision import OPS_BUCKET
+from shared.adapters.eventstore import EventStore
+from shared.adapters.natsserver import free_port
+from shared.adapters.provision import OPS_BUCKET
+from shared.runtime.app import running_system
 from tests.oncall.conftest import submit, wait_until
 from tests.support import SmtpSink
 

@@ -1,7 +1,7 @@
 """Reply attachments in a JetStream object store, named by the sha256 of their content.
 
 A file is stored once however many mails carry it; events reference it by
-:class:`shared.events.AttachmentRef`. Bytes are stored exactly as received: nothing is
+:class:`shared.domain.events.AttachmentRef`. Bytes are stored exactly as received: nothing is
 unpacked or converted.
 """
 
@@ -13,8 +13,8 @@ import re
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from shared import events as ev
-from shared.provision import ensure_object_store
+from shared.adapters.provision import ensure_object_store
+from shared.domain import events as ev
 
 DEFAULT_BUCKET = "attachments"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

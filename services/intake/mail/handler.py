@@ -28,13 +28,13 @@ from services.intake.mail.match import (
 )
 from services.intake.mail.parse import InboundMail, MailLimits, MailRefused, parse_mail
 from services.intake.mail.text import trim_quoted_history
-from shared import events as ev
-from shared.eventstore import EventStore, PendingEvent, with_conflict_retry
-from shared.redaction import redact
+from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.domain import events as ev
+from shared.domain.redaction import redact
+from shared.domain.ticket import commands as c
+from shared.domain.ticket.decide import decide
+from shared.domain.ticket.state import TicketState, fold
 from shared.settings.mail import InboundMailSettings
-from shared.ticket import commands as c
-from shared.ticket.decide import decide
-from shared.ticket.state import TicketState, fold
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP
 
 from services.intake.mail.attachments import AttachmentStore
 from services.intake.mail.handler import InboundMailHandler
-from shared.runtime import Runtime
+from shared.runtime.context import Runtime
 
 log = logging.getLogger(__name__)
 

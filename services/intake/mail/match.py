@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from shared.casenumber import is_valid_case_number
+from shared.domain.casenumber import is_valid_case_number
 
 # Reply and forward prefixes in German, English, Nordic and a few other forms, optionally
 # with a counter ("Re[2]:", "AW(3):"), in any case and nesting ("AW: WG: Re: ...").

@@ -1,0 +1,216 @@
+"""Durable, work-sharing event consumers: the imperative shell of every service.
+
+Each service subscribes with a durable pull consumer on ``TICKETS`` (or ``TIMERS``); N
+replicas of a service bind the same durable and share the work. Messages are acknowledged
+only after the handler succeeded (explicit ack); a failing handler gets the message again
+later (nak with backoff) up to ``max_deliver``, then it is recorded for operators. Events of
+one ticket are handled one after the other in stream order; different tickets run
+concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
+from shared.adapters.provision import OPS_BUCKET
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Any], Awaitable[None]]
+# Turns a message into what the handler takes; None: unreadable (already reported), skip it.
+MessageDecoder = Callable[[Msg], Awaitable[Any]]
+
+
+def ticket_of_event_subject(subject: str) -> str:
+    """``tickets.<id>.<Type>`` -> ``<id>``: events of one ticket are handled in order."""
+    return subject.split(".")[1]
+BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass
+class ConsumerSpec:
+    """One durable consumer of a service."""
+
+    durable: str
+    filter_subjects: list[str]
+    handler: EventHandler
+    stream: str = STREAM
+    max_deliver: int = 50
+    ack_wait_s: float = 30.0
+    batch: int = 64
+    deliver_policy: DeliverPolicy = DeliverPolicy.ALL
+    # Messages other than ticket events (e.g. fired timers) bring their own decoder and
+    # say which part of the subject keeps them in order.
+    decode: MessageDecoder | None = None
+    order_key: Callable[[str], str] = ticket_of_event_subject
+    # Delays before the 2nd, 3rd, ... delivery of a failed message (the last one repeats).
+    backoff_s: tuple[float, ...] = BACKOFF_S
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=self.deliver_policy,
+            filter_subjects=self.filter_subjects,
+            max_deliver=self.max_deliver,
+            ack_wait=self.ack_wait_s,
+            max_ack_pending=10_000,
+        )
+
+
+@dataclass
+class EventConsumer:
+    """Runs one ConsumerSpec until stopped."""
+
+    js: JetStreamContext
+    store: EventStore
+    spec: ConsumerSpec
+    start_at_end: bool = False
+    handled: int = 0
+    restarts: int = 0
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def ensure(self) -> None:
+        """Create the durable, or bring an existing one to the spec. Where a consumer starts
+        is fixed when it is created (``start_at_end``: only events from now on, e.g. when a
+        service is added to a long-running log); an update keeps it."""
+        config = self.spec.config()
+        try:
+            info = await self.js.consumer_info(self.spec.stream, self.spec.durable)
+        except NotFoundError:
+            # Only the log has a history to skip; fired timers and queued webhooks are
+            # work to do (and a work-queue stream refuses any start but the beginning).
+            if self.start_at_end and self.spec.stream == self.store.stream:
+                config.deliver_policy = DeliverPolicy.NEW
+            await self.js.add_consumer(self.spec.stream, config)
+            return
+        config.deliver_policy = info.config.deliver_policy
+        config.opt_start_seq = info.config.opt_start_seq
+        await self.js.add_consumer(self.spec.stream, config)
+
+    async def run(self) -> None:
+        """Consume until stopped. An unexpected error is logged and the loop starts again
+        (a consumer that silently died would leave its events unhandled forever)."""
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: consumer failed; restarting", self.spec.durable)
+                self.restarts += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1.0)
+
+    async def _run_once(self) -> None:
+        await self.ensure()
+        sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    messages = await self._fetch_unless_stopping(sub)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    # nats-py raises either, depending on where in the fetch it timed out.
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.DrainTimeoutError):
+                    return
+                await self._handle_batch(messages)
+        finally:
+            with contextlib.suppress(Exception):  # connection may be closed at shutdown
+                await sub.unsubscribe()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _fetch_unless_stopping(self, sub: Any) -> list[Msg]:
+        """Fetch the next batch, but give up at once when the consumer is stopped (messages
+        a cancelled fetch may have pulled are not acked: JetStream redelivers them)."""
+        fetch = asyncio.ensure_future(sub.fetch(self.spec.batch, timeout=1.0))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            return []
+        return fetch.result()
+
+    async def _handle_batch(self, messages: list[Msg]) -> None:
+        by_ticket: dict[str, list[Msg]] = {}
+        for msg in messages:
+            by_ticket.setdefault(self.spec.order_key(msg.subject), []).append(msg)
+        await asyncio.gather(*(self._handle_in_order(batch) for batch in by_ticket.values()))
+
+    async def _handle_in_order(self, messages: list[Msg]) -> None:
+        for index, msg in enumerate(messages):
+            if not await self._handle_one(msg):
+                # Keep per-ticket order: later events of this ticket wait for the retry.
+                for later in messages[index + 1:]:
+                    await later.nak(delay=0.5)
+                return
+
+    async def _handle_one(self, msg: Msg) -> bool:
+        item = await (self.spec.decode or self._decode_event)(msg)
+        if item is None:  # unreadable: already reported, never a crash loop
+            await msg.term()
+            return True
+        try:
+            await self.spec.handler(item)
+        except Exception as error:
+            return await self._failed(msg, error)
+        await msg.ack()
+        self.handled += 1
+        return True
+
+    async def _decode_event(self, msg: Msg) -> RecordedEvent | None:
+        meta = msg.metadata
+        return await self.store.decode_message(
+            msg.subject, meta.sequence.stream, msg.headers or {}, msg.data, meta.timestamp,
+            remember=True)
+
+    async def _failed(self, msg: Msg, error: Exception) -> bool:
+        delivered = msg.metadata.num_delivered
+        seq = msg.metadata.sequence.stream
+        if delivered >= self.spec.max_deliver:
+            log.error("%s gave up on %s (seq %s) after %s tries: %r", self.spec.durable,
+                      msg.subject, seq, delivered, error)
+            await record_for_operators(self.js, f"{self.spec.durable}-{seq}",
+                                       f"{msg.subject}: handler failed {delivered} times: "
+                                       f"{error!r}")
+            await msg.term()
+            return True
+        delay = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
+        log.warning("%s: %s (seq %s) failed (try %s), retry in %ss: %r", self.spec.durable,
+                    msg.subject, seq, delivered, delay, error)
+        await msg.nak(delay=delay)
+        return False
+
+
+async def record_for_operators(js: JetStreamContext, key: str, reason: str) -> None:
+    """Keep a problem where operators look (KV bucket ``ops_undecodable``)."""
+    try:
+        kv = await js.key_value(OPS_BUCKET)
+        await kv.put(key.replace(".", "_").replace(">", "_"), reason.encode())
+    except Exception as error:  # the log line above is the last resort
+        log.error("could not record %s for operators: %s", key, error)
+
+
+async def consumer_lag(js: JetStreamContext, stream: str, durable: str) -> dict[str, int]:
+    """Pending (not yet delivered) and in-flight (delivered, not acked) messages."""
+    info = await js.consumer_info(stream, durable)
+    return {"pending": info.num_pending or 0, "ack_pending": info.num_ack_pending or 0,
+            "redelivered": info.num_redelivered or 0}

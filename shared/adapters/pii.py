@@ -1,0 +1,213 @@
+"""Crypto-shredding of personal data in the append-only log (DOMAIN.md section 7).
+
+Personal fields of events (names, addresses, e-mail addresses, phone numbers, the text of
+customer mails) are encrypted with AES-256-GCM before they are stored, under a data key of
+their ticket kept in the KV bucket ``pii_keys``. Erasing a customer destroys the keys of
+their tickets: the ciphertext stays in the log, unreadable forever, while everything else
+(case numbers, times, priorities, logged time, invoice amounts) stays as it was.
+
+Services never see ciphertext: the event store encrypts on append and decrypts on read.
+A field whose key is gone reads as ``ERASED``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from msgspec.structs import replace
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from shared.adapters.kvbuckets import kv_bucket
+from shared.domain import events as ev
+
+PII_BUCKET = "pii_keys"
+PREFIX = "pii:v1:"
+ERASED = "[gelöscht / erased]"
+# How long a process trusts a cached key: erasure reaches every process within this time.
+KEY_CACHE_S = 60.0
+
+
+def _is_person(party: ev.ContractParty) -> bool:
+    return not party.is_company
+
+
+# Which string fields of which events are personal. A path is a dotted attribute path;
+# a condition limits it (a company's address is not personal data and stays readable on
+# invoices).
+PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | None]]] = {
+    ev.RequestSubmitted: [
+        ("contact.first_name", None), ("contact.last_name", None),
+        ("contact.email", None), ("contact.phone", None),
+        *[(f"contract_party.{f}", lambda e: _is_person(e.contract_party))
+          for f in ("name", "street", "postcode", "city")],
+    ],
+    ev.CustomerReplied: [("sender", None), ("text", None)],
+    ev.AutoReplyRecorded: [("sender", None)],
+    ev.ReplyQuarantined: [("sender", None), ("text", None)],
+    ev.AckSent: [("recipient", None)],
+    ev.InvoiceIssued: [
+        (f"buyer.{f}", lambda e: _is_person(e.buyer))
+        for f in ("name", "street", "postcode", "city")
+    ],
+}
+
+
+def _get(obj: Any, path: list[str]) -> Any:
+    for name in path:
+        obj = getattr(obj, name)
+    return obj
+
+
+def _set(obj: Any, path: list[str], value: Any) -> Any:
+    if len(path) == 1:
+        return replace(obj, **{path[0]: value})
+    return replace(obj, **{path[0]: _set(getattr(obj, path[0]), path[1:], value)})
+
+
+def transform(event: ev.Event, convert: Callable[[str, str], str]) -> ev.Event:
+    """Apply ``convert(path, value)`` to every personal string field of ``event``."""
+    for path, condition in PERSONAL_FIELDS.get(type(event), ()):
+        if condition is not None and not condition(event):
+            continue
+        parts = path.split(".")
+        value = _get(event, parts)
+        if isinstance(value, str) and value:
+            event = _set(event, parts, convert(path, value))
+    return event
+
+
+def has_personal_fields(event: ev.Event) -> bool:
+    return type(event) in PERSONAL_FIELDS
+
+
+def _is_encrypted(event: ev.Event) -> bool:
+    """Whether any personal field holds ciphertext (read only: no copies made)."""
+    for path, condition in PERSONAL_FIELDS.get(type(event), ()):
+        if condition is not None and not condition(event):
+            continue
+        value = _get(event, path.split("."))
+        if isinstance(value, str) and value.startswith(PREFIX):
+            return True
+    return False
+
+
+@lru_cache(maxsize=4096)
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def encrypt_field(key: bytes, ticket_id: str, path: str, value: str) -> str:
+    nonce = os.urandom(12)
+    sealed = _cipher(key).encrypt(nonce, value.encode(), f"{ticket_id}/{path}".encode())
+    return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def decrypt_field(key: bytes | None, ticket_id: str, path: str, value: str) -> str:
+    if not value.startswith(PREFIX):
+        return value  # stored before encryption, or written by a tool without it
+    if key is None:
+        return ERASED
+    raw = base64.urlsafe_b64decode(value[len(PREFIX):])
+    try:
+        return _cipher(key).decrypt(raw[:12], raw[12:],
+                                   f"{ticket_id}/{path}".encode()).decode()
+    except InvalidTag:
+        return ERASED
+
+
+class PiiVault:
+    """Data keys per ticket in the KV bucket ``pii_keys``, cached briefly in memory."""
+
+    def __init__(self, js: JetStreamContext, bucket: str = PII_BUCKET) -> None:
+        self.js = js
+        self.bucket = bucket
+        self._cache: dict[str, tuple[bytes | None, float]] = {}
+
+    async def _bucket(self) -> KeyValue:
+        return await kv_bucket(self.js, self.bucket)
+
+    def _cached(self, ticket_id: str) -> tuple[bool, bytes | None]:
+        entry = self._cache.get(ticket_id)
+        if entry is None or time.monotonic() - entry[1] > KEY_CACHE_S:
+            return False, None
+        return True, entry[0]
+
+    async def key_for_reading(self, ticket_id: str) -> bytes | None:
+        hit, key = self._cached(ticket_id)
+        if hit:
+            return key
+        kv = await self._bucket()
+        try:
+            entry = await kv.get(ticket_id)
+            key = entry.value or None
+        except KeyNotFoundError:  # never created, or erased
+            key = None
+        self._cache[ticket_id] = (key, time.monotonic())
+        return key
+
+    async def key_for_writing(self, ticket_id: str) -> bytes:
+        hit, cached = self._cached(ticket_id)
+        if hit and cached is not None:
+            return cached
+        # Create first: most writes start a new ticket, whose key cannot exist yet, so
+        # looking first would cost every new ticket a round trip for nothing.
+        kv = await self._bucket()
+        key = AESGCM.generate_key(bit_length=256)
+        try:
+            await kv.create(ticket_id, key)
+        except KeyWrongLastSequenceError:  # it exists (or another writer was first): use it
+            key = (await kv.get(ticket_id)).value
+        self._cache[ticket_id] = (key, time.monotonic())
+        return key
+
+    async def erase(self, ticket_id: str) -> None:
+        """Destroy the ticket's data key (purge: no history of it remains)."""
+        kv = await self._bucket()
+        await kv.purge(ticket_id)
+        self._cache[ticket_id] = (None, time.monotonic())
+
+    async def protect(self, ticket_id: str, event: ev.Event) -> ev.Event:
+        if not has_personal_fields(event):
+            return event
+        key = await self.key_for_writing(ticket_id)
+        return transform(event, lambda path, v: encrypt_field(key, ticket_id, path, v))
+
+    async def all_keys(self) -> dict[str, bytes | None]:
+        """Every ticket's key at once (one ordered read of the bucket), for a replay that
+        would otherwise fetch them one by one; erased keys map to None."""
+        kv_stream = f"KV_{self.bucket}"
+        info = await self.js.stream_info(kv_stream)
+        keys: dict[str, bytes | None] = {}
+        if info.state.messages == 0:
+            return keys
+        sub = await self.js.subscribe(f"$KV.{self.bucket}.>", ordered_consumer=True,
+                                      deliver_policy=DeliverPolicy.LAST_PER_SUBJECT)
+        try:
+            while True:
+                msg = await sub.next_msg(timeout=10)
+                operation = (msg.headers or {}).get("KV-Operation")
+                keys[msg.subject.split(".", 2)[2]] = None if operation else msg.data
+                if msg.metadata.num_pending == 0:
+                    return keys
+        finally:
+            await sub.unsubscribe()
+
+    async def reveal(self, ticket_id: str, event: ev.Event,
+                     known_keys: dict[str, bytes | None] | None = None) -> ev.Event:
+        if not has_personal_fields(event) or not _is_encrypted(event):
+            return event
+        if known_keys is not None and ticket_id in known_keys:
+            key = known_keys[ticket_id]
+        else:
+            key = await self.key_for_reading(ticket_id)
+        return transform(event, lambda path, v: decrypt_field(key, ticket_id, path, v))

@@ -1,0 +1,297 @@
+"""Which time entries each technician has, across all tickets: the overlap read model.
+
+A technician cannot work on two tickets at once (DOMAIN.md 5.2), but the decider sees one
+ticket. So the billing service keeps, in the KV bucket ``billing_technician_entries``, one
+key per technician whose value lists that technician's active entries as
+``[ticket, entry_id, start, end, pending_since]`` (ISO-8601 UTC instants; ``pending_since``
+is the Unix time of the reservation while the append is not yet confirmed, else null).
+
+The time-logging path *reserves* the interval (compare-and-set, retried on a concurrent
+write) before it appends ``TimeLogged``, confirms it afterwards and releases it if the
+append fails. A reservation that is still pending after ``reservation_timeout_s`` was left
+by a crash between reserving and appending: it is checked against its ticket's log and
+kept (confirmed) if the entry is there, otherwise ignored and removed. A consumer on
+``TimeLogged``/``TimeEntryVoided`` brings each entry in line with its ticket's log, and
+:meth:`TechnicianEntries.rebuild` rewrites the bucket from the whole log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+
+from shared.adapters.eventstore import EventStore, RecordedEvent
+from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.provision import ensure_kv
+from shared.application.handling import Handled, execute
+from shared.domain import events as ev
+from shared.domain.ticket import decide, fold
+from shared.domain.ticket.commands import LogTime
+from shared.domain.ticket.decide import DomainError
+
+BUCKET = "billing_technician_entries"
+# How far back a new entry is checked against the technician's entries on other tickets.
+HORIZON_S = 62 * 24 * 3600.0
+MAX_ENTRIES = 5000
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class TechnicianEntry:
+    """One active (or reserved) entry of a technician."""
+
+    ticket: str
+    entry_id: str
+    start: datetime
+    end: datetime
+    pending_since: float | None = None
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return self.start < end and start < self.end
+
+    def same(self, ticket: str, entry_id: str) -> bool:
+        return (self.ticket, self.entry_id) == (ticket, entry_id)
+
+    def to_json(self) -> list[object]:
+        return [self.ticket, self.entry_id, self.start.isoformat(), self.end.isoformat(),
+                self.pending_since]
+
+
+def technician_key(technician: str) -> str:
+    """The KV key of a technician: the id itself when it is a valid key, else hex."""
+    if _SAFE_ID.match(technician):
+        return f"t.{technician}"
+    return f"x.{technician.encode().hex()}"
+
+
+def _decode(value: bytes | None) -> list[TechnicianEntry]:
+    return [TechnicianEntry(ticket, entry_id, datetime.fromisoformat(start),
+                            datetime.fromisoformat(end), pending)
+            for ticket, entry_id, start, end, pending in json.loads(value or b"[]")]
+
+
+def _encode(entries: list[TechnicianEntry]) -> bytes:
+    ordered = sorted(entries, key=lambda e: (e.start, e.ticket, e.entry_id))
+    return json.dumps([e.to_json() for e in ordered], separators=(",", ":")).encode()
+
+
+Change = Callable[[list[TechnicianEntry]], list[TechnicianEntry]]
+
+
+class TechnicianEntries:
+    """The read model: reserve, confirm, release and sync entries; rebuild from the log."""
+
+    def __init__(self, js: JetStreamContext, store: EventStore, *,
+                 reservation_timeout_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.js = js
+        self.store = store
+        self.reservation_timeout_s = reservation_timeout_s
+        self.clock = clock
+
+    async def ensure(self) -> None:
+        """Create the bucket; when it did not exist, fill it from the log first."""
+        try:
+            await self.js.key_value(BUCKET)
+        except (NotFoundError, Exception):  # nats-py's BucketNotFoundError is not exported
+            await ensure_kv(self.js, BUCKET, history=1)
+            await self.rebuild()
+
+    async def _read(self, key: str) -> tuple[list[TechnicianEntry], int | None]:
+        bucket = await kv_bucket(self.js, BUCKET)
+        try:
+            entry = await bucket.get(key)
+        except KeyNotFoundError:
+            return [], None
+        return _decode(entry.value), entry.revision
+
+    async def _write(self, key: str, entries: list[TechnicianEntry],
+                     revision: int | None) -> None:
+        """Compare-and-set; raises KeyWrongLastSequenceError when someone wrote first."""
+        bucket = await kv_bucket(self.js, BUCKET)
+        if revision is None:
+            await bucket.create(key, _encode(entries))
+        else:
+            await bucket.update(key, _encode(entries), last=revision)
+
+    async def _modify(self, technician: str, change: Change) -> None:
+        key = technician_key(technician)
+        while True:
+            entries, revision = await self._read(key)
+            changed = self._bounded(change(entries))
+            if _encode(changed) == _encode(entries):
+                return
+            try:
+                await self._write(key, changed, revision)
+                return
+            except KeyWrongLastSequenceError:
+                await asyncio.sleep(0)  # another replica wrote: read again
+
+    def _bounded(self, entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+        """Only the entries a new one can plausibly overlap: those that ended within the
+        horizon, at most MAX_ENTRIES of them (the latest). Older overlaps are refused by the
+        ticket's own rules only; this keeps every value far below the message size limit."""
+        cutoff = datetime.fromtimestamp(self.clock() - HORIZON_S, tz=UTC)
+        recent = [e for e in entries if e.end >= cutoff or e.pending_since is not None]
+        if len(recent) > MAX_ENTRIES:
+            recent = sorted(recent, key=lambda e: e.end)[-MAX_ENTRIES:]
+        return recent
+
+    async def entries_of(self, technician: str) -> list[TechnicianEntry]:
+        return (await self._read(technician_key(technician)))[0]
+
+    async def reserve(self, technician: str, ticket: str, entry_id: str, start: datetime,
+                      end: datetime) -> None:
+        """Reserve ``[start, end)`` for the entry, or raise ``overlapping_entry`` naming the
+        other ticket. Safe with several replicas: the write is a compare-and-set."""
+        key = technician_key(technician)
+        while True:
+            entries, revision = await self._read(key)
+            if any(e.same(ticket, entry_id) for e in entries):
+                return  # a retry of the same entry
+            kept = []
+            for other in entries:
+                if other.overlaps(start, end):
+                    other = await self._check_stale(technician, other)
+                    if other is None:
+                        continue  # left by a crash before its append: ignored
+                    raise DomainError(
+                        "overlapping_entry",
+                        f"overlaps entry {other.entry_id} of the same technician on ticket "
+                        f"{other.ticket} ({other.start.isoformat()} to "
+                        f"{other.end.isoformat()})")
+                kept.append(other)
+            mine = TechnicianEntry(ticket, entry_id, start, end, self.clock())
+            try:
+                await self._write(key, [*kept, mine], revision)
+                return
+            except KeyWrongLastSequenceError:
+                await asyncio.sleep(0)
+
+    async def _check_stale(self, technician: str,
+                           entry: TechnicianEntry) -> TechnicianEntry | None:
+        """A pending reservation past the timeout: the logged entry, or None if the log does
+        not have it (the replica crashed before appending)."""
+        if entry.pending_since is None or \
+                self.clock() - entry.pending_since < self.reservation_timeout_s:
+            return entry
+        logged = await self._logged(entry.ticket, entry.entry_id)
+        if logged is None or logged.technician != technician:
+            return None
+        return TechnicianEntry(entry.ticket, entry.entry_id, logged.start, logged.end)
+
+    async def _logged(self, ticket: str, entry_id: str) -> ev.TimeLogged | None:
+        try:
+            history = await self.store.load(ticket)
+        except ValueError:
+            return None
+        return fold(r.event for r in history.events).entry(entry_id)
+
+    async def confirm(self, technician: str, ticket: str, entry_id: str, start: datetime,
+                      end: datetime) -> None:
+        """The entry is in the ticket's log: keep it (with the logged times) for good."""
+        confirmed = TechnicianEntry(ticket, entry_id, start, end)
+
+        def change(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+            return [*(e for e in entries if not e.same(ticket, entry_id)), confirmed]
+
+        await self._modify(technician, change)
+
+    async def release(self, technician: str, ticket: str, entry_id: str, *,
+                      pending_only: bool = False) -> None:
+        """Remove the entry (after a failed append or a void)."""
+        def change(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+            return [e for e in entries if not (
+                e.same(ticket, entry_id) and (e.pending_since is not None or not pending_only))]
+
+        await self._modify(technician, change)
+
+    async def sync(self, ticket: str, entry_id: str) -> None:
+        """Bring one entry in line with its ticket's log (idempotent): present and confirmed
+        while active, absent once voided. Pending reservations of a void entry are left to
+        the request that made them."""
+        try:
+            history = await self.store.load(ticket)
+        except ValueError:
+            return
+        owners = {r.event.technician for r in history.events
+                  if isinstance(r.event, ev.TimeLogged) and r.event.entry_id == entry_id}
+        active = fold(r.event for r in history.events).entry(entry_id)
+        for technician in owners:
+            if active is not None and active.technician == technician:
+                await self.confirm(technician, ticket, entry_id, active.start, active.end)
+                continue
+
+            def drop(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+                return [e for e in entries
+                        if not (e.same(ticket, entry_id) and e.pending_since is None)]
+
+            await self._modify(technician, drop)
+
+    async def handle(self, recorded: RecordedEvent) -> None:
+        """Consumer handler for ``TimeLogged`` and ``TimeEntryVoided``."""
+        event = recorded.event
+        if isinstance(event, ev.TimeLogged | ev.TimeEntryVoided):
+            await self.sync(recorded.ticket_id, event.entry_id)
+
+    async def rebuild(self) -> int:
+        """Replay ``TimeLogged``/``TimeEntryVoided`` from the whole log and rewrite the
+        bucket (reservations written meanwhile are kept). Returns the active entries."""
+        active: dict[tuple[str, str], tuple[str, TechnicianEntry]] = {}
+        async for recorded in self.store.replay(1, reveal_personal_data=False):
+            event = recorded.event
+            if isinstance(event, ev.TimeLogged):
+                active[(recorded.ticket_id, event.entry_id)] = (event.technician, TechnicianEntry(
+                    recorded.ticket_id, event.entry_id, event.start, event.end))
+            elif isinstance(event, ev.TimeEntryVoided):
+                active.pop((recorded.ticket_id, event.entry_id), None)
+        by_technician: dict[str, list[TechnicianEntry]] = {}
+        for technician, entry in active.values():
+            by_technician.setdefault(technician, []).append(entry)
+        for technician, entries in by_technician.items():
+            def merge(current: list[TechnicianEntry],
+                      rebuilt: list[TechnicianEntry] = entries) -> list[TechnicianEntry]:
+                known = {(e.ticket, e.entry_id) for e in rebuilt}
+                return [*rebuilt, *(e for e in current if (e.ticket, e.entry_id) not in known)]
+
+            await self._modify(technician, merge)
+        return len(active)
+
+
+
+async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str,
+                   command: LogTime) -> Handled:
+    """Log a time entry through the decider *and* the technician's entries on every ticket.
+
+    The ticket's own rules are checked first (a refusal reserves nothing; an entry id
+    already logged needs no reservation); then the interval is reserved, so an overlap with
+    another ticket is refused; a failed append releases only our pending reservation (if
+    the append did land after all, the consumer restores the entry from the log).
+    """
+    history = await store.load(ticket_id)
+    if not decide(command, fold(r.event for r in history.events)):
+        return await execute(store, ticket_id, lambda state: command, _time_event_id)
+    await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
+                          command.end)
+    try:
+        handled = await execute(store, ticket_id, lambda state: command, _time_event_id)
+    except BaseException:
+        await entries.release(command.technician, ticket_id, command.entry_id,
+                              pending_only=True)
+        raise
+    logged = next((e for e in handled.events if isinstance(e, ev.TimeLogged)), command)
+    await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
+                          logged.end)
+    return handled
+
+
+def _time_event_id(event: ev.Event) -> str:
+    entry_id = getattr(event, "entry_id", "")
+    return f"time-{entry_id}"

@@ -1,0 +1,30 @@
+"""Events of the receipt mail (the ack service)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from shared.domain.events.base import Event
+
+
+class AckSent(Event, tag=True, frozen=True, kw_only=True):
+    """The receipt with the case number was accepted by the SMTP server."""
+
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    message_id: str
+    recipient: str
+
+
+class AckFailed(Event, tag=True, frozen=True, kw_only=True):
+    """One failed attempt to send the receipt; ``permanent`` means retrying cannot help."""
+
+    attempt: int
+    error: str
+    permanent: bool = False
+
+
+class ReceiptOverdue(Event, tag=True, frozen=True, kw_only=True):
+    """The promised receipt time (about 10 minutes) is at risk: operators must look."""
+
+    minutes_since_submission: int

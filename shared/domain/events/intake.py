@@ -1,0 +1,107 @@
+"""Events of the customer's door: the submitted request and what the customer sends later."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar, Literal
+
+import msgspec
+
+from shared.domain.events.base import Contact, ContractParty, Event
+
+Language = Literal["de", "en"]
+Channel = Literal["web", "api", "mail"]
+BackupChoice = Literal["additional_backup", "backup_done_or_not_needed"]
+
+
+class OrderSubject(msgspec.Struct, frozen=True, kw_only=True):
+    """The subject of the order: affected system, location and accessories."""
+
+    description: str = ""
+    location: str = ""
+    system_name: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    purchase_date: date | None = None
+    accessories: str = ""
+
+
+class Software(msgspec.Struct, frozen=True, kw_only=True):
+    operating_system: str = ""
+    operating_system_version: str = ""
+    application: str = ""
+    application_version: str = ""
+
+
+class Fault(msgspec.Struct, frozen=True, kw_only=True):
+    error_message: str = ""
+    expected_behaviour: str = ""
+    actual_behaviour: str = ""
+
+
+class RequestSubmitted(Event, tag=True, frozen=True, kw_only=True):
+    """A customer's support request entered the system: the first event of every ticket."""
+
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    case_number: str
+    contact: Contact
+    contract_party: ContractParty
+    short_description: str
+    subject: OrderSubject = OrderSubject()
+    software: Software = Software()
+    fault: Fault = Fault()
+    backup: BackupChoice
+    priority: bool
+    commercial_customer: bool = True
+    # Customer's SLA: without one the ticket waits for acceptance (DOMAIN.md 5.3).
+    customer_id: str = ""
+    has_sla: bool = True
+    reaction_minutes: int = 240
+    language: Language = "de"
+    channel: Channel = "web"
+    # Names of the free-text fields in which credentials were found and replaced.
+    redacted_fields: tuple[str, ...] = ()
+
+
+class AttachmentRef(msgspec.Struct, frozen=True, kw_only=True):
+    """A file stored once in the object store, named by its content hash."""
+
+    sha256: str
+    filename: str
+    content_type: str
+    size: int
+
+
+class CustomerReplied(Event, tag=True, frozen=True, kw_only=True):
+    """The customer added information by replying to the receipt."""
+
+    CUSTOMER_VISIBLE: ClassVar[bool] = True
+
+    message_id: str
+    sender: str
+    subject: str
+    text: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    redacted: bool = False
+
+
+class AutoReplyRecorded(Event, tag=True, frozen=True, kw_only=True):
+    """An out-of-office, bounce or other automatic mail about the ticket: kept, not a reply."""
+
+    message_id: str
+    sender: str
+    subject: str
+    reason: str
+
+
+class ReplyQuarantined(Event, tag=True, frozen=True, kw_only=True):
+    """Inbound mail that could not be attached safely; a technician decides."""
+
+    message_id: str
+    sender: str
+    subject: str
+    reason: str
+    text: str = ""
+    attachments: tuple[AttachmentRef, ...] = ()
+    candidate_case_number: str | None = None

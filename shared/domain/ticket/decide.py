@@ -1,0 +1,265 @@
+"""``decide(command, state) -> events``: every business rule of a ticket's lifecycle.
+
+An empty list means "already done" (commands are idempotent where a retry is normal, e.g.
+a second acknowledgement); a DomainError means the command makes no sense now.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import singledispatch
+
+from shared.domain import events as ev
+from shared.domain.ticket import commands as c
+from shared.domain.ticket.state import TicketState
+
+# Entries further in the future than this are typos, not plans.
+MAX_FUTURE_ENTRY = timedelta(hours=1)
+ACTIVE = frozenset({"submitted", "open", "in_progress"})
+TIME_LOGGABLE = frozenset({"submitted", "open", "in_progress", "resolved"})
+
+
+class DomainError(Exception):
+    """The command is refused; ``code`` is stable for programs, the message for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _require(condition: bool, code: str, message: str) -> None:
+    if not condition:
+        raise DomainError(code, message)
+
+
+def _require_ticket(state: TicketState) -> None:
+    _require(state.status != "new", "unknown_ticket", "there is no such ticket")
+
+
+@singledispatch
+def decide(command: c.Command, state: TicketState) -> list[ev.Event]:
+    raise TypeError(f"no rule for command {type(command).__name__}")
+
+
+@decide.register
+def _(command: c.SubmitRequest, state: TicketState) -> list[ev.Event]:
+    _require(state.status == "new", "already_submitted", "the ticket already exists")
+    request = command.request
+    if request.has_sla:
+        return [request]
+    return [request, ev.AwaitingAcceptance(at=command.at, customer_id=request.customer_id)]
+
+
+@decide.register
+def _(command: c.RecordReceipt, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.receipt_sent:
+        return []
+    return [ev.AckSent(at=command.at, message_id=command.message_id,
+                       recipient=command.recipient)]
+
+
+@decide.register
+def _(command: c.RecordReceiptFailure, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.receipt_sent or command.attempt <= state.receipt_attempts:
+        return []
+    return [ev.AckFailed(at=command.at, attempt=command.attempt, error=command.error,
+                         permanent=command.permanent)]
+
+
+@decide.register
+def _(command: c.FlagReceiptOverdue, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.receipt_sent or state.receipt_overdue:
+        return []
+    return [ev.ReceiptOverdue(at=command.at,
+                              minutes_since_submission=command.minutes_since_submission)]
+
+
+@decide.register
+def _(command: c.AcceptTicket, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status == "awaiting_acceptance", "not_awaiting_acceptance",
+             "only a ticket awaiting acceptance can be accepted")
+    return [ev.TicketAccepted(at=command.at, technician=command.technician)]
+
+
+@decide.register
+def _(command: c.DeclineTicket, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status == "awaiting_acceptance", "not_awaiting_acceptance",
+             "only a ticket awaiting acceptance can be declined")
+    _require(bool(command.reason.strip()), "reason_required", "a decline needs a reason")
+    return [ev.TicketDeclined(at=command.at, technician=command.technician,
+                              reason=command.reason.strip())]
+
+
+@decide.register
+def _(command: c.EscalatePriority, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.priority, "not_priority", "only priority tickets are escalated")
+    if state.is_escalated:
+        return []
+    return [ev.PriorityEscalated(at=command.at, technician=command.technician,
+                                 level=command.level,
+                                 reaction_deadline=command.reaction_deadline)]
+
+
+@decide.register
+def _(command: c.SetResponseDeadline, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.response_deadline is not None:
+        return []
+    return [ev.ResponseDeadlineSet(at=command.at, deadline=command.deadline,
+                                   calendar_version=command.calendar_version)]
+
+
+def _page_open(state: TicketState) -> bool:
+    return (state.is_escalated and state.page_acknowledged_by is None
+            and state.first_response_at is None and state.status in ACTIVE)
+
+
+@decide.register
+def _(command: c.ReNotifyOnCall, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if not _page_open(state) or command.attempt <= state.renotify_count:
+        return []
+    return [ev.OnCallReNotified(at=command.at, technician=command.technician,
+                                attempt=command.attempt)]
+
+
+@decide.register
+def _(command: c.EscalateOnCallLevel, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if not _page_open(state) or command.level <= state.escalation_level:
+        return []
+    return [ev.OnCallEscalated(at=command.at, technician=command.technician,
+                               level=command.level)]
+
+
+@decide.register
+def _(command: c.AcknowledgePage, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.is_escalated, "not_paged", "this ticket has no page to acknowledge")
+    if state.page_acknowledged_by is not None:
+        return []  # acknowledging twice is harmless
+    _require(command.technician == state.paged_technician, "not_paged_person",
+             "only the paged technician can acknowledge this page")
+    return [ev.OnCallAcknowledged(at=command.at, technician=command.technician)]
+
+
+@decide.register
+def _(command: c.Respond, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status != "awaiting_acceptance", "not_accepted",
+             "accept the ticket before responding")
+    _require(state.status in ACTIVE, "not_active",
+             f"a {state.status} ticket takes no response")
+    return [ev.TechnicianResponded(at=command.at, technician=command.technician,
+                                   message=command.message)]
+
+
+@decide.register
+def _(command: c.RecordSlaBreach, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if (command.clock in state.breached_clocks or state.first_response_at is not None
+            or state.status not in ACTIVE | {"awaiting_acceptance"}):
+        return []  # a timer firing for a ticket that no longer needs it does nothing
+    return [ev.SlaBreached(at=command.at, clock=command.clock, deadline=command.deadline)]
+
+
+@decide.register
+def _(command: c.AddCustomerReply, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    return [command.reply]
+
+
+@decide.register
+def _(command: c.RecordAutoReply, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    return [command.auto_reply]
+
+
+@decide.register
+def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.entry(command.entry_id) is not None:
+        return []
+    _require(state.status in TIME_LOGGABLE, "ticket_not_open_for_time",
+             f"time cannot be logged on a {state.status.replace('_', ' ')} ticket")
+    _require(command.kind in ("work", "travel"), "unknown_kind",
+             f"unknown kind {command.kind!r}: use 'work' or 'travel'")
+    _require(command.end > command.start, "end_not_after_start", "end must be after start")
+    _require(command.end <= command.at + MAX_FUTURE_ENTRY, "entry_in_future",
+             "the entry ends in the future")
+    for other in state.time_entries:
+        if other.technician == command.technician and (
+                command.start < other.end and other.start < command.end):
+            raise DomainError("overlapping_entry",
+                              f"overlaps entry {other.entry_id} of the same technician")
+    return [ev.TimeLogged(at=command.at, entry_id=command.entry_id,
+                          technician=command.technician, start=command.start,
+                          end=command.end, kind=command.kind,  # type: ignore[arg-type]
+                          note=command.note)]
+
+
+@decide.register
+def _(command: c.VoidTimeEntry, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.entry(command.entry_id) is not None, "unknown_entry",
+             f"no active time entry {command.entry_id}")
+    _require(command.entry_id not in state.invoiced_entry_ids, "entry_invoiced",
+             "the entry is invoiced: cancel the invoice first")
+    return [ev.TimeEntryVoided(at=command.at, entry_id=command.entry_id,
+                               technician=command.technician, reason=command.reason)]
+
+
+@decide.register
+def _(command: c.ResolveTicket, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status in ACTIVE, "not_active",
+             f"a {state.status.replace('_', ' ')} ticket cannot be resolved")
+    return [ev.TicketResolved(at=command.at, technician=command.technician,
+                              resolution=command.resolution)]
+
+
+@decide.register
+def _(command: c.ReopenTicket, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status == "resolved", "not_resolved", "only a resolved ticket is reopened")
+    return [ev.TicketReopened(at=command.at, by=command.by, reason=command.reason)]
+
+
+@decide.register
+def _(command: c.CloseTicket, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if state.status == "closed":
+        return []
+    _require(state.status in {"resolved", "declined", "invoiced"}, "not_resolved",
+             "resolve the ticket before closing it")
+    return [ev.TicketClosed(at=command.at, by=command.by)]
+
+
+@decide.register
+def _(command: c.IssueInvoice, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(state.status in {"resolved", "closed"}, "not_billable",
+             "invoices are issued for resolved or closed tickets")
+    uninvoiced = {e.entry_id for e in state.uninvoiced_entries}
+    _require(bool(uninvoiced), "nothing_to_invoice", "no logged time left to invoice")
+    _require(set(command.invoice.entry_ids) == uninvoiced, "stale_invoice",
+             "the invoice does not cover exactly the uninvoiced time entries")
+    return [command.invoice]
+
+
+@decide.register
+def _(command: c.CancelInvoice, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    _require(any(i.invoice_number == command.invoice_number for i in state.active_invoices),
+             "unknown_invoice", f"no active invoice {command.invoice_number} on this ticket")
+    _require(bool(command.reason.strip()), "reason_required", "a cancellation needs a reason")
+    return [ev.InvoiceCancelled(at=command.at, invoice_number=command.invoice_number,
+                                credit_note_number=command.credit_note_number,
+                                reason=command.reason, issued_by=command.by)]

@@ -1,0 +1,217 @@
+"""A ticket's state, folded from its events. ``evolve`` never refuses: events are facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from functools import singledispatch
+from typing import Literal
+
+import msgspec
+from msgspec.structs import replace
+
+from shared.domain import events as ev
+
+Status = Literal[
+    "new",                  # no event yet
+    "submitted",            # request received, nobody has responded yet
+    "awaiting_acceptance",  # customer without SLA: a technician must accept or decline
+    "declined",
+    "open",                 # accepted (or has an SLA) and waiting for a first response
+    "in_progress",          # a technician responded
+    "resolved",
+    "closed",
+    "invoiced",
+]
+
+
+class TicketState(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status = "new"
+    case_number: str = ""
+    request: ev.RequestSubmitted | None = None
+    known_addresses: frozenset[str] = frozenset()
+    # Receipt mail
+    receipt_message_id: str | None = None
+    receipt_attempts: int = 0
+    receipt_failed_permanently: bool = False
+    receipt_overdue: bool = False
+    # Priority, paging and SLA clocks
+    paged_technician: str | None = None
+    escalation_level: int = 0
+    renotify_count: int = 0
+    page_acknowledged_by: str | None = None
+    reaction_deadline: datetime | None = None
+    response_deadline: datetime | None = None
+    first_response_at: datetime | None = None
+    breached_clocks: frozenset[str] = frozenset()
+    # Customer mail
+    reply_count: int = 0
+    # Time and invoices
+    time_entries: tuple[ev.TimeLogged, ...] = ()
+    active_invoices: tuple[ev.InvoiceIssued, ...] = ()
+    invoiced_entry_ids: frozenset[str] = frozenset()
+    status_before_invoice: Status = "resolved"
+
+    @property
+    def priority(self) -> bool:
+        return bool(self.request and self.request.priority)
+
+    @property
+    def receipt_sent(self) -> bool:
+        return self.receipt_message_id is not None
+
+    @property
+    def is_escalated(self) -> bool:
+        return self.paged_technician is not None
+
+    @property
+    def uninvoiced_entries(self) -> tuple[ev.TimeLogged, ...]:
+        return tuple(e for e in self.time_entries if e.entry_id not in self.invoiced_entry_ids)
+
+    def entry(self, entry_id: str) -> ev.TimeLogged | None:
+        return next((e for e in self.time_entries if e.entry_id == entry_id), None)
+
+
+INITIAL_STATE = TicketState()
+
+
+def evolve(state: TicketState, event: ev.Event) -> TicketState:
+    """The state after ``event``. Events without effect on the state leave it unchanged."""
+    return _apply(event, state)
+
+
+@singledispatch
+def _apply(event: ev.Event, state: TicketState) -> TicketState:
+    return state
+
+
+def fold(events: Iterable[ev.Event], state: TicketState = INITIAL_STATE) -> TicketState:
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+@_apply.register
+def _(event: ev.RequestSubmitted, state: TicketState) -> TicketState:
+    return replace(state, status="open" if event.has_sla else "submitted",
+                   case_number=event.case_number, request=event,
+                   known_addresses=frozenset({event.contact.email.lower()}))
+
+
+@_apply.register
+def _(event: ev.AwaitingAcceptance, state: TicketState) -> TicketState:
+    return replace(state, status="awaiting_acceptance")
+
+
+@_apply.register
+def _(event: ev.TicketAccepted, state: TicketState) -> TicketState:
+    return replace(state, status="open")
+
+
+@_apply.register
+def _(event: ev.TicketDeclined, state: TicketState) -> TicketState:
+    return replace(state, status="declined")
+
+
+@_apply.register
+def _(event: ev.AckSent, state: TicketState) -> TicketState:
+    return replace(state, receipt_message_id=event.message_id)
+
+
+@_apply.register
+def _(event: ev.AckFailed, state: TicketState) -> TicketState:
+    return replace(state, receipt_attempts=max(state.receipt_attempts, event.attempt),
+                   receipt_failed_permanently=state.receipt_failed_permanently or event.permanent)
+
+
+@_apply.register
+def _(event: ev.ReceiptOverdue, state: TicketState) -> TicketState:
+    return replace(state, receipt_overdue=True)
+
+
+@_apply.register
+def _(event: ev.PriorityEscalated, state: TicketState) -> TicketState:
+    return replace(state, paged_technician=event.technician, escalation_level=event.level,
+                   reaction_deadline=event.reaction_deadline)
+
+
+@_apply.register
+def _(event: ev.ResponseDeadlineSet, state: TicketState) -> TicketState:
+    return replace(state, response_deadline=event.deadline)
+
+
+@_apply.register
+def _(event: ev.OnCallReNotified, state: TicketState) -> TicketState:
+    return replace(state, renotify_count=state.renotify_count + 1)
+
+
+@_apply.register
+def _(event: ev.OnCallEscalated, state: TicketState) -> TicketState:
+    return replace(state, paged_technician=event.technician, escalation_level=event.level,
+                   renotify_count=0)
+
+
+@_apply.register
+def _(event: ev.OnCallAcknowledged, state: TicketState) -> TicketState:
+    return replace(state, page_acknowledged_by=event.technician)
+
+
+@_apply.register
+def _(event: ev.TechnicianResponded, state: TicketState) -> TicketState:
+    return replace(state, status="in_progress",
+                   first_response_at=state.first_response_at or event.at)
+
+
+@_apply.register
+def _(event: ev.SlaBreached, state: TicketState) -> TicketState:
+    return replace(state, breached_clocks=state.breached_clocks | {event.clock})
+
+
+@_apply.register
+def _(event: ev.CustomerReplied, state: TicketState) -> TicketState:
+    return replace(state, reply_count=state.reply_count + 1)
+
+
+@_apply.register
+def _(event: ev.TimeLogged, state: TicketState) -> TicketState:
+    return replace(state, time_entries=(*state.time_entries, event))
+
+
+@_apply.register
+def _(event: ev.TimeEntryVoided, state: TicketState) -> TicketState:
+    kept = tuple(e for e in state.time_entries if e.entry_id != event.entry_id)
+    return replace(state, time_entries=kept)
+
+
+@_apply.register
+def _(event: ev.TicketResolved, state: TicketState) -> TicketState:
+    return replace(state, status="resolved")
+
+
+@_apply.register
+def _(event: ev.TicketReopened, state: TicketState) -> TicketState:
+    return replace(state, status="in_progress")
+
+
+@_apply.register
+def _(event: ev.TicketClosed, state: TicketState) -> TicketState:
+    return replace(state, status="closed")
+
+
+@_apply.register
+def _(event: ev.InvoiceIssued, state: TicketState) -> TicketState:
+    return replace(state, status="invoiced", status_before_invoice=state.status,
+                   active_invoices=(*state.active_invoices, event),
+                   invoiced_entry_ids=state.invoiced_entry_ids | set(event.entry_ids))
+
+
+@_apply.register
+def _(event: ev.InvoiceCancelled, state: TicketState) -> TicketState:
+    cancelled = next((i for i in state.active_invoices
+                      if i.invoice_number == event.invoice_number), None)
+    if cancelled is None:
+        return state
+    remaining = tuple(i for i in state.active_invoices if i is not cancelled)
+    return replace(state, active_invoices=remaining,
+                   status="invoiced" if remaining else state.status_before_invoice,
+                   invoiced_entry_ids=state.invoiced_entry_ids - set(cancelled.entry_ids))

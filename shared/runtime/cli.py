@@ -1,0 +1,284 @@
+"""The ``ticketcore`` command. Core commands live here; each service adds its own
+(``services/<name>/cli.py`` with ``register(subparsers)``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from shared.runtime import eventloop
+from shared.settings import ConfigurationError, Settings, load_settings
+
+PLUGINS = ("services.intake.cli", "services.ack.cli", "services.billing.cli",
+           "services.oncall.cli", "benchmarks.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except ConfigurationError as error:
+        print(f"ticketcore: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticketcore", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+    up = commands.add_parser("up", help="run everything: embedded NATS and all services")
+    up.set_defaults(run=_up)
+    serve = commands.add_parser("serve", help="run one service (for separate scaling)")
+    serve.add_argument("service", choices=("intake", "ack", "billing", "oncall"))
+    serve.set_defaults(run=_serve)
+    settings_doc = commands.add_parser("settings", help="print every setting as a table")
+    settings_doc.add_argument("--update-readme", metavar="README",
+                              help="write the table into this README instead")
+    settings_doc.set_defaults(run=_settings_table)
+    _register_events(commands)
+    _register_ticket(commands)
+    _register_accounts(commands)
+    _register_customer(commands)
+    for plugin in PLUGINS:
+        try:
+            module = importlib.import_module(plugin)
+        except ModuleNotFoundError as error:
+            if not (error.name and plugin.startswith(error.name)):
+                raise
+            continue
+        module.register(commands)
+    return parser
+
+
+def settings_from_env() -> Settings:
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every SMTP connection at INFO; keep its warnings only.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
+    return settings
+
+
+def run_async(coroutine_factory: Callable[[], Any]) -> int:
+    return int(eventloop.run(coroutine_factory()) or 0)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from shared.runtime.accounts import ensure_first_account
+    from shared.runtime.app import SERVICE_NAMES, serve_forever
+
+    settings = settings_from_env()
+    if settings.accounts_file is None:
+        # Quick start: a first technician account, so the console can be tried at once.
+        accounts_file = settings.data_dir / "accounts.toml"
+        password = ensure_first_account(accounts_file)
+        settings = settings.model_copy(update={"accounts_file": accounts_file})
+        if password:
+            print(f"created technician account 'admin' with password {password} "
+                  f"(shown once; API token in {settings.data_dir / 'admin-api-token.txt'})",
+                  flush=True)
+    return run_async(lambda: serve_forever(settings, SERVICE_NAMES, embedded_ok=True))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from shared.runtime.app import serve_forever
+
+    settings = settings_from_env()
+    if settings.nats.url is None:
+        raise ConfigurationError("TICKETCORE_NATS__URL: required by `serve` (a service run "
+                                 "alone connects to a shared NATS server; `up` embeds one)")
+    return run_async(lambda: serve_forever(settings, (args.service,), embedded_ok=False))
+
+
+def _settings_table(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from shared.settings.docs import settings_table
+    from shared.settings.readme import update_readme
+
+    if args.update_readme:
+        update_readme(Path(args.update_readme))
+    else:
+        print(settings_table())
+    return 0
+
+
+# -- events ------------------------------------------------------------------------------
+
+def _register_events(commands: argparse._SubParsersAction) -> None:
+    events = commands.add_parser("events", help="event contracts and the live event feed")
+    sub = events.add_subparsers(title="events commands")
+    schema = sub.add_parser("schema", help="print the JSON Schema of every event")
+    schema.set_defaults(run=lambda a: _print_json(__import__(
+        "shared.domain.events", fromlist=["event_json_schema"]).event_json_schema()))
+    asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document")
+    asyncapi.set_defaults(run=lambda a: _print_json(__import__(
+        "shared.domain.events.asyncapi", fromlist=["asyncapi_document"]).asyncapi_document()))
+    tail = sub.add_parser("tail", help="print events as JSON lines, live")
+    tail.add_argument("--type", action="append", dest="types",
+                      help="only this event type (repeatable)")
+    tail.add_argument("--from-start", action="store_true", help="replay history first")
+    tail.set_defaults(run=_tail)
+
+
+def _print_json(value: Any) -> int:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def event_line(recorded: Any) -> str:
+    """One event as one JSON line, for integrators and operators."""
+    return json.dumps({
+        "seq": recorded.seq, "ticket": recorded.ticket_id, "id": recorded.event_id,
+        "type": recorded.type_name,
+        "recorded_at": recorded.recorded_at.isoformat() if recorded.recorded_at else None,
+        "event": msgspec.to_builtins(recorded.event),
+    }, ensure_ascii=False, default=str)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from shared.runtime.context import connect
+
+    settings = settings_from_env()
+
+    async def tail() -> None:
+        runtime = await connect(settings, _require_url(settings))
+        info = await runtime.js.stream_info("TICKETS")
+        start = 1 if args.from_start else info.state.last_seq + 1
+        async for recorded in runtime.store.replay(start, until_end=False):
+            if args.types and recorded.type_name not in args.types:
+                continue
+            print(event_line(recorded), flush=True)
+
+    return run_async(tail)
+
+
+def _require_url(settings: Settings) -> str:
+    if settings.nats.url:
+        return settings.nats.url
+    return f"nats://127.0.0.1:{settings.nats.embedded_port}"
+
+
+# -- ticket ------------------------------------------------------------------------------
+
+def _register_ticket(commands: argparse._SubParsersAction) -> None:
+    ticket = commands.add_parser("ticket", help="look at one ticket")
+    sub = ticket.add_subparsers(title="ticket commands")
+    show = sub.add_parser("show", help="state and history of a ticket")
+    show.add_argument("ticket_id")
+    show.set_defaults(run=_show_ticket)
+
+
+def _show_ticket(args: argparse.Namespace) -> int:
+    from shared.domain.pricing import running_total
+    from shared.domain.ticket import fold
+    from shared.runtime.context import connect
+
+    settings = settings_from_env()
+
+    async def show() -> int:
+        runtime = await connect(settings, _require_url(settings))
+        try:
+            history = await runtime.store.load(args.ticket_id)
+        except ValueError as error:
+            print(f"ticketcore: {error}", file=sys.stderr)
+            return 1
+        finally:
+            await runtime.close()
+        if not history.events:
+            print(f"ticketcore: no ticket {args.ticket_id}", file=sys.stderr)
+            return 1
+        state = fold(r.event for r in history.events)
+        print(json.dumps({"ticket": args.ticket_id, "version": history.version,
+                          "status": state.status,
+                          "running_total": running_total(state, settings).to_json(),
+                          "state": msgspec.to_builtins(state)},
+                         indent=2, ensure_ascii=False, default=str))
+        for recorded in history.events:
+            print(event_line(recorded))
+        return 0
+
+    return run_async(show)
+
+
+# -- customer ----------------------------------------------------------------------------
+
+def _register_customer(commands: argparse._SubParsersAction) -> None:
+    customer = commands.add_parser("customer", help="customer data protection")
+    sub = customer.add_subparsers(title="customer commands")
+    erase = sub.add_parser("erase", help="make a customer's personal data unreadable "
+                                         "everywhere, including the log")
+    target = erase.add_mutually_exclusive_group(required=True)
+    target.add_argument("--email", help="every ticket of the contact with this address")
+    target.add_argument("--ticket", help="one ticket (case number)")
+    erase.add_argument("--by", required=True, help="who asked for it (recorded)")
+    erase.add_argument("--reason", default="", help="e.g. the request's reference")
+    erase.set_defaults(run=_erase)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from shared.application.erasure import erase_ticket, tickets_of_customer
+    from shared.runtime.context import connect
+
+    settings = settings_from_env()
+
+    async def erase() -> int:
+        runtime = await connect(settings, _require_url(settings))
+        try:
+            tickets = ([args.ticket] if args.ticket
+                       else await tickets_of_customer(runtime.store, args.email))
+            erased = [t for t in tickets
+                      if await erase_ticket(runtime.store, t, by=args.by, reason=args.reason)]
+        finally:
+            await runtime.close()
+        print(json.dumps({"erased_tickets": erased}))
+        return 0 if erased else 1
+
+    return run_async(erase)
+
+
+# -- accounts ----------------------------------------------------------------------------
+
+def _register_accounts(commands: argparse._SubParsersAction) -> None:
+    accounts = commands.add_parser("accounts", help="technician account helpers")
+    sub = accounts.add_subparsers(title="accounts commands")
+    hash_pw = sub.add_parser("hash-password", help="hash a password (read from stdin)")
+    hash_pw.set_defaults(run=_hash_password)
+    token = sub.add_parser("new-token", help="make an API token and its hash")
+    token.set_defaults(run=_new_token)
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from shared.runtime.accounts import hash_password
+
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("ticketcore: give the password on standard input", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    from shared.runtime.accounts import new_token
+
+    token, token_hash = new_token()
+    print(f"token (give to the script, shown once): {token}")
+    print(f"token_hashes entry for the accounts file: {token_hash}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""What every service is given: settings, the NATS connection, the event store, accounts.
+
+A service is created by ``services.<name>.service.create_service(runtime)`` and offers
+durable consumers, HTTP routes and start/stop hooks (:class:`Service`). Services never
+import each other; they meet only through events.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fastapi import APIRouter
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+
+from shared.adapters.consumer import ConsumerSpec, record_for_operators
+from shared.adapters.eventstore import EventStore
+from shared.runtime.accounts import AccountStore
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    name: str
+
+    def consumers(self) -> list[ConsumerSpec]: ...
+
+    def router(self) -> APIRouter | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    nc: NatsClient
+    js: JetStreamContext
+    store: EventStore
+    accounts: AccountStore
+    nats_url: str
+    http_port: int = 0
+    extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def public_url(self) -> str:
+        """Base URL for links in mails and pages."""
+        if self.settings.http.public_url:
+            return self.settings.http.public_url.rstrip("/")
+        port = self.http_port or self.settings.http.port
+        return f"http://{self.settings.http.host}:{port}"
+
+    async def close(self) -> None:
+        """Drain (finish in-flight work) and close; just close if NATS is already away."""
+        if self.nc.is_closed:
+            return
+        try:
+            await self.nc.drain()
+        except Exception as error:  # reconnecting or gone: nothing left to drain
+            log.warning("NATS: closing without drain: %r", error)
+            await self.nc.close()
+
+
+async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore") -> Runtime:
+    """Connect to NATS and build the runtime (reconnecting forever on a lost server)."""
+    nc = NatsClient()
+
+    async def disconnected() -> None:
+        # nats-py calls this on our own close too: only a lost server is worth a warning.
+        if nc.is_closed or nc.is_draining:
+            log.info("NATS: connection closed")
+        else:
+            log.warning("NATS: disconnected, reconnecting")
+
+    await nc.connect(
+        nats_url, name=name, connect_timeout=settings.nats.connect_timeout_s,
+        max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        error_cb=_log_nats_error, disconnected_cb=disconnected,
+    )
+    js = nc.jetstream(timeout=10.0)
+
+    async def undecodable(subject: str, seq: int, reason: str) -> None:
+        await record_for_operators(js, f"undecodable-{seq}", f"{subject}: {reason}")
+
+    store = EventStore(nc, on_undecodable=undecodable)
+    accounts = AccountStore.from_file(settings.accounts_file)
+    return Runtime(settings=settings, nc=nc, js=js, store=store, accounts=accounts,
+                   nats_url=nats_url)
+
+
+async def _log_nats_error(error: Exception) -> None:
+    log.warning("NATS: %s", error)

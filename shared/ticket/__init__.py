@@ -1,8 +1,0 @@
-"""The ticket as a decider: ``decide(command, state) -> events`` and
-``evolve(state, event) -> state``, pure functions without I/O."""
-
-from shared.ticket.commands import *  # noqa: F403
-from shared.ticket.decide import DomainError, decide
-from shared.ticket.state import INITIAL_STATE, TicketState, evolve, fold
-
-__all__ = ["INITIAL_STATE", "DomainError", "TicketState", "decide", "evolve", "fold"]
