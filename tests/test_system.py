@@ -84,7 +84,7 @@ async def test_a_priority_request_from_form_to_invoice(settings: Settings, smtp_
             assert resolved.status_code == 200, resolved.text
             assert (await client.post(f"/api/tickets/{case}/invoice")).status_code == 401
 
-            # The clerk issues the invoice: DOMAIN.md section 6's worked example.
+            # The clerk issues the invoice: the worked example of docs/domain.md 6.5.
             issued = await client.post(f"/api/tickets/{case}/invoice", headers=auth)
             assert issued.status_code == 201, issued.text
             invoice = issued.json()

@@ -1,5 +1,5 @@
 """On ``CustomerReplied`` with ``redacted=True``: tell the customer, once, that credentials
-were removed from their reply (DOMAIN.md section 2).
+were removed from their reply (docs/domain.md 2.3).
 
 The same claim pattern as the receipt (docs/ack.md), in its own KV bucket ``ack_notices``
 with a key derived from the reply's event id. No event is recorded: the finished claim

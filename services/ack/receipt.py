@@ -22,7 +22,7 @@ from shared.domain.casenumber import subject_token
 from shared.domain.redaction import shorten
 from shared.runtime.links import status_path
 
-# The short description's limit on the form (DOMAIN.md section 2).
+# The short description's limit on the form (docs/domain.md 2.2).
 SUBJECT_TEXT_LIMIT = 80
 
 NextStep = Literal["acceptance", "on_call", "business_day"]
@@ -50,7 +50,7 @@ def receipt_message_id(case_number: str, support_address: str) -> str:
 
 
 def next_step(request: ev.RequestSubmitted) -> NextStep:
-    """What the customer is told happens next (DOMAIN.md 2.6, 5.1-5.3)."""
+    """What the customer is told happens next (docs/domain.md 2.7, 5.1-5.3)."""
     if not request.has_sla:
         return "acceptance"
     return "on_call" if request.priority else "business_day"

@@ -16,7 +16,7 @@ Text = str
 
 
 class SupportRequestBody(BaseModel):
-    """A support request (DOMAIN.md section 2). Unknown fields are refused."""
+    """A support request (docs/domain.md 2). Unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": {
         "company": "Muster GmbH", "first_name": "Erika", "last_name": "Mustermann",

@@ -61,7 +61,7 @@ def customer_id_of(email: str) -> str:
 def build_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
                 channel: ev.intake.Channel, settings: IntakeSettings,
                 at: datetime) -> ev.RequestSubmitted:
-    """``RequestSubmitted`` with every free-text field redacted (DOMAIN.md section 2)."""
+    """``RequestSubmitted`` with every free-text field redacted (docs/domain.md 2.3)."""
     texts: dict[str, str] = {}
     redacted_fields: list[str] = []
     for name in FREE_TEXT_FIELDS:

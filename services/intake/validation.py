@@ -1,4 +1,4 @@
-"""The rules of the request form (DOMAIN.md section 2), the same for the HTML form and the
+"""The rules of the request form (docs/domain.md 2), the same for the HTML form and the
 JSON API. ``validate`` turns raw fields into a :class:`SupportRequest` or into one error per
 wrong field (a catalogue key with its values, rendered in the customer's language)."""
 
@@ -170,7 +170,7 @@ def validate(raw: dict[str, object], source: Source, today: date
              ) -> SupportRequest | dict[str, FieldError]:
     """Apply every rule to ``raw``; the request, or one error per wrong field.
 
-    ``priority`` defaults to no (DOMAIN.md 2.4); ``additional_backup`` must be chosen.
+    ``priority`` defaults to no (docs/domain.md 2.5); ``additional_backup`` must be chosen.
     A JSON body may not contain unknown fields (a misspelt optional field would otherwise
     be lost without notice); form posts carry extra hidden fields and are not checked.
     """

@@ -1,4 +1,4 @@
-"""Crypto-shredding of personal data in the append-only log (DOMAIN.md section 7).
+"""Crypto-shredding of personal data in the append-only log (docs/domain.md 7).
 
 Personal fields of events (names, addresses, e-mail addresses, phone numbers, the text of
 customer mails) are encrypted with AES-256-GCM before they are stored, under a data key of

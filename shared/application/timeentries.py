@@ -1,6 +1,6 @@
 """Which time entries each technician has, across all tickets: the overlap read model.
 
-A technician cannot work on two tickets at once (DOMAIN.md 5.2), but the decider sees one
+A technician cannot work on two tickets at once (docs/domain.md 6.1), but the decider sees one
 ticket. So the billing service keeps, in the KV bucket ``billing_technician_entries``, one
 key per technician whose value lists that technician's active entries as
 ``[ticket, entry_id, start, end, pending_since]`` (ISO-8601 UTC instants; ``pending_since``

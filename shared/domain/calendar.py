@@ -1,4 +1,4 @@
-"""The business calendar: Business, Service and Operating Time in Europe/Berlin (DOMAIN.md 5).
+"""The business calendar: Business, Service and Operating Time in Europe/Berlin (docs/domain.md 5).
 
 Windows are decided in local time; durations are measured in real elapsed time (UTC), so a
 DST change never adds or loses an hour. The window edges (07:30, 09:00, 18:00, 20:00) never

@@ -1,6 +1,6 @@
 """Case numbers ("Service-Auftragsnummer"): ``YYYYMMDD`` + node digits + counter + check digit.
 
-In the style of the DateChecksum numbers German helpdesks use, e.g. ``2026112600042`` + ``7``.
+In the style of the DateChecksum numbers German helpdesks use, e.g. ``20261126000426``.
 The check digit is computed with the Damm algorithm, which catches every single wrong digit
 and every swap of two neighbouring digits, so a typo read over the phone never lands on
 another ticket. The number is digits only: safe to read aloud and a valid NATS subject token.
@@ -42,5 +42,5 @@ def is_valid_case_number(number: str) -> bool:
 
 
 def subject_token(number: str) -> str:
-    """The token in mail subjects, e.g. ``[SA#20261126000427]``."""
+    """The token in mail subjects, e.g. ``[SA#20261126000426]``."""
     return f"[SA#{number}]"

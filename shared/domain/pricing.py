@@ -1,4 +1,4 @@
-"""Pure pricing of logged time (DOMAIN.md 6): entries -> invoice lines, net, VAT, gross.
+"""Pure pricing of logged time (docs/domain.md 6): entries -> invoice lines, net, VAT, gross.
 
 Used by the quote command, invoices and the running total, so all three agree to the cent.
 
@@ -194,7 +194,7 @@ def hourly_price(kind: str, multiplier: Decimal, hourly_rate: Decimal) -> Decima
 
 def price(entries: Iterable[TimeSpan], calendar: BusinessCalendar, *, priority: bool,
           hourly_rate: Decimal, vat_rate: Decimal) -> Quote:
-    """Price ``entries`` (DOMAIN.md 6). Lines are ordered work first, then by multiplier."""
+    """Price ``entries`` (docs/domain.md 6). Lines are ordered work first, then by multiplier."""
     minutes = block_minutes(entries, calendar, priority)
     lines = []
     for kind, multiplier in sorted(minutes, key=lambda k: (KINDS.index(k[0]), k[1])):

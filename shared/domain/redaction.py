@@ -1,4 +1,4 @@
-"""Credentials in free text are replaced before anything is stored (DOMAIN.md section 2).
+"""Credentials in free text are replaced before anything is stored (docs/domain.md 2.3).
 
 The log is append-only: a password that reached it can never be taken back. So every
 free-text field of a request (and every later reply) goes through :func:`redact` first.

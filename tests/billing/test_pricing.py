@@ -1,4 +1,4 @@
-"""Pricing (DOMAIN.md 6): the worked example, a table of cases and properties."""
+"""Pricing (docs/domain.md 6): the worked example, a table of cases and properties."""
 
 from __future__ import annotations
 

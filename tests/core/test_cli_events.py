@@ -53,7 +53,7 @@ async def test_ticket_show_prints_state_and_history(nats_server: EmbeddedNats,
                                                     store: EventStore) -> None:
     version = await store.append("C2", [request_submitted(case_number="C2", priority=True)],
                                  0)
-    # Wednesday 2026-11-25 17:50-18:20 Berlin: the worked example of DOMAIN.md section 6.
+    # Wednesday 2026-11-25 17:50-18:20 Berlin: the worked example of docs/domain.md 6.5.
     start = datetime(2026, 11, 25, 16, 50, tzinfo=UTC)
     await store.append("C2", [ev.TimeLogged(at=NOW, entry_id="e1", technician="anna",
                                             start=start, end=start + timedelta(minutes=30),

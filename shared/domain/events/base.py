@@ -3,7 +3,7 @@
 Each event class has a stable type name (its class name, also the last token of its
 subject ``tickets.<id>.<Type>``) and a schema version (``SCHEMA_VERSION``), which the event
 store writes into the message headers. Stored events are never rewritten: an old version is
-upcast on read (see :mod:`shared.domain.events.upcasting`).
+upcast on read (see :func:`shared.domain.events.codec.register_upcaster`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 class ContractParty(msgspec.Struct, frozen=True, kw_only=True):
     """Who the contract (and so every invoice) is with: the company if one was named,
-    otherwise the person (DOMAIN.md section 2.1)."""
+    otherwise the person (docs/domain.md 2.1)."""
 
     name: str
     street: str

@@ -54,7 +54,7 @@ class RequestSubmitted(Event, tag=True, frozen=True, kw_only=True):
     backup: BackupChoice
     priority: bool
     commercial_customer: bool = True
-    # Customer's SLA: without one the ticket waits for acceptance (DOMAIN.md 5.3).
+    # Customer's SLA: without one the ticket waits for acceptance (docs/domain.md 5.3).
     customer_id: str = ""
     has_sla: bool = True
     reaction_minutes: int = 240
