@@ -11,13 +11,14 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shared.adapters.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
+from shared.runtime.responses import security_headers
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Auto-Submitted",
                  "Content-Language")
 # The kept mail's own HTML is shown in a sandboxed iframe; nothing else runs on the page.
-PAGE_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                "frame-src 'self' about:; img-src data:", "X-Content-Type-Options": "nosniff"}
+PAGE_HEADERS = security_headers(style_src="'unsafe-inline'", img_src="data:",
+                                frame_src="'self' about:")
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))

@@ -16,7 +16,6 @@ from services.intake.protection import style_hash
 from services.intake.validation import FieldError
 from shared.adapters.eventstore import TicketHistory
 from shared.domain import events as ev
-from shared.domain.ticket import fold
 
 TEMPLATES = Path(__file__).parent / "templates"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -145,7 +144,7 @@ def _detail(event: ev.Event, language: Language) -> str:
 def status_context(history: TicketHistory, language: Language,
                    attachment_url: AttachmentUrl | None = None) -> dict[str, object]:
     """What the status page shows: state, SLA deadline and the customer-visible history."""
-    state = fold(recorded.event for recorded in history.events)
+    state = history.state
     deadline = state.reaction_deadline or state.response_deadline
     return {
         "case_number": state.case_number, "request": state.request,

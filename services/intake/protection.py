@@ -1,11 +1,12 @@
-"""Protection of the public door: body limits, CSRF tokens, rate limits, security headers."""
+"""Protection of the public door: body limits, rate limits, headers on every route.
+
+CSRF tokens follow the one scheme of :mod:`shared.runtime.csrf`, the headers
+:func:`shared.runtime.responses.security_headers`."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -33,23 +34,6 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def csrf_token(secret_key: str, cookie: str, form_token: str) -> str:
-    """Binds a form's one-time token to the browser's cookie (signed double submit)."""
-    digest = hmac.new(secret_key.encode(), f"csrf:{cookie}:{form_token}".encode(),
-                      hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def csrf_valid(secret_key: str, cookie: str | None, form_token: str, token: str) -> bool:
-    if not cookie or not form_token or not token:
-        return False
-    return hmac.compare_digest(csrf_token(secret_key, cookie, form_token), token)
 
 
 class RateLimiter:
@@ -84,22 +68,6 @@ class RateLimiter:
         refill_s = self.capacity / self.refill_per_s
         self._buckets = {client: entry for client, entry in self._buckets.items()
                          if now - entry[1] < refill_s}
-
-
-def security_headers(style_hash: str) -> dict[str, str]:
-    """Headers of every intake response: no scripts at all, inline style only by hash."""
-    return {
-        "Content-Security-Policy": (
-            f"default-src 'none'; style-src '{style_hash}'; img-src 'self' data:; "
-            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-        "Cache-Control": "no-store",
-    }
 
 
 def style_hash(css: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
-from services.intake.mail import InboundMailChannel, read_attachment
+from services.intake.mail import InboundMailChannel
 from services.intake.submission import IDEMPOTENCY_BUCKET, Intake
 from services.intake.web import IntakeWeb
+from shared.adapters.attachments import read_attachment
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.provision import ensure_kv
 from shared.runtime.context import Runtime

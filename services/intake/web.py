@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,6 @@ from services.intake.catalogue import (
     from_accept_language,
     text,
 )
-from services.intake.mail.attachments import AttachmentNotFound
 from services.intake.pages import (
     STYLE_HASH,
     error_messages,
@@ -38,15 +36,12 @@ from services.intake.protection import (
     CSRF_COOKIE,
     BodyTooLarge,
     RateLimiter,
-    csrf_token,
-    csrf_valid,
-    new_token,
     read_body,
     secured_route_class,
-    security_headers,
 )
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
 from services.intake.validation import SupportRequest, validate
+from shared.adapters.attachments import AttachmentNotFound
 from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -55,7 +50,10 @@ from shared.adapters.eventstore import (
 )
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
+from shared.runtime.csrf import csrf_token, csrf_valid, new_binding
 from shared.runtime.links import status_path, verify_status_token
+from shared.runtime.responses import attachment_download, security_headers
+from shared.runtime.signing import FORM_CSRF
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,8 +61,6 @@ log = logging.getLogger(__name__)
 LANGUAGE_COOKIE = "lang"
 MAX_FORM_FIELDS = 100
 MAX_ECHOED_CHARS = 5000
-# Only plain "type/subtype" is passed on to the browser; anything else is just bytes.
-MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,127}$")
 # The store or the bus did not answer: nothing was stored, the customer may try again.
 UNAVAILABLE = (nats.errors.Error, TimeoutError, EventStoreError, ConcurrencyConflict,
                CounterUnavailable)
@@ -87,21 +83,6 @@ def _media_type(request: Request) -> str:
 def _client(request: Request) -> str:
     # The direct peer: behind a proxy configure it to limit per real client itself.
     return request.client.host if request.client else "unknown"
-
-
-def _download_name(filename: str) -> str:
-    """The file's own name without folders or control characters (never empty)."""
-    name = re.split(r"[/\\]", filename)[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
-    return name[:200] or "attachment"
-
-
-def content_disposition(filename: str) -> str:
-    """``attachment`` with an ASCII fallback name and the exact name (RFC 6266/5987)."""
-    name = _download_name(filename)
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;%' else "_"
-                       for ch in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 class IntakeWeb:
@@ -136,12 +117,12 @@ class IntakeWeb:
                    form_token: str | None = None, values: dict[str, str] | None = None,
                    errors: dict[str, str] | None = None, status_code: int = 200
                    ) -> HTMLResponse:
-        form_token = form_token or new_token()
+        form_token = form_token or new_binding()
         response = render("form.html", language, status_code=status_code,
                           switch_url=f"/?lang={'en' if language == 'de' else 'de'}",
                           action="/", values=values or {}, errors=errors or {},
                           form_token=form_token,
-                          csrf=csrf_token(self.settings.secret_key, cookie, form_token))
+                          csrf=csrf_token(self.settings.secret_key, FORM_CSRF, cookie, form_token))
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=self.secure_cookies, path="/")
         response.set_cookie(LANGUAGE_COOKIE, language, samesite="lax",
@@ -160,7 +141,7 @@ class IntakeWeb:
     # -- HTML form ----------------------------------------------------------------------
 
     async def show_form(self, request: Request) -> HTMLResponse:
-        cookie = request.cookies.get(CSRF_COOKIE) or new_token()
+        cookie = request.cookies.get(CSRF_COOKIE) or new_binding()
         return self._form_page(request, self.language_of(request), cookie=cookie[:64])
 
     async def submit_form(self, request: Request) -> Response:
@@ -182,8 +163,9 @@ class IntakeWeb:
         language = self.language_of(request, fields.get("lang"))
         cookie = request.cookies.get(CSRF_COOKIE)
         form_token = fields.get("form_token", "")
-        if not csrf_valid(self.settings.secret_key, cookie, form_token,
-                          fields.get("csrf_token", "")) or len(form_token) > 64:
+        token = fields.get("csrf_token", "")
+        if not csrf_valid(self.settings.secret_key, FORM_CSRF, token, cookie,
+                          form_token) or len(form_token) > 64:
             return message_page(language, "error.form_expired", status_code=403,
                                 link=f"/?lang={language}", link_text=text(language,
                                                                           "error.reload"))
@@ -269,11 +251,7 @@ class IntakeWeb:
         except UNAVAILABLE as error:
             log.warning("intake: attachment not readable: %r", error)
             return message_page(fallback, "error.unavailable", status_code=503)
-        media_type = ref.content_type.lower() if MEDIA_TYPE.match(ref.content_type.lower()) \
-            else "application/octet-stream"
-        return Response(data, media_type=media_type, headers={
-            "Content-Disposition": content_disposition(ref.filename),
-            "X-Content-Type-Options": "nosniff"})
+        return attachment_download(data, ref)
 
     # -- JSON API -----------------------------------------------------------------------
 
@@ -350,7 +328,8 @@ class IntakeWeb:
     # -- router -------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
-        router = APIRouter(route_class=secured_route_class(security_headers(STYLE_HASH)))
+        router = APIRouter(route_class=secured_route_class(security_headers(
+            style_src=f"'{STYLE_HASH}'", img_src="'self' data:")))
         router.add_api_route("/", self.show_form, methods=["GET"], include_in_schema=False,
                              response_class=HTMLResponse)
         router.add_api_route("/", self.submit_form, methods=["POST"], include_in_schema=False)

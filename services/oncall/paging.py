@@ -11,10 +11,7 @@ the same Message-ID, so mail clients show it once.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ from shared.adapters.provision import ensure_kv
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.runtime.links import status_path
+from shared.runtime.signing import ACKNOWLEDGE_LINK, ExpiryCheck, check_expiring, sign_expiring
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ BUCKET = "oncall_pages"
 CLAIM_TTL_S = 30 * 24 * 3600.0
 CLAIM_TIMEOUT = timedelta(minutes=2)
 BERLIN = ZoneInfo("Europe/Berlin")
-AckCheck = Literal["ok", "bad_signature", "expired"]
+AckCheck = ExpiryCheck
 
 PageReason = Literal["escalated", "renotified", "escalated_level"]
 
@@ -53,8 +51,7 @@ PageReason = Literal["escalated", "renotified", "escalated_level"]
 
 def ack_signature(secret: str, case: str, technician: str, expires: int) -> str:
     """HMAC-SHA256 binding the link to one ticket, one technician and an expiry."""
-    message = f"oncall-ack:{case}:{technician}:{expires}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return sign_expiring(secret, ACKNOWLEDGE_LINK, expires, case, technician)
 
 
 def ack_path(secret: str, case: str, technician: str, expires: int) -> str:
@@ -65,15 +62,7 @@ def ack_path(secret: str, case: str, technician: str, expires: int) -> str:
 def check_ack_link(secret: str, case: str, technician: str, expires: str, sig: str,
                    now: float | None = None) -> AckCheck:
     """Whether an acknowledge link is genuine and still valid."""
-    try:
-        expiry = int(expires)
-    except ValueError:
-        return "bad_signature"
-    if not hmac.compare_digest(ack_signature(secret, case, technician, expiry), sig):
-        return "bad_signature"
-    if expiry < (time.time() if now is None else now):
-        return "expired"
-    return "ok"
+    return check_expiring(secret, ACKNOWLEDGE_LINK, sig, expires, case, technician, now=now)
 
 
 # -- pages -----------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -32,6 +31,7 @@ from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.provision import ensure_stream
+from shared.runtime.signing import WEBHOOK, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,7 @@ SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256 over ``"<timestamp>.<body>"``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
+    return "sha256=" + sign(secret, WEBHOOK, timestamp, body)
 
 
 def verify_webhook_signature(secret: str, timestamp: str, body: bytes, signature: str,
@@ -59,7 +58,8 @@ def verify_webhook_signature(secret: str, timestamp: str, body: bytes, signature
         return False
     if abs((time.time() if now is None else now) - sent_at) > tolerance_s:
         return False
-    return hmac.compare_digest(webhook_signature(secret, timestamp, body), signature)
+    scheme, _, hex_digest = signature.partition("=")
+    return scheme == "sha256" and verify(secret, WEBHOOK, hex_digest, timestamp, body)
 
 
 def webhook_body(payload: dict[str, Any]) -> bytes:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import time
 
 from fastapi import HTTPException, Request
 
 from shared.runtime.accounts import AccountStore, Technician
+from shared.runtime.signing import SESSION, check_expiring, sign_expiring
 
 SESSION_COOKIE = "tc_session"
 SESSION_TTL_S = 12 * 3600
@@ -26,19 +25,17 @@ def _unauthorized() -> HTTPException:
 def session_cookie_value(secret: str, technician_id: str, now: float | None = None) -> str:
     """A signed, expiring session value: ``<id>.<expiry>.<signature>``."""
     expiry = int((now or time.time()) + SESSION_TTL_S)
-    payload = f"{technician_id}.{expiry}"
-    signature = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    return f"{payload}.{signature}"
+    signature = sign_expiring(secret, SESSION, expiry, technician_id)
+    return f"{technician_id}.{expiry}.{signature}"
 
 
 def technician_from_session(accounts: AccountStore, secret: str, value: str) -> Technician | None:
+    """The technician of a genuine, unexpired session value; None for anything else."""
     try:
         technician_id, expiry, signature = value.rsplit(".", 2)
-        payload = f"{technician_id}.{expiry}"
-        expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature) or int(expiry) < time.time():
-            return None
     except ValueError:
+        return None
+    if check_expiring(secret, SESSION, signature, expiry, technician_id) != "ok":
         return None
     return accounts.technicians.get(technician_id)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.oncall.console import LOGIN_CSRF_COOKIE
+from services.oncall.console.sessions import LOGIN_CSRF_COOKIE
 from shared.runtime.auth import SESSION_COOKIE, session_cookie_value
 from tests.console.conftest import CSRF_FIELD, ConsoleUnderTest, post_login
 

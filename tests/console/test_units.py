@@ -8,15 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.oncall.console import (
-    FormError,
-    berlin_local,
-    describe,
-    flash_value,
-    parse_time_entry,
-    read_flash,
-    time_left_label,
-)
+from services.oncall.console.forms import FormError, berlin_local, parse_time_entry
+from services.oncall.console.labels import time_left_label
+from services.oncall.console.sessions import flash_value, read_flash
+from services.oncall.console.views import describe
 from services.oncall.readmodel import build_queue
 from shared.adapters.eventstore import RecordedEvent
 from shared.domain import events as ev

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 
-from services.intake.mail import InboundMailChannel, read_attachment
-from services.intake.mail.attachments import AttachmentNotFound
+from services.intake.mail import InboundMailChannel
 from services.intake.mail.handler import InboundMailHandler
+from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import EventStore, RecordedEvent
 from shared.adapters.natsserver import free_port
 from shared.domain import events as ev

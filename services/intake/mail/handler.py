@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from services.intake.mail.attachments import AttachmentStore
 from services.intake.mail.match import (
     CaseMatch,
     event_id,
@@ -28,6 +27,7 @@ from services.intake.mail.match import (
 )
 from services.intake.mail.parse import InboundMail, MailLimits, MailRefused, parse_mail
 from services.intake.mail.text import trim_quoted_history
+from shared.adapters.attachments import AttachmentStore
 from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
 from shared.domain import events as ev
 from shared.domain.redaction import redact

@@ -10,8 +10,8 @@ import logging
 from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
-from services.intake.mail.attachments import AttachmentStore
 from services.intake.mail.handler import InboundMailHandler
+from shared.adapters.attachments import AttachmentStore
 from shared.runtime.context import Runtime
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,9 @@
 
 A file is stored once however many mails carry it; events reference it by
 :class:`shared.domain.events.AttachmentRef`. Bytes are stored exactly as received: nothing is
-unpacked or converted.
+unpacked or converted. Intake's mail channel writes the files; the customer's status page
+and the technicians' console read them here (the bucket is the contract between the
+services, which never import each other).
 """
 
 from __future__ import annotations

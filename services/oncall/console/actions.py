@@ -1,0 +1,99 @@
+"""The console's actions as commands: each reads its form, lets the ticket's rules judge
+it (the same functions as the HTTP API and the acknowledge link, see
+:mod:`services.oncall.actions`) and says in German what was done. A refusal raises
+DomainError, a wrong field FormError; neither stores anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from services.oncall import actions as ticket_actions
+from services.oncall.console.forms import (
+    ENTRY_ID,
+    MAX_NOTE,
+    MAX_TEXT,
+    FormError,
+    parse_time_entry,
+    text_field,
+)
+from shared.application.timeentries import TechnicianEntries, log_time
+from shared.domain.ticket import commands as c
+from shared.runtime.accounts import Technician
+from shared.runtime.context import Runtime
+
+# An action: (runtime, case, technician, form) -> (what was done, the ticket's version after).
+ActionHandler = Callable[[Runtime, str, Technician, Mapping[str, str]],
+                         Awaitable[tuple[str, int]]]
+
+
+async def _acknowledge(runtime: Runtime, case: str, tech: Technician,
+                       form: Mapping[str, str]) -> tuple[str, int]:
+    result = await ticket_actions.acknowledge(runtime, case, tech.id)
+    done = "Alarm übernommen." if result.changed else "Der Alarm war schon übernommen."
+    return done, result.version
+
+
+async def _accept(runtime: Runtime, case: str, tech: Technician,
+                  form: Mapping[str, str]) -> tuple[str, int]:
+    result = await ticket_actions.accept(runtime, case, tech.id)
+    return "Ticket angenommen.", result.version
+
+
+async def _decline(runtime: Runtime, case: str, tech: Technician,
+                   form: Mapping[str, str]) -> tuple[str, int]:
+    reason = text_field(form, "reason", "Grund", MAX_NOTE)
+    result = await ticket_actions.decline(runtime, case, tech.id, reason)
+    return "Ticket abgelehnt; der Kunde erhält den Grund per Mail.", result.version
+
+
+async def _respond(runtime: Runtime, case: str, tech: Technician,
+                   form: Mapping[str, str]) -> tuple[str, int]:
+    message = text_field(form, "message", "Nachricht", MAX_TEXT)
+    if not message:
+        raise FormError("Nachricht: bitte eine Antwort eingeben.")
+    request_id = form.get("request_id", "")
+    if not ENTRY_ID.match(request_id):
+        raise FormError("Antwort: ungültige Kennung, bitte die Seite neu laden.")
+    result = await ticket_actions.respond(runtime, case, tech.id, message, request_id=request_id)
+    return "Antwort erfasst.", result.version
+
+
+async def technician_entries(runtime: Runtime) -> TechnicianEntries:
+    """The cross-ticket entries read model (its bucket is made, and filled, on first use)."""
+    entries = runtime.extras.get("timeentries")
+    if entries is None:
+        entries = TechnicianEntries(
+            runtime.js, runtime.store,
+            reservation_timeout_s=runtime.settings.billing.entry_reservation_timeout_s)
+        await entries.ensure()
+        runtime.extras["timeentries"] = entries
+    return entries  # type: ignore[return-value]
+
+
+async def _log_time(runtime: Runtime, case: str, tech: Technician,
+                    form: Mapping[str, str]) -> tuple[str, int]:
+    entry = parse_time_entry(form)
+    # The entry id comes from the form (a fresh uuid4 per page view): a form sent twice
+    # is stored once, because the decider ignores an entry id it already has.
+    # The same path as the billing API: overlaps on other tickets are refused too.
+    command = c.LogTime(at=datetime.now(UTC), entry_id=entry.entry_id, technician=tech.id,
+                        start=entry.start, end=entry.end, kind=entry.kind, note=entry.note)
+    result = await log_time(runtime.store, await technician_entries(runtime), case, command)
+    minutes = int((entry.end - entry.start).total_seconds() // 60)
+    done = f"{minutes} min erfasst." if result.changed else "Der Eintrag war schon erfasst."
+    return done, result.version
+
+
+async def _resolve(runtime: Runtime, case: str, tech: Technician,
+                   form: Mapping[str, str]) -> tuple[str, int]:
+    resolution = text_field(form, "resolution", "Lösung", MAX_TEXT)
+    result = await ticket_actions.resolve(runtime, case, tech.id, resolution)
+    return "Ticket gelöst.", result.version
+
+
+ACTIONS: dict[str, ActionHandler] = {
+    "acknowledge": _acknowledge, "accept": _accept, "decline": _decline,
+    "respond": _respond, "log-time": _log_time, "resolve": _resolve,
+}

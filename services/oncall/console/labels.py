@@ -1,0 +1,121 @@
+"""The console's German words: statuses, refusals, event titles and facts, times.
+
+Technicians read German (those of a German MSP); everything a page says about the ticket's
+vocabulary is worded here, so the pages and the history speak alike.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from shared.domain.ticket import DomainError
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+STATUS_LABELS = {
+    "submitted": "eingegangen", "awaiting_acceptance": "wartet auf Annahme",
+    "declined": "abgelehnt", "open": "offen", "in_progress": "in Bearbeitung",
+    "resolved": "gelöst", "closed": "geschlossen", "invoiced": "abgerechnet",
+}
+# German wording of the decider's refusals by their stable code; unknown codes show the
+# decider's own (English) message.
+REFUSALS = {
+    "unknown_ticket": "Dieses Ticket gibt es nicht.",
+    "invalid_case_number": "Das ist keine gültige Auftragsnummer.",
+    "not_awaiting_acceptance": "Das Ticket wartet nicht (mehr) auf Annahme.",
+    "reason_required": "Bitte einen Grund angeben.",
+    "not_paged": "Für dieses Ticket gibt es keinen Alarm zu übernehmen.",
+    "not_paged_person": "Nur der alarmierte Techniker kann den Alarm übernehmen.",
+    "not_accepted": "Bitte das Ticket zuerst annehmen.",
+    "not_active": "Das Ticket ist nicht (mehr) in Bearbeitung.",
+    "ticket_not_open_for_time": "Auf diesem Ticket kann keine Zeit mehr erfasst werden.",
+    "unknown_kind": "Unbekannte Art: bitte Arbeit oder Anfahrt wählen.",
+    "end_not_after_start": "Das Ende muss nach dem Beginn liegen.",
+    "entry_in_future": "Der Eintrag endet in der Zukunft.",
+    "overlapping_entry": "Der Eintrag überschneidet sich mit einem eigenen Eintrag.",
+}
+EVENT_TITLES = {
+    "RequestSubmitted": "Anfrage eingegangen",
+    "AwaitingAcceptance": "Wartet auf Annahme (kein SLA)",
+    "TicketAccepted": "Angenommen", "TicketDeclined": "Abgelehnt",
+    "AckSent": "Eingangsbestätigung versendet",
+    "AckFailed": "Eingangsbestätigung fehlgeschlagen",
+    "ReceiptOverdue": "Eingangsbestätigung überfällig",
+    "PriorityEscalated": "Priorität: Bereitschaft alarmiert",
+    "ResponseDeadlineSet": "Antwortfrist gesetzt",
+    "OnCallReNotified": "Erneut alarmiert", "OnCallEscalated": "Nächste Eskalationsstufe",
+    "OnCallAcknowledged": "Alarm übernommen", "TechnicianResponded": "Antwort an den Kunden",
+    "SlaBreached": "SLA-Frist verletzt", "CustomerReplied": "Antwort des Kunden",
+    "AutoReplyRecorded": "Automatische Antwort", "ReplyQuarantined": "Mail in Quarantäne",
+    "TimeLogged": "Zeit erfasst", "TimeEntryVoided": "Zeiteintrag storniert",
+    "InvoiceIssued": "Rechnung gestellt", "InvoiceCancelled": "Rechnung storniert",
+    "TicketResolved": "Gelöst", "TicketReopened": "Wieder geöffnet",
+    "TicketClosed": "Geschlossen",
+}
+FIELD_LABELS = {
+    "reason": "Grund", "message": "Nachricht", "text": "Text", "subject": "Betreff",
+    "level": "Stufe", "attempt": "Versuch", "reaction_deadline": "Reaktionsfrist",
+    "deadline": "Frist", "clock": "Frist-Art", "recipient": "Empfänger", "error": "Fehler",
+    "permanent": "endgültig", "entry_id": "Eintrag", "start": "Von", "end": "Bis",
+    "kind": "Art", "note": "Notiz", "resolution": "Lösung", "invoice_number": "Rechnungsnr.",
+    "credit_note_number": "Gutschrift", "gross": "Brutto", "net": "Netto",
+    "customer_id": "Kunde", "minutes_since_submission": "Minuten seit Eingang",
+    "candidate_case_number": "Vermuteter Fall", "redacted": "Zugangsdaten entfernt",
+    "message_id": "Message-ID", "invoice_date": "Rechnungsdatum", "due_date": "Fällig",
+}
+# Words of closed vocabularies (time kind, SLA clock), never of free text.
+VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt"},
+                "clock": {"reaction": "Reaktion", "first_response": "Erstantwort"}}
+CLOCK_LABELS = VALUE_LABELS["clock"]
+
+
+def berlin(moment: datetime | None) -> str:
+    """``moment`` as Europe/Berlin wall-clock time, e.g. ``25.11.2026 17:50``."""
+    if moment is None:
+        return "–"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M")
+
+
+def duration_label(delta: timedelta) -> str:
+    """A span as people say it: ``2 d 3 h``, ``2 h 05 min``, ``10 min`` (sign ignored)."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
+
+
+def time_left_label(delta: timedelta | None) -> str:
+    """``noch 2 h 05 min`` or ``überfällig seit 10 min``; ``–`` without a running deadline."""
+    if delta is None:
+        return "–"
+    if delta < timedelta(0):
+        return f"überfällig seit {duration_label(delta)}"
+    return f"noch {duration_label(delta)}"
+
+
+def value_label(value: object) -> str:
+    """A fact of an event in German: ja/nein, Berlin time, ``25.11.2026``."""
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    if isinstance(value, datetime):
+        return berlin(value)
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    return str(value)
+
+
+def refusal_text(error: DomainError) -> str:
+    """The decider's refusal in German, by its stable code."""
+    other_ticket = re.search(r"on ticket (\S+)", error.message)
+    if error.code == "overlapping_entry" and other_ticket:
+        return ("Der Eintrag überschneidet sich mit einem eigenen Eintrag auf Ticket "
+                f"{other_ticket.group(1)}.")
+    return REFUSALS.get(error.code, error.message)

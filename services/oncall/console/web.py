@@ -1,0 +1,115 @@
+"""The console's collaborators and what every request needs of them: the session, the
+checked form, the page with its flash message, the login page with its CSRF cookie."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from services.oncall.console.pages import render
+from services.oncall.console.sessions import (
+    FLASH_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    LOGIN_CSRF_TTL_S,
+    LOGIN_NONCE,
+    LOGIN_PATH,
+    Session,
+    form_csrf_valid,
+    login_csrf_token,
+    login_csrf_valid,
+    login_redirect,
+    read_flash,
+    session_of,
+)
+from services.oncall.readmodel import TicketBoard
+from shared.domain.calendar import BusinessCalendar, calendar_from_settings
+from shared.domain.pricing import Quote, running_total
+from shared.domain.ticket import TicketState
+from shared.runtime.auth import SESSION_COOKIE, technician_from_session
+from shared.runtime.context import Runtime
+
+
+@dataclass
+class Console:
+    """The console's collaborators: the runtime and the queue read model."""
+
+    runtime: Runtime
+    board: TicketBoard
+    secret: str = field(init=False)
+    _calendar: BusinessCalendar | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.secret = self.runtime.settings.secret_key
+
+    def running_total(self, state: TicketState) -> Quote | None:
+        """What the ticket's uninvoiced time would cost now (None: nothing to bill)."""
+        if not state.uninvoiced_entries:
+            return None
+        if self._calendar is None:
+            self._calendar = calendar_from_settings(self.runtime.settings.billing)
+        return running_total(state, self.runtime.settings, self._calendar)
+
+    def login_page(self, request: Request, status_code: int = 200,
+                   error: str | None = None, technician_id: str = "") -> HTMLResponse:
+        """The login form with its CSRF token; keeps a valid pre-session cookie (two
+        tabs keep working) and sets a fresh one otherwise."""
+        nonce = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not LOGIN_NONCE.match(nonce):
+            nonce = secrets.token_urlsafe(32)
+        response = render("login.html", status_code, technician=None, flash=None,
+                          csrf=login_csrf_token(self.secret, nonce), error=error,
+                          technician_id=technician_id)
+        response.set_cookie(LOGIN_CSRF_COOKIE, nonce, max_age=LOGIN_CSRF_TTL_S,
+                            path=LOGIN_PATH, httponly=True, samesite="lax",
+                            secure=self.secure_cookies(request))
+        return response
+
+    def login_csrf_ok(self, request: Request, token: str) -> bool:
+        """True if the login form was sent from the login page this browser got."""
+        return login_csrf_valid(self.secret, request.cookies.get(LOGIN_CSRF_COOKIE, ""), token)
+
+    def session(self, request: Request) -> Session | None:
+        """The technician's session, if the request carries a genuine, unexpired one."""
+        value = request.cookies.get(SESSION_COOKIE)
+        if not value:
+            return None
+        tech = technician_from_session(self.runtime.accounts, self.secret, value)
+        return session_of(tech, self.secret, value) if tech is not None else None
+
+    def require_session(self, request: Request) -> Session:
+        """The session, or a redirect to the login form."""
+        session = self.session(request)
+        if session is None:
+            raise login_redirect()
+        return session
+
+    async def form(self, request: Request, session: Session) -> dict[str, str]:
+        """The posted form as strings, after checking its CSRF token (403 otherwise)."""
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not form_csrf_valid(self.secret, session, fields.get("csrf", "")):
+            raise HTTPException(status_code=403, detail="invalid CSRF token")
+        return fields
+
+    def secure_cookies(self, request: Request) -> bool:
+        """Cookies are Secure whenever the console is reached by https."""
+        return request.url.scheme == "https" or self.runtime.public_url.startswith("https")
+
+    def page(self, name: str, request: Request, session: Session | None,
+             status_code: int = 200, **context: Any) -> HTMLResponse:
+        """A page for the technician, with (and then without) the last action's message."""
+        flash = read_flash(self.secret, request.cookies.get(FLASH_COOKIE))
+        response = render(name, status_code, technician=session.technician if session else None,
+                          csrf=session.csrf if session else "", flash=flash, **context)
+        if flash is not None:
+            response.delete_cookie(FLASH_COOKIE, path="/console")
+        return response
+
+    def not_found(self, request: Request, message: str) -> HTMLResponse:
+        """The 404 page saying what was not found."""
+        return self.page("not_found.html", request, self.session(request), status_code=404,
+                         message=message)

@@ -1,0 +1,95 @@
+"""Signing with a purpose: every HMAC-SHA256 ticketcore makes or checks goes through here.
+
+Each use has a :class:`Purpose` whose label is signed in front of the message, so a value
+signed for one use never verifies for another (domain separation): a session signature is
+no status-link token, a CSRF token no acknowledge link. The label and the encoding of each
+purpose are part of a wire format: tokens already handed out (status links in mailed
+receipts, acknowledge links in page mails) must keep verifying, so a label is never changed
+once used. Checks compare in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Part = str | bytes
+ExpiryCheck = Literal["ok", "bad_signature", "expired"]
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """One use of a signature and how it is written.
+
+    The signed message is ``<label>:<part>:<part>...``; without a label (a format fixed by
+    receivers outside ticketcore) the parts alone, joined by ``separator``. Parts are joined
+    as they are, so only the last one may be free text that contains the separator.
+    """
+
+    label: str | None
+    encoding: Literal["hex", "base64url"] = "hex"
+    digest_bytes: int = 32  # a link token keeps fewer bytes to stay short
+    separator: bytes = b":"
+
+    def message(self, parts: Sequence[Part]) -> bytes:
+        """The exact bytes signed for ``parts``."""
+        encoded = [part.encode() if isinstance(part, str) else part for part in parts]
+        if self.label is not None:
+            encoded.insert(0, self.label.encode())
+        return self.separator.join(encoded)
+
+
+SESSION = Purpose("session")
+STATUS_LINK = Purpose("status", encoding="base64url", digest_bytes=18)
+ACKNOWLEDGE_LINK = Purpose("oncall-ack")
+FORM_CSRF = Purpose("csrf", encoding="base64url")  # the public intake form
+CONSOLE_CSRF = Purpose("console-csrf")  # console forms, bound to the session
+LOGIN_CSRF = Purpose("console-login-csrf")  # the console's login form, before a session
+FLASH_MESSAGE = Purpose("console-flash")
+# Receivers verify HMAC(secret, "<timestamp>.<body>"): no label fits into that format.
+# The webhook secret is a key of its own that signs nothing else, which separates it.
+WEBHOOK = Purpose(None, separator=b".")
+
+PURPOSES = (SESSION, STATUS_LINK, ACKNOWLEDGE_LINK, FORM_CSRF, CONSOLE_CSRF, LOGIN_CSRF,
+            FLASH_MESSAGE, WEBHOOK)
+
+
+def sign(secret: str, purpose: Purpose, *parts: Part) -> str:
+    """The signature of ``parts`` for ``purpose``, encoded as the purpose says."""
+    digest = hmac.new(secret.encode(), purpose.message(parts), hashlib.sha256).digest()
+    digest = digest[:purpose.digest_bytes]
+    if purpose.encoding == "hex":
+        return digest.hex()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def verify(secret: str, purpose: Purpose, signature: str, *parts: Part) -> bool:
+    """True if ``signature`` is the one of ``parts`` for ``purpose`` (constant time)."""
+    expected = sign(secret, purpose, *parts).encode()
+    # Compared as bytes: a hostile signature may hold characters compare_digest refuses.
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+
+
+def sign_expiring(secret: str, purpose: Purpose, expires: int, *parts: Part) -> str:
+    """The signature of ``parts`` valid until ``expires`` (unix seconds, signed last)."""
+    return sign(secret, purpose, *parts, str(expires))
+
+
+def check_expiring(secret: str, purpose: Purpose, signature: str, expires: str | int,
+                   *parts: Part, now: float | None = None) -> ExpiryCheck:
+    """Whether an expiring signature is genuine (``bad_signature`` otherwise) and its expiry
+    (as sent, text or number) not yet passed."""
+    try:
+        expiry = int(expires)
+    except ValueError:
+        return "bad_signature"
+    if not verify(secret, purpose, signature, *parts, str(expiry)):
+        return "bad_signature"
+    if expiry < (time.time() if now is None else now):
+        return "expired"
+    return "ok"
