@@ -184,6 +184,10 @@ async def test_attachments_of_a_ticket_can_be_downloaded(console: ConsoleUnderTe
         assert download.headers["content-disposition"].startswith("attachment;")
         assert "filename*=UTF-8''Fehler%20Bildschirm%20%C3%BC.png" in (
             download.headers["content-disposition"])
+        for answer in (page, download):  # the headers every ticketcore page carries
+            assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+            assert answer.headers["x-frame-options"] == "DENY"
+            assert answer.headers["x-content-type-options"] == "nosniff"
         for sha in (hashlib.sha256(unreferenced).hexdigest(), "0" * 64, "not-a-hash"):
             assert (await client.get(f"/console/attachments/{sha}")).status_code == 404
 

@@ -87,6 +87,18 @@ async def test_reply_attachment_is_listed_and_downloads_byte_identical(door: Doo
     assert png.content == PNG
 
 
+async def test_a_file_that_could_run_in_the_browser_comes_as_opaque_bytes(door: Door) -> None:
+    page = b"<script>alert(1)</script>"
+    await send(door, f"AW: [SA#{CASE}] Drucker", CUSTOMER,
+               ('..\\"evil".html', "text/html", page))
+    found = links((await door.http.get(door.status())).text)
+    download = await door.http.get(next(iter(found.values())))
+    assert download.content == page
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"].startswith(
+        "attachment; filename=\"_evil_.html\"; filename*=UTF-8''%22evil%22.html")
+
+
 async def test_wrong_token_and_foreign_files_answer_404(door: Door) -> None:
     await send(door, f"AW: [SA#{CASE}] Drucker", CUSTOMER, ("Fehler.pdf", "application/pdf",
                                                             PDF))
