@@ -290,6 +290,15 @@ def test_invoice_needs_a_resolved_ticket_with_uninvoiced_time() -> None:
     assert fold([SUBMITTED, ENTRY, RESOLVED, *issued]).status == "invoiced"
 
 
+def test_an_invoice_number_is_issued_once() -> None:
+    command = c.IssueInvoice(at=LATER, invoice=invoice())
+    history = [SUBMITTED, ENTRY, RESOLVED, invoice()]
+    assert when(history, command) == []  # a retried issuance stores nothing
+    cancelled = ev.InvoiceCancelled(at=LATER, invoice_number="RE-2026-000001",
+                                    credit_note_number="GS-2026-000001", reason="wrong rate")
+    assert when([*history, cancelled], command) == []  # not even once it is cancelled
+
+
 def test_cancelled_invoice_frees_its_entries_for_a_new_invoice() -> None:
     history = [SUBMITTED, ENTRY, RESOLVED, invoice()]
     cancel = c.CancelInvoice(at=LATER, invoice_number="RE-2026-000001",
@@ -303,3 +312,13 @@ def test_cancelled_invoice_frees_its_entries_for_a_new_invoice() -> None:
         "reason_required"
     again = c.IssueInvoice(at=LATER, invoice=invoice(number="RE-2026-000002"))
     assert when([*history, *cancelled], again) == [again.invoice]
+
+
+# -- personal data ---------------------------------------------------------------------------
+
+def test_erasure_is_recorded_once() -> None:
+    command = c.RecordErasure(at=LATER, by="dpo", reason="Art. 17")
+    erased = when(given(SUBMITTED), command)
+    assert erased == [ev.PersonalDataErased(at=LATER, by="dpo", reason="Art. 17")]
+    assert fold([SUBMITTED, *erased]).personal_data_erased
+    assert when([SUBMITTED, *erased], command) == []

@@ -6,6 +6,9 @@
 - anything else (no number, a mistyped or unknown number) -> ``ReplyQuarantined`` on a
   quarantine entry of its own (ticket id ``Q<hash>``), for a technician to decide.
 
+These rules are the decider's (``FileMail``, ``QuarantineMail`` in shared/domain/ticket);
+this adapter parses, redacts, stores the files and runs the command.
+
 Nothing here sends mail. The event id is derived from the mail, so an MTA delivering the same
 mail again does not add it twice.
 """
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import msgspec.structs
+
 from services.intake.mail.match import (
-    CaseMatch,
     event_id,
     mail_key,
     match_case,
@@ -28,12 +32,12 @@ from services.intake.mail.match import (
 from services.intake.mail.parse import InboundMail, MailLimits, MailRefused, parse_mail
 from services.intake.mail.text import trim_quoted_history
 from shared.adapters.attachments import AttachmentStore
-from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.adapters.eventstore import EventStore
+from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.redaction import redact
+from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
-from shared.domain.ticket.decide import decide
-from shared.domain.ticket.state import TicketState, fold
 from shared.settings.mail import InboundMailSettings
 
 log = logging.getLogger(__name__)
@@ -42,14 +46,6 @@ log = logging.getLogger(__name__)
 MAX_EVENT_TEXT = 32_000
 MAX_SUBJECT = 998
 Kind = Literal["reply", "auto_reply", "quarantine_on_ticket", "quarantine"]
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Where a mail goes and why."""
-
-    kind: Kind
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,28 +58,16 @@ class Outcome:
     reason: str = ""
 
 
-def route(mail: InboundMail, match: CaseMatch, state: TicketState | None) -> Routing:
-    """Decide where a mail goes. ``state`` is the matched ticket's state (None: no match)."""
-    if match.case_number is None:
-        what = f"automatic mail ({mail.auto_reply}); " if mail.auto_reply else ""
-        return Routing("quarantine", what + match.reason)
-    if state is None or state.status == "new":
-        return Routing("quarantine", f"no ticket with case number {match.case_number}")
-    if mail.auto_reply:
-        return Routing("auto_reply", mail.auto_reply)
-    if mail.sender_count != 1:
-        return Routing("quarantine_on_ticket", "the mail has no single sender address")
-    if mail.sender not in state.known_addresses:
-        return Routing("quarantine_on_ticket", "the sender is not known to this ticket")
-    return Routing("reply")
-
-
-@dataclass(frozen=True)
-class _Content:
-    subject: str
-    text: str
-    attachments: tuple[ev.AttachmentRef, ...]
-    redacted: bool
+def outcome_of(event: ev.Event, ticket_id: str, mail_event_id: str, *,
+               quarantine_entry: bool = False) -> Outcome:
+    """Name what the decider made of a mail (FileMail, QuarantineMail)."""
+    if isinstance(event, ev.CustomerReplied):
+        return Outcome("reply", ticket_id, mail_event_id)
+    if isinstance(event, ev.AutoReplyRecorded):
+        return Outcome("auto_reply", ticket_id, mail_event_id, event.reason)
+    assert isinstance(event, ev.ReplyQuarantined)
+    kind: Kind = "quarantine" if quarantine_entry else "quarantine_on_ticket"
+    return Outcome(kind, ticket_id, mail_event_id, event.reason)
 
 
 class InboundMailHandler:
@@ -146,68 +130,50 @@ class InboundMailHandler:
         return "250 2.0.0 Message accepted"
 
     async def deliver(self, mail: InboundMail, raw: bytes) -> Outcome:
-        """Append the one event this mail becomes (idempotent by the mail's id)."""
+        """Append the one event this mail becomes (idempotent by the mail's id): the
+        decider's FileMail on the ticket it names, else QuarantineMail on an entry of its
+        own."""
         key = mail_key(mail.message_id, mail.sender, raw)
         mail_event_id = event_id(key)
         match = match_case(mail.subject, mail.reference_ids)
-        content = await self._content(mail)
+        received = await self._received(mail)
         if match.case_number is not None:
-            outcome = await with_conflict_retry(
-                lambda: self._append_to_ticket(mail, match, content, mail_event_id))
-            if outcome is not None:
-                return outcome
-        routing = route(mail, match, None) if match.case_number is None else Routing(
-            "quarantine", f"no ticket with case number {match.case_number}")
+            try:
+                return await self._file_on_ticket(match.case_number, received, mail_event_id)
+            except DomainError as refused:
+                if refused.code != "unknown_ticket":
+                    raise
         ticket_id = quarantine_ticket_id(key)
-        event = self._quarantined(mail, content, routing.reason,
-                                  match.case_number or match.candidate)
-        await self.store.append(ticket_id, [PendingEvent(event, event_id=mail_event_id)], 0)
-        return Outcome("quarantine", ticket_id, mail_event_id, routing.reason)
+        handled = await execute(
+            self.store, ticket_id,
+            lambda state: c.QuarantineMail(at=self.clock(), mail=received,
+                                           case_number=match.case_number,
+                                           unmatched_reason=match.reason,
+                                           candidate=match.candidate),
+            lambda event: mail_event_id, new_ticket=True)
+        return outcome_of(handled.events[0], ticket_id, mail_event_id, quarantine_entry=True)
 
-    async def _append_to_ticket(self, mail: InboundMail, match: CaseMatch, content: _Content,
-                                mail_event_id: str) -> Outcome | None:
-        """Load, route and append on the matched ticket; None if there is no such ticket."""
-        case = match.case_number
-        assert case is not None
-        history = await self.store.load(case)
-        state = fold(recorded.event for recorded in history.events)
-        routing = route(mail, match, state)
-        if routing.kind == "quarantine":
-            return None
-        if history.has_event_id(mail_event_id):  # delivered before
-            return Outcome(routing.kind, case, mail_event_id, "already recorded")
-        now = self.clock()
-        if routing.kind == "reply":
-            reply = ev.CustomerReplied(at=now, message_id=mail.message_id, sender=mail.sender,
-                                       subject=content.subject, text=content.text,
-                                       attachments=content.attachments,
-                                       redacted=content.redacted)
-            events = decide(c.AddCustomerReply(at=now, reply=reply), state)
-        elif routing.kind == "auto_reply":
-            auto = ev.AutoReplyRecorded(at=now, message_id=mail.message_id, sender=mail.sender,
-                                        subject=content.subject, reason=routing.reason)
-            events = decide(c.RecordAutoReply(at=now, auto_reply=auto), state)
-        else:
-            # The decider has no rule for quarantine: it changes no state, so it is appended
-            # as a fact for the technicians who look at this ticket.
-            events = [self._quarantined(mail, content, routing.reason, case)]
-        await self.store.append(case, [PendingEvent(e, event_id=mail_event_id) for e in events],
-                                history.version)
-        return Outcome(routing.kind, case, mail_event_id, routing.reason)
+    async def _file_on_ticket(self, case: str, received: c.ReceivedMail,
+                              mail_event_id: str) -> Outcome:
+        handled = await execute(self.store, case,
+                                lambda state: c.FileMail(at=self.clock(), mail=received),
+                                lambda event: mail_event_id)
+        if handled.events:
+            return outcome_of(handled.events[0], case, mail_event_id)
+        delivered = next(r.event for r in handled.history.events
+                         if r.event_id == mail_event_id)
+        outcome = outcome_of(delivered, case, mail_event_id)
+        return replace(outcome, reason="already recorded")
 
-    def _quarantined(self, mail: InboundMail, content: _Content, reason: str,
-                     candidate: str | None) -> ev.ReplyQuarantined:
-        return ev.ReplyQuarantined(at=self.clock(), message_id=mail.message_id,
-                                   sender=mail.sender, subject=content.subject, reason=reason,
-                                   text=content.text, attachments=content.attachments,
-                                   candidate_case_number=candidate)
-
-    async def _content(self, mail: InboundMail) -> _Content:
-        """Subject and new text with credentials redacted; files stored by content hash.
-        Automatic mails keep no text and no files."""
+    async def _received(self, mail: InboundMail) -> c.ReceivedMail:
+        """The mail for the decider: subject and new text with credentials redacted, files
+        stored by content hash. Automatic mails keep no text and no files."""
         subject = redact(mail.subject[:MAX_SUBJECT])
+        received = c.ReceivedMail(message_id=mail.message_id, sender=mail.sender,
+                                  sender_count=mail.sender_count, auto_reply=mail.auto_reply,
+                                  subject=subject.text, redacted=subject.redacted)
         if mail.auto_reply:
-            return _Content(subject.text, "", (), subject.redacted)
+            return received
         text = redact(trim_quoted_history(mail.text))
         refs = [await self.attachments.put(f.data, filename=f.filename,
                                            content_type=f.content_type) for f in mail.files]
@@ -216,4 +182,5 @@ class InboundMailHandler:
             refs.append(await self.attachments.put(body.encode(), filename="message-text.txt",
                                                    content_type="text/plain"))
             body = body[:MAX_EVENT_TEXT] + "\n[… the full text is attached as message-text.txt]"
-        return _Content(subject.text, body, tuple(refs), subject.redacted or text.redacted)
+        return msgspec.structs.replace(received, text=body, attachments=tuple(refs),
+                                       redacted=subject.redacted or text.redacted)

@@ -84,6 +84,37 @@ class RecordAutoReply(Command, frozen=True, kw_only=True):
     auto_reply: ev.AutoReplyRecorded
 
 
+class ReceivedMail(msgspec.Struct, frozen=True, kw_only=True):
+    """An inbound mail as the rules see it: parsed, its text redacted, its files stored."""
+
+    message_id: str
+    sender: str  # the From address, lowercased ("" when there is none)
+    sender_count: int = 1
+    auto_reply: str | None = None  # why it is automatic (out-of-office, bounce), else None
+    subject: str = ""
+    text: str = ""
+    attachments: tuple[ev.AttachmentRef, ...] = ()
+    redacted: bool = False
+
+
+class FileMail(Command, frozen=True, kw_only=True):
+    """A mail whose subject or references name this ticket."""
+
+    mail: ReceivedMail
+
+
+class QuarantineMail(Command, frozen=True, kw_only=True):
+    """A mail no ticket takes, kept on a quarantine entry of its own for a technician.
+
+    ``case_number``: the number it named although there is no such ticket; otherwise
+    ``unmatched_reason`` says why no number was found and ``candidate`` is a near miss."""
+
+    mail: ReceivedMail
+    case_number: str | None = None
+    unmatched_reason: str = ""
+    candidate: str | None = None
+
+
 class LogTime(Command, frozen=True, kw_only=True):
     entry_id: str
     technician: str
@@ -111,6 +142,13 @@ class ReopenTicket(Command, frozen=True, kw_only=True):
 
 class CloseTicket(Command, frozen=True, kw_only=True):
     by: str
+
+
+class RecordErasure(Command, frozen=True, kw_only=True):
+    """The ticket's data key was destroyed: record it on the ticket (once)."""
+
+    by: str
+    reason: str = ""
 
 
 class IssueInvoice(Command, frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ a second acknowledgement); a DomainError means the command makes no sense now.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import singledispatch
 
 from shared.domain import events as ev
@@ -170,6 +170,51 @@ def _(command: c.RecordSlaBreach, state: TicketState) -> list[ev.Event]:
     return [ev.SlaBreached(at=command.at, clock=command.clock, deadline=command.deadline)]
 
 
+# -- inbound mail: attached to its ticket, recorded as automatic, or quarantined ----------
+
+NO_SINGLE_SENDER = "the mail has no single sender address"
+UNKNOWN_SENDER = "the sender is not known to this ticket"
+
+
+@decide.register
+def _(command: c.FileMail, state: TicketState) -> list[ev.Event]:
+    # No such ticket: the caller keeps the mail on a quarantine entry (QuarantineMail).
+    _require_ticket(state)
+    mail = command.mail
+    if mail.auto_reply:  # kept whoever sent it: an out-of-office reply is no reply
+        return decide(c.RecordAutoReply(at=command.at, auto_reply=ev.AutoReplyRecorded(
+            at=command.at, message_id=mail.message_id, sender=mail.sender,
+            subject=mail.subject, reason=mail.auto_reply)), state)
+    # Only an address the ticket knows may add to it: anyone else could read its case
+    # number off a forwarded mail. The rest waits for a technician on the ticket.
+    if mail.sender_count != 1:
+        return [_quarantined(command.at, mail, NO_SINGLE_SENDER, state.case_number)]
+    if mail.sender.lower() not in state.known_addresses:
+        return [_quarantined(command.at, mail, UNKNOWN_SENDER, state.case_number)]
+    return decide(c.AddCustomerReply(at=command.at, reply=ev.CustomerReplied(
+        at=command.at, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
+        text=mail.text, attachments=mail.attachments, redacted=mail.redacted)), state)
+
+
+@decide.register
+def _(command: c.QuarantineMail, state: TicketState) -> list[ev.Event]:
+    if command.case_number is not None:
+        reason = f"no ticket with case number {command.case_number}"
+    else:
+        automatic = command.mail.auto_reply
+        reason = (f"automatic mail ({automatic}); " if automatic else "") + \
+            command.unmatched_reason
+    return [_quarantined(command.at, command.mail, reason,
+                         command.case_number or command.candidate)]
+
+
+def _quarantined(at: datetime, mail: c.ReceivedMail, reason: str,
+                 candidate: str | None) -> ev.ReplyQuarantined:
+    return ev.ReplyQuarantined(at=at, message_id=mail.message_id, sender=mail.sender,
+                               subject=mail.subject, reason=reason, text=mail.text,
+                               attachments=mail.attachments, candidate_case_number=candidate)
+
+
 @decide.register
 def _(command: c.AddCustomerReply, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
@@ -243,8 +288,18 @@ def _(command: c.CloseTicket, state: TicketState) -> list[ev.Event]:
 
 
 @decide.register
+def _(command: c.RecordErasure, state: TicketState) -> list[ev.Event]:
+    # No ticket check: a quarantine entry holds personal data too.
+    if state.personal_data_erased:
+        return []
+    return [ev.PersonalDataErased(at=command.at, by=command.by, reason=command.reason)]
+
+
+@decide.register
 def _(command: c.IssueInvoice, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
+    if command.invoice.invoice_number in state.issued_invoice_numbers:
+        return []  # a retried issuance: the number is issued once
     _require(state.status in {"resolved", "closed"}, "not_billable",
              "invoices are issued for resolved or closed tickets")
     uninvoiced = {e.entry_id for e in state.uninvoiced_entries}

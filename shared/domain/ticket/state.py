@@ -50,7 +50,9 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     time_entries: tuple[ev.TimeLogged, ...] = ()
     active_invoices: tuple[ev.InvoiceIssued, ...] = ()
     invoiced_entry_ids: frozenset[str] = frozenset()
+    issued_invoice_numbers: frozenset[str] = frozenset()  # cancelled ones too
     status_before_invoice: Status = "resolved"
+    personal_data_erased: bool = False
 
     @property
     def priority(self) -> bool:
@@ -202,7 +204,8 @@ def _(event: ev.TicketClosed, state: TicketState) -> TicketState:
 def _(event: ev.InvoiceIssued, state: TicketState) -> TicketState:
     return replace(state, status="invoiced", status_before_invoice=state.status,
                    active_invoices=(*state.active_invoices, event),
-                   invoiced_entry_ids=state.invoiced_entry_ids | set(event.entry_ids))
+                   invoiced_entry_ids=state.invoiced_entry_ids | set(event.entry_ids),
+                   issued_invoice_numbers=state.issued_invoice_numbers | {event.invoice_number})
 
 
 @_apply.register
@@ -215,3 +218,8 @@ def _(event: ev.InvoiceCancelled, state: TicketState) -> TicketState:
     return replace(state, active_invoices=remaining,
                    status="invoiced" if remaining else state.status_before_invoice,
                    invoiced_entry_ids=state.invoiced_entry_ids - set(cancelled.entry_ids))
+
+
+@_apply.register
+def _(event: ev.PersonalDataErased, state: TicketState) -> TicketState:
+    return replace(state, personal_data_erased=True)
