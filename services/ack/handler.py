@@ -33,20 +33,18 @@ from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
     EventStoreError,
-    PendingEvent,
     RecordedEvent,
     TicketHistory,
-    with_conflict_retry,
 )
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.ticket import (
+    Command,
     FlagReceiptOverdue,
     RecordReceipt,
     RecordReceiptFailure,
-    decide,
-    evolve,
-    fold,
+    TicketState,
 )
 
 log = logging.getLogger(__name__)
@@ -84,7 +82,7 @@ class ReceiptHandler:
             return
         case = recorded.ticket_id
         history = await self.store.load(case)
-        state = fold(r.event for r in history.events)
+        state = history.state
         if state.receipt_sent or state.receipt_failed_permanently:
             return  # redelivery after the work was done
         claim = await self.claims.claim(case, self.clock())
@@ -138,38 +136,36 @@ class ReceiptHandler:
         await self._record_sent(case, message_id, recipient)
 
     async def _append_sent(self, case: str, message_id: str, recipient: str,
-                           history: TicketHistory) -> int:
-        state = fold(r.event for r in history.events)
-        new = decide(RecordReceipt(at=self.clock(), message_id=message_id,
-                                   recipient=recipient), state)
-        return await self.store.append(
-            case, [PendingEvent(e, event_id=f"ack-sent-{case}") for e in new],
-            history.version)
+                           history: TicketHistory) -> None:
+        """One attempt on the history loaded before sending; a conflict reaches the caller."""
+        await execute(self.store, case, self._receipt(message_id, recipient),
+                      lambda event: f"ack-sent-{case}", history=history, retry=False)
 
     async def _record_sent(self, case: str, message_id: str, recipient: str) -> None:
-        async def attempt() -> int:
-            history = await self.store.load(case)
-            return await self._append_sent(case, message_id, recipient, history)
+        await execute(self.store, case, self._receipt(message_id, recipient),
+                      lambda event: f"ack-sent-{case}")
 
-        await with_conflict_retry(attempt)
+    def _receipt(self, message_id: str, recipient: str) -> Callable[[TicketState], Command]:
+        return lambda state: RecordReceipt(at=self.clock(), message_id=message_id,
+                                           recipient=recipient)
 
     async def _record_failure(self, case: str, request: ev.RequestSubmitted, error: str,
                               *, permanent: bool) -> None:
-        async def attempt() -> int:
-            history = await self.store.load(case)
-            state = fold(r.event for r in history.events)
+        def commands(state: TicketState) -> list[Command]:
             now = self.clock()
-            number = state.receipt_attempts + 1
-            pending = [PendingEvent(e, event_id=f"ack-failed-{case}-{number}") for e in decide(
-                RecordReceiptFailure(at=now, attempt=number, error=error[:500],
-                                     permanent=permanent), state)]
+            failed: list[Command] = [RecordReceiptFailure(
+                at=now, attempt=state.receipt_attempts + 1, error=error[:500],
+                permanent=permanent)]
             late = now - request.at
-            if late > self.overdue_after:
-                for event in pending:
-                    state = evolve(state, event.event)
-                pending += [PendingEvent(e, event_id=f"receipt-overdue-{case}") for e in decide(
-                    FlagReceiptOverdue(at=now, minutes_since_submission=int(
-                        late.total_seconds() // 60)), state)]
-            return await self.store.append(case, pending, history.version)
+            if late <= self.overdue_after:
+                return failed
+            return [*failed, FlagReceiptOverdue(
+                at=now, minutes_since_submission=int(late.total_seconds() // 60))]
 
-        await with_conflict_retry(attempt)
+        await execute(self.store, case, commands, lambda event: _failure_event_id(case, event))
+
+
+def _failure_event_id(case: str, event: ev.Event) -> str:
+    if isinstance(event, ev.AckFailed):
+        return f"ack-failed-{case}-{event.attempt}"
+    return f"receipt-overdue-{case}"

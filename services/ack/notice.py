@@ -27,7 +27,6 @@ from shared.adapters.eventstore import EventStore, RecordedEvent
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
-from shared.domain.ticket import fold
 from shared.runtime.links import status_path
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ class RedactionNoticeHandler:
         claim = await self.claims.claim(key, self.clock())  # raises ReceiptBusy
         if claim.record.state != "sending":
             return  # sent (or refused for good) before: a redelivery or another replica
-        request = fold(r.event for r in (await self.store.load(case)).events).request
+        request = (await self.store.load(case)).state.request
         if request is None:
             log.warning("notice for %s: the ticket has no request, nothing sent", case)
             await self.claims.mark_sent_retrying(claim, "", "", self.clock(), "refused")

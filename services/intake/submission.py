@@ -24,11 +24,11 @@ from nats.js.kv import KeyValue
 
 from services.intake.casenumbers import CaseNumberAllocator
 from services.intake.validation import FREE_TEXT_FIELDS, SHORT_DESCRIPTION, SupportRequest
-from shared.adapters.eventstore import ConcurrencyConflict, EventStore, PendingEvent
+from shared.adapters.eventstore import ConcurrencyConflict, EventStore
 from shared.adapters.kvbuckets import kv_bucket
+from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.redaction import redact, shorten
-from shared.domain.ticket import INITIAL_STATE, decide
 from shared.domain.ticket.commands import SubmitRequest
 from shared.settings.intake import IntakeSettings
 
@@ -170,11 +170,8 @@ class Intake:
             number = case_number or await self.allocator.next_number()
             event = build_event(request, case_number=number, language=language,
                                 channel=channel, settings=self.settings, at=self.clock())
-            new = decide(SubmitRequest(at=event.at, request=event), INITIAL_STATE)
-            base = f"intake-{key_id[:40]}" if key_id else f"intake-{uuid.uuid4().hex}"
-            pending = [PendingEvent(e, event_id=f"{base}-{i}") for i, e in enumerate(new)]
             try:
-                await self.store.append(number, pending, expected_version=0)
+                await self._create(event, key_id)
             except ConcurrencyConflict:
                 # The number is taken by another ticket (only after a lost counter bucket).
                 case_number = None
@@ -184,6 +181,13 @@ class Intake:
             return Submitted(number, event.redacted_fields)
         raise ConcurrencyConflict("-", 0, "no free case number found")
 
+    async def _create(self, request: ev.RequestSubmitted, key_id: str | None) -> None:
+        """Append the new ticket at version 0; ConcurrencyConflict: its number is taken."""
+        base = f"intake-{key_id[:40]}" if key_id else f"intake-{uuid.uuid4().hex}"
+        await execute(self.store, request.case_number,
+                      lambda state: SubmitRequest(at=request.at, request=request),
+                      lambda event: _submission_event_id(base, event), new_ticket=True)
+
     async def _move_claim(self, key_id: str, request: SupportRequest) -> str:
         """Point a claim whose number turned out to be taken at a fresh number."""
         kv = await self._records()
@@ -191,3 +195,8 @@ class Intake:
         value = {"case_number": number, "fingerprint": request.fingerprint()}
         await kv.put(key_id, json.dumps(value).encode())
         return number
+
+
+def _submission_event_id(base: str, event: ev.Event) -> str:
+    # The request first, then (without SLA) its AwaitingAcceptance: the ids the key repeats.
+    return f"{base}-0" if isinstance(event, ev.RequestSubmitted) else f"{base}-1"
