@@ -28,7 +28,7 @@ from services.billing.invoicing import (
     local_date,
 )
 from shared.adapters.consumer import ConsumerSpec
-from shared.adapters.eventstore import PendingEvent, TicketHistory, with_conflict_retry
+from shared.adapters.eventstore import TicketHistory
 from shared.adapters.kvbuckets import kv_bucket
 from shared.application.handling import execute
 from shared.application.timeentries import TechnicianEntries, log_time
@@ -36,7 +36,7 @@ from shared.domain import events as ev
 from shared.domain.calendar import calendar_from_settings
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import commands as c
-from shared.domain.ticket import decide, fold
+from shared.domain.ticket import decide
 from shared.domain.ticket.decide import DomainError
 from shared.domain.ticket.state import TicketState
 from shared.runtime.auth import authenticate
@@ -108,14 +108,10 @@ class BillingService:
             history = await self.store.load(ticket_id)
         except ValueError as error:
             raise DomainError("unknown_ticket", str(error)) from None
-        state = fold(r.event for r in history.events)
+        state = history.state
         if state.status == "new":
             raise DomainError("unknown_ticket", f"there is no ticket {ticket_id}")
         return history, state
-
-    async def _execute(self, ticket_id: str, make: Callable[[TicketState], c.Command],
-                       event_id: Callable[[ev.Event], str]) -> list[ev.Event]:
-        return list((await execute(self.store, ticket_id, make, event_id)).events)
 
     async def log_time(self, ticket_id: str, technician: str, entry: TimeEntryIn
                        ) -> ev.TimeLogged:
@@ -143,8 +139,8 @@ class BillingService:
                         reason: str) -> None:
         command = c.VoidTimeEntry(at=self.clock(), entry_id=entry_id, technician=technician,
                                   reason=reason)
-        await self._execute(ticket_id, lambda state: command,
-                            lambda e: f"void-{entry_id}")
+        await execute(self.store, ticket_id, lambda state: command,
+                      lambda e: f"void-{entry_id}")
         # At once for the caller; the consumer does the same if this is lost.
         await self.technician_entries.sync(ticket_id, entry_id)
 
@@ -165,19 +161,16 @@ class BillingService:
             local_date(now))
         await self._index_number(reservation.number, ticket_id)
         event_id = invoice_event_id(reservation.number)
-
-        async def attempt() -> ev.InvoiceIssued:
-            history, state = await self._load(ticket_id)
-            existing = _invoice_in(history, reservation.number)
-            if existing is not None:
-                return existing
-            invoice = self._invoice(state, reservation, now, technician)
-            decide(c.IssueInvoice(at=now, invoice=invoice), state)
-            await self.store.append(ticket_id, [PendingEvent(invoice, event_id=event_id)],
-                                    history.version)
-            return invoice
-
-        return await with_conflict_retry(attempt)
+        handled = await execute(
+            self.store, ticket_id,
+            lambda state: c.IssueInvoice(
+                at=now, invoice=self._invoice(state, reservation, now, technician)),
+            lambda event: event_id, history=history)
+        # Nothing new: a retry whose invoice is in the log already.
+        issued = next((e for e in handled.events if isinstance(e, ev.InvoiceIssued)),
+                      None) or _invoice_in(handled.history, reservation.number)
+        assert issued is not None, "the decider stores nothing only for an issued number"
+        return issued
 
     def _invoice(self, state: TicketState, reservation: Reservation, now: datetime,
                  technician: str) -> ev.InvoiceIssued:
@@ -199,11 +192,10 @@ class BillingService:
         command = c.CancelInvoice(at=now, invoice_number=number,
                                   credit_note_number=reservation.number, reason=reason,
                                   by=technician)
-        await self._execute(ticket_id, lambda state: command, lambda e: f"cancel-{number}")
-        history, _ = await self._load(ticket_id)
-        return next(r.event for r in history.events
-                    if isinstance(r.event, ev.InvoiceCancelled)
-                    and r.event.invoice_number == number)
+        handled = await execute(self.store, ticket_id, lambda state: command,
+                                lambda e: f"cancel-{number}", history=history)
+        # The decider never answers "already done" here: a second cancel is refused.
+        return next(e for e in handled.events if isinstance(e, ev.InvoiceCancelled))
 
     async def _index_number(self, number: str, ticket_id: str) -> None:
         # A lookup from document number to ticket; the log stays the truth (see find_document).

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.adapters.eventstore import EventStore
+from shared.application.handling import execute
 from shared.domain import events as ev
+from shared.domain.ticket.commands import RecordErasure
 
 
 async def tickets_of_customer(store: EventStore, email: str) -> list[str]:
@@ -30,14 +32,7 @@ async def erase_ticket(store: EventStore, ticket_id: str, *, by: str,
         return False
     await store.vault.erase(ticket_id)
     store.forget(ticket_id)
-
-    async def record() -> int:
-        current = await store.load(ticket_id)
-        if any(isinstance(r.event, ev.PersonalDataErased) for r in current.events):
-            return current.version
-        erased = ev.PersonalDataErased(at=datetime.now(UTC), by=by, reason=reason)
-        return await store.append(ticket_id, [PendingEvent(erased, f"erased-{ticket_id}")],
-                                  current.version)
-
-    await with_conflict_retry(record)
+    await execute(store, ticket_id,
+                  lambda state: RecordErasure(at=datetime.now(UTC), by=by, reason=reason),
+                  lambda event: f"erased-{ticket_id}")
     return True

@@ -33,7 +33,7 @@ from shared.adapters.kvbuckets import kv_bucket
 from shared.adapters.provision import ensure_kv
 from shared.application.handling import Handled, execute
 from shared.domain import events as ev
-from shared.domain.ticket import decide, fold
+from shared.domain.ticket import decide
 from shared.domain.ticket.commands import LogTime
 from shared.domain.ticket.decide import DomainError
 
@@ -192,7 +192,7 @@ class TechnicianEntries:
             history = await self.store.load(ticket)
         except ValueError:
             return None
-        return fold(r.event for r in history.events).entry(entry_id)
+        return history.state.entry(entry_id)
 
     async def confirm(self, technician: str, ticket: str, entry_id: str, start: datetime,
                       end: datetime) -> None:
@@ -223,7 +223,7 @@ class TechnicianEntries:
             return
         owners = {r.event.technician for r in history.events
                   if isinstance(r.event, ev.TimeLogged) and r.event.entry_id == entry_id}
-        active = fold(r.event for r in history.events).entry(entry_id)
+        active = history.state.entry(entry_id)
         for technician in owners:
             if active is not None and active.technician == technician:
                 await self.confirm(technician, ticket, entry_id, active.start, active.end)
@@ -276,12 +276,14 @@ async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str
     the append did land after all, the consumer restores the entry from the log).
     """
     history = await store.load(ticket_id)
-    if not decide(command, fold(r.event for r in history.events)):
-        return await execute(store, ticket_id, lambda state: command, _time_event_id)
+    if not decide(command, history.state):
+        return await execute(store, ticket_id, lambda state: command, _time_event_id,
+                             history=history)
     await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
                           command.end)
     try:
-        handled = await execute(store, ticket_id, lambda state: command, _time_event_id)
+        handled = await execute(store, ticket_id, lambda state: command, _time_event_id,
+                                history=history)
     except BaseException:
         await entries.release(command.technician, ticket_id, command.entry_id,
                               pending_only=True)

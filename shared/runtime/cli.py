@@ -183,7 +183,6 @@ def _register_ticket(commands: argparse._SubParsersAction) -> None:
 
 def _show_ticket(args: argparse.Namespace) -> int:
     from shared.domain.pricing import running_total
-    from shared.domain.ticket import fold
     from shared.runtime.context import connect
 
     settings = settings_from_env()
@@ -200,7 +199,7 @@ def _show_ticket(args: argparse.Namespace) -> int:
         if not history.events:
             print(f"ticketcore: no ticket {args.ticket_id}", file=sys.stderr)
             return 1
-        state = fold(r.event for r in history.events)
+        state = history.state
         print(json.dumps({"ticket": args.ticket_id, "version": history.version,
                           "status": state.status,
                           "running_total": running_total(state, settings).to_json(),
