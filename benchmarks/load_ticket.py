@@ -10,7 +10,6 @@ from benchmarks.common import Stopwatch, bench_server, latency_summary, rate, sa
 from benchmarks.tickets import long_ticket_ids, realistic_stream
 from shared.adapters.eventstore import EventStore
 from shared.adapters.snapshots import Snapshots, StoredMessage
-from shared.domain.ticket import fold
 
 LONG_TICKETS = 20
 
@@ -57,7 +56,7 @@ async def _timed_loads(store: EventStore, ticket_ids: list[str],
         clock = Stopwatch()
         history = await store.load(ticket_id)
         durations.append(clock.seconds)
-        fold(r.event for r in history.events)
+        _ = history.state  # the fold is what is timed
         fold_durations.append(clock.seconds)
         if len(history.events) != 50:
             raise RuntimeError(f"ticket {ticket_id} has {len(history.events)} events")

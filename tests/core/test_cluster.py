@@ -14,7 +14,7 @@ from shared.adapters.eventstore import ConcurrencyConflict, EventStore, with_con
 from shared.adapters.natsserver import NatsCluster
 from shared.adapters.provision import provision
 from shared.domain import events as ev
-from shared.domain.ticket import Respond, decide, fold
+from shared.domain.ticket import Respond, decide
 from tests.factories import NOW, request_submitted
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ async def test_concurrent_writers_on_a_clustered_stream_lose_no_update(
         async def attempt() -> int:
             history = await store.load("KC")
             events = decide(Respond(at=NOW, technician=f"t{writer}"),
-                            fold(r.event for r in history.events))
+                            history.state)
             return await store.append("KC", events, history.version)
         await with_conflict_retry(attempt, attempts=60)
 
