@@ -136,7 +136,7 @@ class InboundMailHandler:
         key = mail_key(mail.message_id, mail.sender, raw)
         mail_event_id = event_id(key)
         match = match_case(mail.subject, mail.reference_ids)
-        received = await self._received(mail)
+        received = await self._content(mail)
         if match.case_number is not None:
             try:
                 return await self._file_on_ticket(match.case_number, received, mail_event_id)
@@ -165,7 +165,7 @@ class InboundMailHandler:
         outcome = outcome_of(delivered, case, mail_event_id)
         return replace(outcome, reason="already recorded")
 
-    async def _received(self, mail: InboundMail) -> c.ReceivedMail:
+    async def _content(self, mail: InboundMail) -> c.ReceivedMail:
         """The mail for the decider: subject and new text with credentials redacted, files
         stored by content hash. Automatic mails keep no text and no files."""
         subject = redact(mail.subject[:MAX_SUBJECT])
