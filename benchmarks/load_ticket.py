@@ -23,13 +23,14 @@ async def run(events: int, loads: int = 300, sync: str = "always") -> dict[str, 
         say(f"filled {stored} events at {rate(stored, clock.seconds)}/s; loading ...")
         ticket_ids = long_ticket_ids(LONG_TICKETS)
         plain = _without_snapshots(server.store)
-        scans = _counting("_scan", server.store, plain)  # loads that fell back to the scan
+        # Loads that fell back to the scan.
+        scans = _counting("scan", server.store.loader, plain.loader)
         cold = await _timed_loads(plain, ticket_ids, loads)
         say(f"without snapshots: p50 {cold['load']['p50_ms']} ms; warming snapshots ...")
         for ticket_id in ticket_ids:  # as any command on the ticket would have done
             await server.store.load(ticket_id)
         await server.nc.flush()  # snapshots are written without waiting for an ack
-        fetched = _counting("_get_by_sequences", server.store)
+        fetched = _counting("by_sequences", server.store.gets)
         warm = await _timed_loads(server.store, ticket_ids, loads)
         return {
             "benchmark": "load-ticket", "sync": server.sync_setting, "events": stored,
@@ -73,21 +74,20 @@ class _NoSnapshots(Snapshots):
 
 def _without_snapshots(store: EventStore) -> EventStore:
     """A second store on the same connection that neither reads nor writes snapshots."""
-    plain = EventStore(store.nc, timeout_s=store.timeout_s)
-    plain.snapshots = _NoSnapshots(store.nc, store.stream, store.timeout_s)
-    return plain
+    return EventStore(store.nc, timeout_s=store.timeout_s,
+                      snapshots=_NoSnapshots(store.nc, store.stream, store.timeout_s))
 
 
-def _counting(name: str, *stores: EventStore) -> dict[str, int]:
-    """Count the calls of the stores' async method ``name`` that are given something to do
+def _counting(name: str, *owners: object) -> dict[str, int]:
+    """Count the calls of the owners' async method ``name`` that are given something to do
     (a ticket to scan, sequences to fetch); the dict's "count" grows as they happen."""
     calls = {"count": 0}
-    for store in stores:
-        original = getattr(store, name)
+    for owner in owners:
+        original = getattr(owner, name)
 
         async def counting(argument: Any, original: Any = original) -> Any:
             calls["count"] += bool(argument)
             return await original(argument)
 
-        setattr(store, name, counting)
+        setattr(owner, name, counting)
     return calls

@@ -189,8 +189,8 @@ async def test_load_uses_the_sequence_index_and_matches_a_scan(store: EventStore
     version = await store.append("I1", batch, version)
     await store.append("I1", [ev.TicketClosed(at=NOW, by="a")], version)
     fresh = EventStore(store.nc)  # another process: nothing cached
-    original_scan = fresh._scan
-    scans = record_calls(fresh, "_scan")
+    original_scan = fresh.loader.scan
+    scans = record_calls(fresh.loader, "scan")
     indexed = await fresh.load("I1")
     assert scans == []
     scanned = await original_scan("I1")
@@ -213,7 +213,7 @@ async def test_a_ticket_without_index_is_scanned_and_indexed_by_the_next_append(
     await fresh.append("I2", [ev.TechnicianResponded(at=NOW, technician="a")],
                        history.version)
     other = EventStore(store.nc)
-    scans = record_calls(other, "_scan")
+    scans = record_calls(other.loader, "scan")
     assert len((await other.load("I2")).events) == 2 and scans == []
 
 
@@ -235,9 +235,9 @@ async def test_a_wrong_index_falls_back_to_the_scan(store: EventStore) -> None:
 
 async def test_a_slow_replay_reader_loses_nothing(store: EventStore,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.adapters.eventstore as eventstore
+    import shared.adapters.eventstore.replay as replay
 
-    monkeypatch.setattr(eventstore, "REPLAY_BATCH", 64)  # many fetches
+    monkeypatch.setattr(replay, "REPLAY_BATCH", 64)  # many fetches
     js = store.nc.jetstream()
     for i in range(3000):  # raw, fast: what matters is the reader
         await js.publish(f"tickets.S{i % 50}.TicketClosed",
@@ -264,11 +264,11 @@ async def test_a_filtered_replay_ends_at_the_last_matching_event(store: EventSto
 
 async def test_a_load_reuses_the_event_a_consumer_just_decoded(
         store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.adapters.eventstore as eventstore
+    import shared.adapters.eventstore.cache as decoded_cache
 
     submitted = request_submitted()
     version = await store.append("D1", [submitted], 0)
-    last = await store._direct_get({"last_by_subj": "tickets.D1.>"})
+    last = await store.gets.one({"last_by_subj": "tickets.D1.>"})
     assert last is not None and last.headers is not None
     consumed = await store.decode_message(last.headers["Nats-Subject"], version, last.headers,
                                           last.data, None, remember=True)
@@ -278,6 +278,6 @@ async def test_a_load_reuses_the_event_a_consumer_just_decoded(
     [loaded] = history.events
     assert loaded.event is consumed.event and reveals == []  # not decrypted again
     assert loaded.recorded_at is not None  # the time as the loaded message says it
-    monkeypatch.setattr(eventstore, "RECENT_EVENTS_S", 0.0)  # older than that: decoded anew
+    monkeypatch.setattr(decoded_cache, "RECENT_EVENTS_S", 0.0)  # older than that: decoded anew
     assert [r.event for r in (await store.load("D1")).events] == [submitted]
     assert reveals == ["D1"]

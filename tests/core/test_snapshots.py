@@ -39,10 +39,13 @@ class CountingStore(EventStore):
     def __init__(self, nc: NatsClient) -> None:
         super().__init__(nc)
         self.fetched: list[int] = []
+        fetch = self.gets.by_sequences
 
-    async def _get_by_sequences(self, sequences: list[int]):  # type: ignore[no-untyped-def]
-        self.fetched.extend(sequences)
-        return await super()._get_by_sequences(sequences)
+        async def counting(sequences: list[int]):  # type: ignore[no-untyped-def]
+            self.fetched.extend(sequences)
+            return await fetch(sequences)
+
+        self.gets.by_sequences = counting  # type: ignore[method-assign]
 
 
 def facts(history: TicketHistory) -> list[tuple[int, str, ev.Event]]:
@@ -113,7 +116,7 @@ async def test_a_snapshot_that_does_not_match_the_log_is_ignored(
         store: EventStore, content: bytes) -> None:
     await store.append("OTHER", [request_submitted()], 0)  # sequence 1 is not S4's
     await long_ticket(store, "S4", replies=10)
-    expected = await EventStore(store.nc, protect_personal_data=True)._scan("S4")
+    expected = await EventStore(store.nc, protect_personal_data=True).loader.scan("S4")
     await store.nc.jetstream().publish(snapshot_subject("TICKETS", "S4"), content)
     loader = CountingStore(store.nc)
     assert facts(await loader.load("S4")) == facts(expected)
@@ -151,7 +154,7 @@ async def test_snapshots_are_purged_when_the_log_is_created_anew(store: EventSto
 async def test_a_snapshot_naming_another_tickets_messages_is_ignored(
         store: EventStore) -> None:
     await long_ticket(store, "S8", replies=10)
-    expected = await EventStore(store.nc)._scan("S8")
+    expected = await EventStore(store.nc).loader.scan("S8")
     foreign = Snapshot([StoredMessage(r.seq, "tickets.OTHER.TechnicianResponded", None,
                                       {"Ticketcore-Event-Type": "TechnicianResponded"},
                                       b"{}") for r in expected.events])
@@ -164,13 +167,13 @@ async def test_a_snapshot_naming_another_tickets_messages_is_ignored(
 
 async def test_decoded_events_expire_whether_or_not_they_are_asked_for(
         store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.adapters.eventstore as eventstore
+    import shared.adapters.eventstore.cache as decoded_cache
 
     await long_ticket(store, "S9", replies=2)
     await store.load("S9")
-    assert len(store._recent) == 3
-    monkeypatch.setattr(eventstore, "RECENT_EVENTS_S", 0.2)
+    assert len(store.decoded) == 3
+    monkeypatch.setattr(decoded_cache, "RECENT_EVENTS_S", 0.2)
     await asyncio.sleep(0.3)
     await store.append("S10", [request_submitted()], 0)
     await store.load("S10")  # remembering S10's event drops every older one
-    assert [r.ticket_id for r, _ in store._recent.values()] == ["S10"]
+    assert [r.ticket_id for r in store.decoded] == ["S10"]
