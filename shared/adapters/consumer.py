@@ -5,7 +5,8 @@ replicas of a service bind the same durable and share the work. Messages are ack
 only after the handler succeeded (explicit ack); a failing handler gets the message again
 later (nak with backoff) up to ``max_deliver``, then it is recorded for operators. Events of
 one ticket are handled one after the other in stream order; different tickets run
-concurrently.
+concurrently. After a failure, later events of the ticket wait for the failed one on every
+replica (shared.adapters.orderholds), whatever the backoff.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
+from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ MessageDecoder = Callable[[Msg], Awaitable[Any]]
 def ticket_of_event_subject(subject: str) -> str:
     """``tickets.<id>.<Type>`` -> ``<id>``: events of one ticket are handled in order."""
     return subject.split(".")[1]
+
+
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
@@ -64,7 +68,10 @@ class ConsumerSpec:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=self.deliver_policy,
             filter_subjects=self.filter_subjects,
-            max_deliver=self.max_deliver,
+            # A message waiting behind a failed one of its ticket comes back about as often
+            # as that one: the server must not stop delivering it before we give up on the
+            # failed one (handler failures are counted against max_deliver in _failed).
+            max_deliver=self.max_deliver * 2,
             ack_wait=self.ack_wait_s,
             max_ack_pending=10_000,
         )
@@ -81,6 +88,10 @@ class EventConsumer:
     handled: int = 0
     restarts: int = 0
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _holds: OrderHolds = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._holds = OrderHolds(self.js, self.spec.durable, self.spec.stream)
 
     async def ensure(self) -> None:
         """Create the durable, or bring an existing one to the spec. Where a consumer starts
@@ -117,6 +128,7 @@ class EventConsumer:
 
     async def _run_once(self) -> None:
         await self.ensure()
+        await self._holds.start()
         sub = await self.js.pull_subscribe_bind(self.spec.durable, self.spec.stream)
         try:
             while not self._stopping.is_set():
@@ -131,6 +143,7 @@ class EventConsumer:
         finally:
             with contextlib.suppress(Exception):  # connection may be closed at shutdown
                 await sub.unsubscribe()
+            await self._holds.stop()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -156,14 +169,20 @@ class EventConsumer:
         await asyncio.gather(*(self._handle_in_order(batch) for batch in by_ticket.values()))
 
     async def _handle_in_order(self, messages: list[Msg]) -> None:
-        for index, msg in enumerate(messages):
-            if not await self._handle_one(msg):
-                # Keep per-ticket order: later events of this ticket wait for the retry.
-                for later in messages[index + 1:]:
-                    await later.nak(delay=0.5)
-                return
+        """One ticket's messages of a batch, in stream order. A message behind an earlier
+        failed one of its ticket (in this batch, an earlier one, or on another replica)
+        comes back just after that one's retry is due, so it is never handled first."""
+        for msg in messages:
+            key, seq = self.spec.order_key(msg.subject), msg.metadata.sequence.stream
+            wait_s = self._holds.wait_s(key, seq)
+            if wait_s is not None:  # held too: the waiting ones then go one by one
+                await self._holds.hold(key, seq, wait_s)
+                await msg.nak(delay=wait_s)
+            elif await self._handle_one(msg):
+                await self._holds.release(key, seq)
 
     async def _handle_one(self, msg: Msg) -> bool:
+        """Handle and ack one message (True), or nak it for a retry (False)."""
         item = await (self.spec.decode or self._decode_event)(msg)
         if item is None:  # unreadable: already reported, never a crash loop
             await msg.term()
@@ -196,6 +215,8 @@ class EventConsumer:
         delay = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]
         log.warning("%s: %s (seq %s) failed (try %s), retry in %ss: %r", self.spec.durable,
                     msg.subject, seq, delivered, delay, error)
+        # Shared before the nak: no later event of the ticket can be handled first.
+        await self._holds.hold(self.spec.order_key(msg.subject), seq, delay)
         await msg.nak(delay=delay)
         return False
 
