@@ -19,6 +19,7 @@ from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.eventstore import EventStore
 from shared.runtime.accounts import AccountStore
 from shared.settings import Settings
+from shared.settings.core import nats_servers
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,10 @@ class Runtime:
 
 
 async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore") -> Runtime:
-    """Connect to NATS and build the runtime (reconnecting forever on a lost server)."""
+    """Connect to NATS and build the runtime. ``nats_url`` may name several servers,
+    separated by commas (a cluster's nodes): the client connects to any of them, in random
+    order so that replicas spread over the nodes, and on a lost server reconnects to any
+    node, forever."""
     nc = NatsClient()
 
     async def disconnected() -> None:
@@ -76,11 +80,16 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
         else:
             log.warning("NATS: disconnected, reconnecting")
 
+    async def reconnected() -> None:
+        log.warning("NATS: reconnected to %s", _server_of(nc))
+
     await nc.connect(
-        nats_url, name=name, connect_timeout=settings.nats.connect_timeout_s,
+        servers=nats_servers(nats_url), name=name,
+        connect_timeout=settings.nats.connect_timeout_s, allow_reconnect=True,
         max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        error_cb=_log_nats_error, disconnected_cb=disconnected,
+        error_cb=_log_nats_error, disconnected_cb=disconnected, reconnected_cb=reconnected,
     )
+    log.info("NATS: connected to %s", _server_of(nc))
     js = nc.jetstream(timeout=10.0)
 
     async def undecodable(subject: str, seq: int, reason: str) -> None:
@@ -90,6 +99,14 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
     accounts = AccountStore.from_file(settings.accounts_file)
     return Runtime(settings=settings, nc=nc, js=js, store=store, accounts=accounts,
                    nats_url=nats_url)
+
+
+def _server_of(nc: NatsClient) -> str:
+    """The server the client is connected to, without credentials."""
+    url = nc.connected_url
+    if url is None:
+        return "no server"
+    return f"{url.scheme}://{url.hostname}:{url.port}"
 
 
 async def _log_nats_error(error: Exception) -> None:

@@ -3,16 +3,44 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def nats_servers(url: str) -> list[str]:
+    """The servers of a NATS URL setting: one URL, or several separated by commas (the
+    nodes of a cluster)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def check_nats_url(url: str) -> str:
+    """``url`` with blanks around its servers removed; ValueError naming a bad server."""
+    servers = nats_servers(url)
+    if not servers:
+        raise ValueError("no server given")
+    for server in servers:
+        try:
+            parts = urlsplit(server)
+            port = parts.port  # ValueError when not a number in 0..65535
+        except ValueError as error:
+            raise ValueError(f"{server!r}: {error}") from None
+        if parts.scheme not in NATS_SCHEMES or not parts.hostname or port == 0:
+            raise ValueError(f"{server!r} is not a NATS server URL such as nats://host:4222 "
+                             f"(schemes: {', '.join(NATS_SCHEMES)}; several: separated by "
+                             "commas)")
+    return ",".join(servers)
 
 
 class NatsSettings(BaseModel):
     url: str | None = Field(
         None,
-        description="URL of an external NATS server (e.g. nats://nats:4222). "
+        description="URL of an external NATS server (e.g. nats://nats:4222), or the URLs "
+        "of a cluster's nodes separated by commas (nats://a:4222,nats://b:4222): a client "
+        "connects to any of them and reconnects to another when its node is lost. "
         "When set, no embedded server is started.",
-        pattern=r"^(nats|tls|ws|wss)://",
     )
     embedded_port: int = Field(4222, ge=0, le=65535,
                                description="Port of the embedded server (0 = any free port).")
@@ -28,6 +56,16 @@ class NatsSettings(BaseModel):
         "time: start (handle the whole log) or end (only new events, e.g. when a service is "
         "added to a long-running log). Existing consumers keep their position.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for NATS at start.")
+
+    @field_validator("url")
+    @classmethod
+    def _servers_are_urls(cls, url: str | None) -> str | None:
+        return None if url is None else check_nats_url(url)
+
+    @property
+    def servers(self) -> list[str]:
+        """The configured servers (empty: the embedded one)."""
+        return nats_servers(self.url) if self.url else []
 
 
 class HttpSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from shared.adapters.natsserver import NatsCluster
 from shared.adapters.provision import provision
 from shared.domain import events as ev
 from shared.domain.ticket import Respond, decide
+from shared.runtime.context import connect
+from shared.settings import Settings
 from tests.factories import NOW, request_submitted
 
 pytestmark = pytest.mark.slow
@@ -96,3 +99,45 @@ async def test_concurrent_writers_on_a_clustered_stream_lose_no_update(
     assert sorted(r.event.technician for r in history.events[1:]) == sorted(  # type: ignore[attr-defined]
         f"t{i}" for i in range(10))
     await client.close()
+
+
+async def test_a_client_given_every_node_keeps_working_when_its_node_dies(
+        cluster: NatsCluster, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``TICKETCORE_NATS__URL`` with the three nodes: the runtime reconnects to another."""
+    caplog.set_level(logging.INFO, logger="shared.runtime.context")
+    url = ",".join(cluster.urls)
+    settings = Settings(data_dir=tmp_path, nats={"url": url})  # type: ignore[arg-type]
+    runtime = await connect(settings, settings.nats.url or "")
+    assert any("NATS: connected to nats://127.0.0.1:" in r.getMessage() for r in caplog.records)
+    for _ in range(100):  # the meta leader is elected a moment after start
+        try:
+            await provision(runtime.js, replicas=3)
+            break
+        except Exception:
+            await asyncio.sleep(0.2)
+    store = runtime.store
+
+    async def submit(ticket: str) -> None:
+        for _ in range(100):  # through the reconnect and a leader election
+            try:
+                await store.append(ticket, [request_submitted(case_number=ticket)], 0)
+                return
+            except ConcurrencyConflict:
+                if (await store.load(ticket)).events:  # stored before a lost ack
+                    return
+            except Exception:
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{ticket} was never stored")
+
+    await submit("M0")
+    connected_port = runtime.nc.connected_url.port  # type: ignore[union-attr]
+    [node] = [s for s in cluster.servers if s.port == connected_port]
+    node.kill()
+    for i in range(1, 11):
+        await submit(f"M{i}")
+    assert runtime.nc.is_connected
+    assert runtime.nc.connected_url.port != connected_port  # type: ignore[union-attr]
+    for i in range(11):
+        history = await store.load(f"M{i}")
+        assert [type(r.event) for r in history.events] == [ev.RequestSubmitted]
+    await runtime.close()

@@ -43,3 +43,33 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TICKETCORE_CONFIG_FILE", "/nonexistent/ticketcore.toml")
     with pytest.raises(ConfigurationError, match="TICKETCORE_CONFIG_FILE"):
         load_settings()
+
+
+def test_the_nats_url_may_name_the_servers_of_a_cluster(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("TICKETCORE_NATS__URL",
+                       "nats://a:4222, nats://b:4223 ,tls://user:pw@c.example:4224")
+    nats = load_settings().nats
+    assert nats.servers == ["nats://a:4222", "nats://b:4223", "tls://user:pw@c.example:4224"]
+    assert nats.url == "nats://a:4222,nats://b:4223,tls://user:pw@c.example:4224"
+    monkeypatch.delenv("TICKETCORE_NATS__URL")
+    assert load_settings().nats.servers == []  # the embedded server
+
+
+@pytest.mark.parametrize("value", [
+    "nats://a:4222,http://b:4222",
+    "nats://a:4222,,nats://b:notaport",
+    "nats://a:99999",
+    "nats://",
+    " , ",
+    "a:4222",
+])
+def test_a_bad_server_in_the_nats_url_is_named(value: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
+    monkeypatch.setenv("TICKETCORE_NATS__URL", value)
+    with pytest.raises(ConfigurationError, match="TICKETCORE_NATS__URL") as raised:
+        load_settings()
+    bad = [part.strip() for part in value.split(",") if part.strip()]
+    assert not bad or any(part in str(raised.value) for part in bad)
