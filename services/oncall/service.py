@@ -37,19 +37,14 @@ from services.oncall.webhook import WebhookSender
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import RecordedEvent
 from shared.adapters.mailer import Mailer, mailer_for, stop_local_catcher
-from shared.application.handling import execute
+from shared.application.handling import Commands, execute
 from shared.domain import events as ev
 from shared.domain.calendar import calendar_from_settings
 from shared.domain.ticket import TicketState
-from shared.domain.ticket import commands as c
 from shared.runtime.context import Runtime
 from shared.settings import ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
-
-
-class _NoStep(Exception):
-    """The policy has no command for the ticket as it is (e.g. a stale reminder)."""
 
 
 def _now() -> datetime:
@@ -187,17 +182,17 @@ class OncallService:
         carry out what follows from the ticket as stored."""
         taken: list[policy.Step] = []
 
-        def command(state: TicketState) -> c.Command:
+        def commands(state: TicketState) -> Commands:
+            taken.clear()  # a conflict decides again on the reloaded ticket
             step = step_for(state)
             if step is None:
-                raise _NoStep
+                return []
             taken.append(step)
             return step.command
 
-        try:
-            handled = await execute(self.runtime.store, case, command,
-                                    lambda event: taken[-1].id_of(event))
-        except _NoStep:
+        handled = await execute(self.runtime.store, case, commands,
+                                lambda event: taken[-1].id_of(event))
+        if not taken:
             return
         step = taken[-1]
         if step.warning:
