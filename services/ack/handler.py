@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 
 import nats.errors
 
-from services.ack.claims import Claim, ReceiptClaims
 from services.ack.receipt import ReceiptSender, receipt_mail, receipt_message_id
+from shared.adapters.claims import Claim, ClaimStore
 from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -49,6 +49,9 @@ from shared.domain.ticket import (
 
 log = logging.getLogger(__name__)
 
+# Receipt claims, key: the case number. They expire: AckSent is the lasting record.
+RECEIPT_BUCKET = "ack_receipts"
+
 Clock = Callable[[], datetime]
 # Test seam: awaited after each step ("claimed", "accepted", "marked") to inject crashes;
 # "marked" only on the way where AckSent did not land at once.
@@ -68,7 +71,7 @@ class ReceiptHandler:
     """Sends one ticket's receipt; collaborators are plugged in by the service."""
 
     store: EventStore
-    claims: ReceiptClaims
+    claims: ClaimStore
     mailer: Mailer
     sender: ReceiptSender
     overdue_after: timedelta
@@ -103,7 +106,7 @@ class ReceiptHandler:
 
     async def _send(self, claim: Claim, request: ev.RequestSubmitted,
                     history: TicketHistory) -> None:
-        case = claim.case_number
+        case = claim.key
         message = receipt_mail(request, self.sender, self.clock())
         try:
             async with asyncio.timeout(self.send_timeout_s):
@@ -131,7 +134,8 @@ class ReceiptHandler:
         except (nats.errors.Error, TimeoutError, EventStoreError) as error:
             # NATS did not answer or refused: the append may or may not be in the log.
             log.warning("receipt %s: AckSent not appended at once (%r)", case, error)
-        await self.claims.mark_sent_retrying(claim, message_id, recipient, self.clock())
+        await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id,
+                                             recipient=recipient)
         await self.step_hook("marked")
         await self._record_sent(case, message_id, recipient)
 

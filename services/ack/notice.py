@@ -20,9 +20,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from services.ack.claims import ReceiptClaims
 from services.ack.handler import Clock
 from services.ack.receipt import ReceiptSender, subject_text
+from shared.adapters.claims import ClaimStore
 from shared.adapters.eventstore import EventStore, RecordedEvent
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from shared.domain import events as ev
@@ -94,7 +94,7 @@ class RedactionNoticeHandler:
     """Sends one notice per redacted customer reply; collaborators plugged in by the service."""
 
     store: EventStore
-    claims: ReceiptClaims
+    claims: ClaimStore
     mailer: Mailer
     sender: ReceiptSender
     max_age: timedelta
@@ -112,13 +112,13 @@ class RedactionNoticeHandler:
                      recorded.event_id)
             return
         key = notice_key(case, recorded.event_id)
-        claim = await self.claims.claim(key, self.clock())  # raises ReceiptBusy
-        if claim.record.state != "sending":
+        claim = await self.claims.claim(key, self.clock())  # raises ClaimBusy
+        if claim.finished:
             return  # sent (or refused for good) before: a redelivery or another replica
         request = (await self.store.load(case)).state.request
         if request is None:
             log.warning("notice for %s: the ticket has no request, nothing sent", case)
-            await self.claims.mark_sent_retrying(claim, "", "", self.clock(), "refused")
+            await self.claims.mark_sent_retrying(claim, self.clock(), state="refused")
             return
         message = build_notice(reply, request, key, self.sender, self.clock())
         try:
@@ -126,12 +126,12 @@ class RedactionNoticeHandler:
                 await self.mailer.send(message)
         except PermanentMailError as error:
             log.error("notice for %s refused for good: %s", case, error)
-            await self.claims.mark_sent_retrying(claim, str(message["Message-ID"]), "",
-                                                 self.clock(), "refused")
+            await self.claims.mark_sent_retrying(claim, self.clock(), state="refused",
+                                                 message_id=str(message["Message-ID"]))
             return
         except (TemporaryMailError, TimeoutError) as error:
             await self.claims.release(claim)
             raise NoticeSendFailed(f"notice for {case}: {error or 'timed out'}") from error
         # No recipient in the claim: it is kept for good and holds no personal data.
-        await self.claims.mark_sent_retrying(claim, str(message["Message-ID"]), "",
-                                             self.clock())
+        await self.claims.mark_sent_retrying(claim, self.clock(),
+                                             message_id=str(message["Message-ID"]))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from services.ack.claims import ReceiptClaims
-from services.ack.handler import Clock, ReceiptHandler, StepHook
+from services.ack.handler import RECEIPT_BUCKET, Clock, ReceiptHandler, StepHook
 from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
 from services.ack.outbox import outbox_router
 from services.ack.receipt import ReceiptSender
+from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.mailcatcher import MailCatcher
 from shared.adapters.mailer import Mailer, local_catcher, mailer_for, stop_local_catcher
@@ -48,10 +48,11 @@ class AckService:
         self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.catcher: MailCatcher | None = None
         claim_timeout = timedelta(seconds=self.settings.ack.claim_timeout_s)
-        self.claims = ReceiptClaims(runtime.js, self.replica, claim_timeout)
+        self.claims = ClaimStore(runtime.js, RECEIPT_BUCKET, claim_timeout,
+                                 replica=self.replica)
         # Notice claims are kept for good: no event records a notice (docs/ack.md).
-        self.notice_claims = ReceiptClaims(runtime.js, self.replica, claim_timeout,
-                                           bucket=NOTICE_BUCKET, ttl_s=None)
+        self.notice_claims = ClaimStore(runtime.js, NOTICE_BUCKET, claim_timeout,
+                                        replica=self.replica, ttl_s=None)
         sender = ReceiptSender(
             address=self.settings.smtp.sender, name=self.settings.smtp.sender_name,
             reply_to=self.settings.inbound_mail.support_address,

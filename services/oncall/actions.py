@@ -4,7 +4,7 @@ Plain async functions shared by the HTTP API, the acknowledge link and the techn
 console. Each loads the ticket, lets the decider judge the command and appends what it
 decides (retrying on concurrent writers). Refusals raise :class:`DomainError` with a stable
 ``code`` (``unknown_ticket``, ``invalid_case_number``, ``not_awaiting_acceptance``,
-``reason_required``, ``not_paged_person``, ...); an empty ``ActionResult.events`` means the
+``reason_required``, ``not_paged_person``, ...); an empty ``Handled.events`` means the
 action had already been done (e.g. a second acknowledgement) and nothing was stored.
 
 Side effects (the decline mail to the customer) are not sent here: the oncall service sends
@@ -21,9 +21,6 @@ from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
 from shared.runtime.context import Runtime
-
-# Every action's result: what it stored and the ticket afterwards.
-ActionResult = Handled
 
 
 def _now() -> datetime:
@@ -47,7 +44,7 @@ def _random(prefix: str) -> EventIdFor:
 
 
 async def accept(runtime: Runtime, case: str, technician: str, *,
-                 at: datetime | None = None) -> ActionResult:
+                 at: datetime | None = None) -> Handled:
     """Accept a ticket of a customer without SLA (``TicketAccepted``)."""
     check_case(case)
     return await execute(runtime.store, case,
@@ -56,7 +53,7 @@ async def accept(runtime: Runtime, case: str, technician: str, *,
 
 
 async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
-                  at: datetime | None = None) -> ActionResult:
+                  at: datetime | None = None) -> Handled:
     """Decline a ticket of a customer without SLA (``TicketDeclined``); a reason is required
     and is mailed to the customer once by the oncall service."""
     check_case(case)
@@ -69,7 +66,7 @@ async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
 
 
 async def respond(runtime: Runtime, case: str, technician: str, message: str = "", *,
-                  at: datetime | None = None, request_id: str | None = None) -> ActionResult:
+                  at: datetime | None = None, request_id: str | None = None) -> Handled:
     """Record a technician's response (``TechnicianResponded``); the first one stops the
     reaction and first-response clocks. ``request_id`` makes a retried call store once."""
     check_case(case)
@@ -80,7 +77,7 @@ async def respond(runtime: Runtime, case: str, technician: str, message: str = "
 
 
 async def acknowledge(runtime: Runtime, case: str, technician: str, *,
-                      at: datetime | None = None) -> ActionResult:
+                      at: datetime | None = None) -> Handled:
     """The paged technician takes the page (``OnCallAcknowledged``): re-notification and
     escalation stop. Only the currently paged person may; a second time stores nothing."""
     check_case(case)
@@ -90,7 +87,7 @@ async def acknowledge(runtime: Runtime, case: str, technician: str, *,
 
 
 async def resolve(runtime: Runtime, case: str, technician: str, resolution: str = "", *,
-                  at: datetime | None = None) -> ActionResult:
+                  at: datetime | None = None) -> Handled:
     """Resolve the ticket (``TicketResolved``); pending timers then do nothing."""
     check_case(case)
     return await execute(runtime.store, case,
@@ -98,6 +95,3 @@ async def resolve(runtime: Runtime, case: str, technician: str, resolution: str 
                                                    resolution=resolution),
                          _random(f"resolve-{case}"))
 
-
-__all__ = ["ActionResult", "DomainError", "accept", "acknowledge", "check_case", "decline",
-           "execute", "resolve", "respond"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -22,12 +22,11 @@ from pydantic import BaseModel, Field
 
 from services.oncall import actions
 from services.oncall.paging import check_ack_link
-from services.oncall.rota import on_call_report
-from shared.domain.ticket import DomainError, fold
+from services.oncall.rota import Rota, on_call_report
+from shared.application.handling import Handled
+from shared.domain.ticket import DomainError
 from shared.runtime.auth import authenticate
-
-if TYPE_CHECKING:
-    from services.oncall.service import OncallService
+from shared.runtime.context import Runtime
 
 STATUS_OF_ERROR = {"unknown_ticket": 404, "invalid_case_number": 404,
                    "reason_required": 422}
@@ -64,7 +63,7 @@ def _refusal(error: DomainError) -> JSONResponse:
                         status_code=STATUS_OF_ERROR.get(error.code, 409))
 
 
-def _result(result: actions.ActionResult) -> dict[str, Any]:
+def _result(result: Handled) -> dict[str, Any]:
     state = result.state
     return {"case_number": result.case, "status": state.status,
             "stored": [type(e).__name__ for e in result.events],
@@ -75,29 +74,28 @@ def _result(result: actions.ActionResult) -> dict[str, Any]:
             "acknowledged_by": state.page_acknowledged_by}
 
 
-def oncall_router(service: OncallService) -> APIRouter:
+def oncall_router(runtime: Runtime, rota: Rota) -> APIRouter:
     """All routes of the oncall service (the console's too, when it is installed)."""
     router = APIRouter()
-    _rota_routes(router, service)
-    _ack_link_routes(router, service)
-    _action_routes(router, service)
+    _rota_routes(router, runtime, rota)
+    _ack_link_routes(router, runtime)
+    _action_routes(router, runtime)
     try:
         from services.oncall.console import console_router
     except ModuleNotFoundError as error:
         if error.name != "services.oncall.console":
             raise
         return router
-    router.include_router(console_router(service.runtime))
+    router.include_router(console_router(runtime))
     return router
 
 
-def _rota_routes(router: APIRouter, service: OncallService) -> None:
+def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
     @router.get("/api/oncall/now", tags=["oncall"])
     async def on_call_now(at: str | None = Query(None, description="ISO time, default now")
                           ) -> dict[str, Any]:
         """Who is on call at ``at`` on every escalation level, and the rota's gaps."""
-        return on_call_report(service.rota, _parse_at(at),
-                              service.settings.oncall.rota_check_weeks)
+        return on_call_report(rota, _parse_at(at), runtime.settings.oncall.rota_check_weeks)
 
 
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
@@ -111,8 +109,8 @@ REFUSED = {"bad_signature": "This acknowledge link is not valid (wrong or altere
            "expired": "This acknowledge link has expired."}
 
 
-def _ack_link_routes(router: APIRouter, service: OncallService) -> None:
-    secret = service.settings.secret_key
+def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
+    secret = runtime.settings.secret_key
 
     @router.get("/oncall/ack/{case}/{technician}", include_in_schema=False)
     async def confirm_page(case: str, technician: str, exp: str = "", sig: str = ""
@@ -133,7 +131,7 @@ def _ack_link_routes(router: APIRouter, service: OncallService) -> None:
         if check != "ok":
             return _page("Link refused", f"<p>{REFUSED[check]}</p>", 403)
         try:
-            result = await actions.acknowledge(service.runtime, case, technician)
+            result = await actions.acknowledge(runtime, case, technician)
         except DomainError as error:
             status = 404 if error.code in ("unknown_ticket", "invalid_case_number") else 403
             return _page("Not acknowledged", f"<p>{html.escape(error.message)}.</p>", status)
@@ -146,9 +144,7 @@ def _ack_link_routes(router: APIRouter, service: OncallService) -> None:
                      "have stopped; the reaction deadline still runs until you respond.</p>")
 
 
-def _action_routes(router: APIRouter, service: OncallService) -> None:
-    runtime = service.runtime
-
+def _action_routes(router: APIRouter, runtime: Runtime) -> None:
     def technician_of(request: Request) -> str:
         return authenticate(request, runtime.accounts, runtime.settings.secret_key).id
 
@@ -168,7 +164,7 @@ def _action_routes(router: APIRouter, service: OncallService) -> None:
             history = await runtime.store.load(case)
         except DomainError as error:
             return _refusal(error)
-        state = fold(r.event for r in history.events)
+        state = history.state
         if state.status == "new":
             return _refusal(DomainError("unknown_ticket", "there is no such ticket"))
         return JSONResponse(msgspec.to_builtins({

@@ -1,35 +1,32 @@
 """Paging people: the page mail with its signed acknowledge link, the webhook beside it,
-and the decline mail to a customer, each sent once.
+and the decline mail to a customer, each sent once. Whom to page and when is decided in
+:mod:`services.oncall.policy`; this module only sends.
 
-"Once" rests on claims in the KV bucket ``oncall_pages``: ``kv.create(<ticket>.<what>)``
-succeeds for exactly one replica; the claim goes ``sending`` -> ``sent`` once the SMTP
-server took the mail. A replica finding a ``sending`` claim older than ``CLAIM_TIMEOUT``
-takes it over (the holder crashed). The one crash window: the SMTP server accepted the mail
-and the process died before the claim said ``sent`` - then the mail goes out twice, with
-the same Message-ID, so mail clients show it once.
+"Once" rests on claims (:mod:`shared.adapters.claims`) in the KV bucket ``oncall_pages``
+under ``<ticket>.<what>``: one replica holds the claim; it goes ``sending`` -> ``sent``
+once the SMTP server took the mail. A replica finding a ``sending`` claim older than
+``CLAIM_TIMEOUT`` takes it over (the holder crashed). The one crash window: the SMTP
+server accepted the mail and the process died before the claim said ``sent`` - then the
+mail goes out twice, with the same Message-ID, so mail clients show it once.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
+from services.oncall.policy import DeclineNotice, Page
 from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender
-from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.claims import ClaimStore, once
 from shared.adapters.mailer import Mailer, MailError
-from shared.adapters.provision import ensure_kv
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.runtime.links import status_path
@@ -39,12 +36,9 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 BUCKET = "oncall_pages"
-CLAIM_TTL_S = 30 * 24 * 3600.0
 CLAIM_TIMEOUT = timedelta(minutes=2)
 BERLIN = ZoneInfo("Europe/Berlin")
 AckCheck = ExpiryCheck
-
-PageReason = Literal["escalated", "renotified", "escalated_level"]
 
 
 # -- acknowledge links ---------------------------------------------------------------------
@@ -67,24 +61,6 @@ def check_ack_link(secret: str, case: str, technician: str, expires: str, sig: s
 
 # -- pages -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Page:
-    """One page: a person called for a ticket at an escalation level and attempt."""
-
-    case: str
-    level: int
-    attempt: int  # 0: first page at this level, then 1, 2, ... for re-notifications
-    person: Person
-    reason: PageReason
-    paged_at: datetime
-    request: ev.RequestSubmitted
-    reaction_deadline: datetime | None
-
-    @property
-    def page_id(self) -> str:
-        return f"page-{self.case}-{self.level}-{self.attempt}"
-
-
 def _domain(address: str) -> str:
     return address.rpartition("@")[2] or "ticketcore.invalid"
 
@@ -95,16 +71,16 @@ def _berlin(moment: datetime | None) -> str:
     return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def page_mail(page: Page, settings: Settings, base_url: str) -> EmailMessage:
+def page_mail(page: Page, person: Person, settings: Settings, base_url: str) -> EmailMessage:
     """The page mail: what, for whom, until when, and the acknowledge link."""
     expires = int(page.paged_at.timestamp()) + settings.oncall.ack_link_ttl_s
-    ack_url = base_url + ack_path(settings.secret_key, page.case, page.person.id, expires)
+    ack_url = base_url + ack_path(settings.secret_key, page.case, person.id, expires)
     request = page.request
     label = {"escalated": "PRIORITY", "renotified": f"REMINDER {page.attempt}",
              "escalated_level": f"ESCALATION level {page.level}"}[page.reason]
     message = EmailMessage()
     message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
-    message["To"] = formataddr((page.person.name, page.person.email))
+    message["To"] = formataddr((person.name, person.email))
     message["Subject"] = f"{subject_token(page.case)} {label}: {request.short_description}"
     message["Message-ID"] = f"<{page.page_id}@{_domain(settings.smtp.sender)}>"
     message["Date"] = format_datetime(page.paged_at.astimezone(UTC))
@@ -130,7 +106,7 @@ def page_mail(page: Page, settings: Settings, base_url: str) -> EmailMessage:
 
 def webhook_payload(page: Page, event_type: str) -> dict[str, Any]:
     return {"event_id": page.page_id, "type": event_type, "ticket": page.case,
-            "case_number": page.case, "technician": page.person.id,
+            "case_number": page.case, "technician": page.technician,
             "level": page.level, "attempt": page.attempt,
             "deadline": page.reaction_deadline.isoformat() if page.reaction_deadline else None,
             "short_description": page.request.short_description,
@@ -166,93 +142,21 @@ def decline_mail(request: ev.RequestSubmitted, declined: ev.TicketDeclined,
     return message
 
 
-# -- claims ----------------------------------------------------------------------------------
+# -- sending once ---------------------------------------------------------------------------
 
-class ClaimRecord(msgspec.Struct, frozen=True, kw_only=True):
-    state: Literal["sending", "sent"]
-    replica: str
-    at: datetime
-
-
-class SendBusy(Exception):
-    """Another replica is sending this right now: try again later."""
+def page_claims(js: JetStreamContext, replica: str | None = None) -> ClaimStore:
+    """The claims of pages, webhooks and decline mails (bucket ``oncall_pages``)."""
+    return ClaimStore(js, BUCKET, CLAIM_TIMEOUT, replica=replica)
 
 
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(ClaimRecord).decode
-
-
-class SendClaims:
-    """At most one sender per key; ``None`` from :meth:`claim` means already sent."""
-
-    def __init__(self, js: JetStreamContext, replica: str | None = None) -> None:
-        self.js = js
-        self.replica = replica or uuid.uuid4().hex[:12]
-
-    async def ensure_bucket(self, replicas: int = 1) -> None:
-        await ensure_kv(self.js, BUCKET, ttl_s=CLAIM_TTL_S, replicas=replicas)
-
-    async def claim(self, key: str, now: datetime) -> int | None:
-        """The revision of our claim, or None if it was sent already; SendBusy if another
-        replica holds a fresh claim."""
-        kv = await kv_bucket(self.js, BUCKET)
-        mine = _encode(ClaimRecord(state="sending", replica=self.replica, at=now))
-        try:
-            return await kv.create(key, mine)
-        except KeyWrongLastSequenceError:
-            pass
-        try:
-            entry = await kv.get(key)
-        except KeyNotFoundError as error:
-            raise SendBusy(f"claim {key} changed") from error
-        current = _decode(entry.value or b"")
-        if current.state == "sent":
-            return None
-        if now - current.at < CLAIM_TIMEOUT:
-            raise SendBusy(f"{key} is being sent by {current.replica}")
-        try:
-            return await kv.update(key, mine, last=entry.revision)
-        except KeyWrongLastSequenceError as error:
-            raise SendBusy(f"claim {key} taken over by another") from error
-
-    async def mark_sent(self, key: str, now: datetime) -> None:
-        kv = await kv_bucket(self.js, BUCKET)
-        await kv.put(key, _encode(ClaimRecord(state="sent", replica=self.replica, at=now)))
-
-    async def release(self, key: str, revision: int) -> None:
-        kv = await kv_bucket(self.js, BUCKET)
-        try:
-            await kv.delete(key, last=revision)
-        except KeyWrongLastSequenceError:
-            log.warning("claim %s was taken over before release", key)
-
-
-async def once(claims: SendClaims, key: str, effect: Callable[[], Awaitable[object]],
-               release_on: type[Exception] | tuple[type[Exception], ...] = Exception
-               ) -> bool:
-    """Run ``effect`` unless it ran already under ``key``: claim, run, mark ``sent``. An
-    error in ``release_on`` gives the claim back (a retry runs it again); a crash leaves it
-    to be taken over. True if this call ran it."""
-    revision = await claims.claim(key, datetime.now(UTC))
-    if revision is None:
-        return False
-    try:
-        await effect()
-    except release_on:
-        await claims.release(key, revision)
-        raise
-    await claims.mark_sent(key, datetime.now(UTC))
-    return True
-
-
-async def queue_once(claims: SendClaims, webhooks: WebhookSender, key: str, url: str,
+async def queue_once(claims: ClaimStore, webhooks: WebhookSender, key: str, url: str,
                      event_id: str, payload: dict[str, Any]) -> bool:
     """Queue a webhook call unless it was queued already (claimed like a mail, so a crash
     between claim and queueing is taken over, not lost); True if this call queued it."""
     return await once(claims, key, lambda: webhooks.enqueue(url, event_id, payload))
 
 
-async def send_once(claims: SendClaims, mailer: Mailer, key: str, message: EmailMessage
+async def send_once(claims: ClaimStore, mailer: Mailer, key: str, message: EmailMessage
                     ) -> bool:
     """Send ``message`` unless it went out already; True if this call sent it."""
     return await once(claims, key, lambda: mailer.send(message), release_on=MailError)
@@ -264,16 +168,16 @@ class Pager:
 
     settings: Settings
     mailer: Mailer
-    claims: SendClaims
+    claims: ClaimStore
     webhooks: WebhookSender
     base_url: str
 
-    async def page(self, page: Page) -> None:
+    async def page(self, page: Page, person: Person) -> None:
         """Queue the webhook, send the mail, each at most once. A webhook that cannot be
         queued (NATS down, another replica's claim) never holds up the mail: its error is
         raised after the mail, so the event is handled again and the webhook retried."""
         webhook_error: Exception | None = None
-        url = page.person.webhook_url
+        url = person.webhook_url
         if url:
             try:
                 await self._queue_webhook(page, url)
@@ -281,11 +185,16 @@ class Pager:
                 webhook_error = error
         key = f"{page.case}.page-{page.level}-{page.attempt}"
         if await send_once(self.claims, self.mailer, key,
-                           page_mail(page, self.settings, self.base_url)):
-            log.info("paged %s for %s (level %s, page %s)", page.person.id, page.case,
+                           page_mail(page, person, self.settings, self.base_url)):
+            log.info("paged %s for %s (level %s, page %s)", person.id, page.case,
                      page.level, page.attempt + 1)
         if webhook_error is not None:
             raise webhook_error
+
+    async def decline(self, notice: DeclineNotice) -> None:
+        """Tell the customer (once) that and why their request was declined."""
+        await send_once(self.claims, self.mailer, f"{notice.case}.decline-mail",
+                        decline_mail(notice.request, notice.declined, self.settings))
 
     async def _queue_webhook(self, page: Page, url: str) -> None:
         event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",

@@ -20,13 +20,21 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from services.oncall.policy import (
+    DeadlineWatch,
+    Escalation,
+    ReceiptWatch,
+    Reminder,
+    Wakeup,
+)
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.provision import TIMERS_STREAM
+from shared.domain.events.oncall import SlaClock
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +85,37 @@ async def schedule(js: JetStreamContext, timer: Timer) -> None:
     }
     await js.publish(f"timers.schedule.{timer.ticket}.{timer.kind}", timer.body(),
                      headers=headers, stream=TIMERS_STREAM)
+
+
+def timer_for(case: str, wakeup: Wakeup) -> Timer:
+    """The timer message of one of the policy's wake-ups (kinds and data as documented in
+    docs/oncall.md: a schedule is replaced by kind, so the kinds must stay stable)."""
+    if isinstance(wakeup, Reminder):
+        return Timer(case, f"renotify-{wakeup.level}-{wakeup.attempt}", wakeup.due,
+                     {"action": "renotify", "level": wakeup.level, "attempt": wakeup.attempt})
+    if isinstance(wakeup, Escalation):
+        return Timer(case, f"escalate-{wakeup.level}", wakeup.due,
+                     {"action": "escalate", "level": wakeup.level})
+    if isinstance(wakeup, DeadlineWatch):
+        return Timer(case, wakeup.clock.replace("_", "-"), wakeup.deadline,
+                     {"action": "breach", "clock": wakeup.clock,
+                      "deadline": wakeup.deadline.isoformat()})
+    return Timer(case, "receipt", wakeup.due, {"action": "receipt"})
+
+
+def wakeup_of(timer: Timer) -> Wakeup | None:
+    """The policy's wake-up a fired timer stands for; None for an unknown action."""
+    data, action = timer.data, timer.data.get("action")
+    if action == "renotify":
+        return Reminder(int(data["level"]), int(data["attempt"]), timer.due)
+    if action == "escalate":
+        return Escalation(int(data["level"]), timer.due)
+    if action == "breach":
+        return DeadlineWatch(cast(SlaClock, str(data["clock"])),
+                             datetime.fromisoformat(str(data["deadline"])))
+    if action == "receipt":
+        return ReceiptWatch(timer.due)
+    return None
 
 
 TimerHandler = Callable[[Timer], Awaitable[None]]

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.ack.claims import BUCKET
-from services.ack.handler import ReceiptSendFailed
+from services.ack.handler import RECEIPT_BUCKET, ReceiptSendFailed
 from services.ack.service import AckService
+from shared.adapters.claims import ClaimBusy
 from shared.adapters.eventstore import EventStore, TicketHistory
 from shared.adapters.natsserver import free_port
 from shared.domain import events as ev
@@ -116,7 +116,7 @@ async def test_two_replicas_handling_the_same_event_at_once_send_one_mail(
                                        return_exceptions=True)
     assert len(smtp_sink.messages) == 1
     # The loser found the winner's claim: either busy (retry later) or already done.
-    assert all(r is None or type(r).__name__ == "ReceiptBusy" for r in results)
+    assert all(r is None or isinstance(r, ClaimBusy) for r in results)
     assert len(await events_of(store, request.case_number, ev.AckSent)) == 1
 
 
@@ -203,7 +203,7 @@ async def test_temporary_failure_releases_the_claim(settings: Settings, store: E
             await service.handler(recorded)
         with pytest.raises(ReceiptSendFailed):  # not "busy": the next attempt may send
             await service.handler(recorded)
-        kv = await system.runtime.js.key_value(BUCKET)
+        kv = await system.runtime.js.key_value(RECEIPT_BUCKET)
         assert await service.claims.get(request.case_number) is None
         assert kv is not None
     failures = await events_of(store, request.case_number, ev.AckFailed)

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 
 from services.ack.notice import NOTICE_BUCKET, NoticeSendFailed, build_notice, notice_key
 from services.ack.service import AckService
+from shared.adapters.claims import ClaimBusy
 from shared.adapters.consumer import consumer_lag
 from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
 from shared.adapters.natsserver import free_port
@@ -126,7 +127,7 @@ async def test_two_replicas_send_one_notice_per_reply(settings: Settings, store:
         kv = await system.runtime.js.key_value(NOTICE_BUCKET)
         assert (await kv.get(notice_key(case, recorded.event_id))).value is not None
     assert len(notices(smtp_sink)) == 1
-    assert all(r is None or type(r).__name__ == "ReceiptBusy" for r in results)
+    assert all(r is None or isinstance(r, ClaimBusy) for r in results)
 
     async with running_system(settings, ("ack",)), running_system(settings, ("ack",)):
         cases = [await submit_with_replies(store, customer_reply(redacted=True))

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.oncall.policy import ReceiptWatch
+from services.oncall.timers import timer_for
 from shared.adapters.eventstore import EventStore, PendingEvent
 from shared.domain import events as ev
 from shared.runtime.app import running_system
@@ -43,7 +45,8 @@ async def test_receipt_not_sent_in_time_is_flagged_once_without_the_ack_service(
         # Both receipt timers fired and were handled (the one of `sent` decided nothing).
         assert await wait_until(lambda: service.timers.handled >= 2)
         # A repeated firing (redelivery, a second replica) stores nothing more.
-        await service.flag_receipt_overdue(unsent, datetime.now(UTC) - timedelta(seconds=1))
+        await service.on_timer(timer_for(unsent, ReceiptWatch(
+            datetime.now(UTC) - timedelta(seconds=1))))
     assert len(flagged) == 1
     history = await store.load(unsent)
     overdue = [r for r in history.events if r.type_name == "ReceiptOverdue"]

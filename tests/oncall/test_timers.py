@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from services.oncall.paging import SendBusy
-from services.oncall.timers import Timer, at_header
+from services.oncall.policy import DeadlineWatch, Escalation, ReceiptWatch, Reminder
+from services.oncall.timers import Timer, at_header, timer_for, wakeup_of
+from shared.adapters.claims import ClaimBusy
 from shared.adapters.eventstore import EventStore
 from shared.runtime.app import running_system
 from tests.oncall.conftest import event_types, submit, wait_for_event, wait_until
@@ -23,6 +24,19 @@ def test_timer_body_round_trips() -> None:
     timer = Timer("20261126000011", "renotify-1-2", datetime(2026, 11, 29, 3, tzinfo=UTC),
                   {"action": "renotify", "level": 1, "attempt": 2})
     assert Timer.from_body(timer.body()) == timer
+
+
+def test_the_policys_timers_keep_their_kinds_and_come_back_as_they_went() -> None:
+    due = datetime(2026, 11, 29, 3, tzinfo=UTC)
+    expected = {Reminder(1, 2, due): "renotify-1-2", Escalation(2, due): "escalate-2",
+                DeadlineWatch("reaction", due): "reaction",
+                DeadlineWatch("first_response", due): "first-response",
+                ReceiptWatch(due): "receipt"}
+    for wakeup, kind in expected.items():
+        timer = timer_for("20261126000011", wakeup)
+        assert timer.kind == kind
+        assert wakeup_of(Timer.from_body(timer.body())) == wakeup
+    assert wakeup_of(Timer("20261126000011", "x", due, {"action": "dance"})) is None
 
 
 async def test_deadline_fires_once_after_oncall_was_stopped(
@@ -75,6 +89,6 @@ async def test_concurrent_follow_ups_send_one_page(make_settings, store: EventSt
         results = await asyncio.gather(
             *(s.services[0].follow_up(case) for case in cases for s in (one, two)),
             return_exceptions=True)
-    assert all(r is None or isinstance(r, SendBusy) for r in results), results
+    assert all(r is None or isinstance(r, ClaimBusy) for r in results), results
     ids = [m["Message-ID"] for m in smtp_sink.messages]
     assert len(ids) == 20 and len(set(ids)) == 10

@@ -39,6 +39,8 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     paged_technician: str | None = None
     escalation_level: int = 0
     renotify_count: int = 0
+    # The latest page (first page, reminder or escalation): when and why it went out.
+    last_page: ev.PriorityEscalated | ev.OnCallReNotified | ev.OnCallEscalated | None = None
     page_acknowledged_by: str | None = None
     reaction_deadline: datetime | None = None
     response_deadline: datetime | None = None
@@ -134,7 +136,7 @@ def _(event: ev.ReceiptOverdue, state: TicketState) -> TicketState:
 @_apply.register
 def _(event: ev.PriorityEscalated, state: TicketState) -> TicketState:
     return replace(state, paged_technician=event.technician, escalation_level=event.level,
-                   reaction_deadline=event.reaction_deadline)
+                   reaction_deadline=event.reaction_deadline, last_page=event)
 
 
 @_apply.register
@@ -144,13 +146,13 @@ def _(event: ev.ResponseDeadlineSet, state: TicketState) -> TicketState:
 
 @_apply.register
 def _(event: ev.OnCallReNotified, state: TicketState) -> TicketState:
-    return replace(state, renotify_count=state.renotify_count + 1)
+    return replace(state, renotify_count=state.renotify_count + 1, last_page=event)
 
 
 @_apply.register
 def _(event: ev.OnCallEscalated, state: TicketState) -> TicketState:
     return replace(state, paged_technician=event.technician, escalation_level=event.level,
-                   renotify_count=0)
+                   renotify_count=0, last_page=event)
 
 
 @_apply.register
