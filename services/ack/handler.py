@@ -84,14 +84,17 @@ class ReceiptHandler:
         if not isinstance(request, ev.RequestSubmitted):
             return
         case = recorded.ticket_id
-        history = await self.store.load(case)
+        # Never decide on a history without the event being handled: a replica that has not
+        # applied it yet would say "no such ticket" after the mail went out.
+        history = await self.store.load(case, min_seq=recorded.seq)
         state = history.state
         if state.receipt_sent or state.receipt_failed_permanently:
             return  # redelivery after the work was done
         claim = await self.claims.claim(case, self.clock())
         if claim.record.state == "sent":  # crashed after the server took the mail
             log.info("receipt %s: already accepted by SMTP, recording AckSent", case)
-            await self._record_sent(case, claim.record.message_id, claim.record.recipient)
+            await self._record_sent(case, claim.record.message_id, claim.record.recipient,
+                                    recorded.seq)
             return
         if claim.taken_over_from is not None:
             # The load may have come from a lagging replica, and a claim stays "sending"
@@ -129,15 +132,20 @@ class ReceiptHandler:
         try:
             await self._append_sent(case, message_id, recipient, history)
             return
-        except ConcurrencyConflict:
-            log.info("receipt %s: the ticket changed while sending; recording again", case)
+        except ConcurrencyConflict:  # routine: a technician or a reply came first
+            log.debug("receipt %s: the ticket changed while sending; recording again", case)
         except (nats.errors.Error, TimeoutError, EventStoreError) as error:
             # NATS did not answer or refused: the append may or may not be in the log.
             log.warning("receipt %s: AckSent not appended at once (%r)", case, error)
+        except Exception as error:
+            # Whatever else failed, the mail has left: a claim left "sending" would be taken
+            # over later and the receipt sent twice, so the claim must say "sent" first.
+            log.error("receipt %s: recording AckSent failed (%r); marking the claim sent",
+                      case, error)
         await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id,
                                              recipient=recipient)
         await self.step_hook("marked")
-        await self._record_sent(case, message_id, recipient)
+        await self._record_sent(case, message_id, recipient, history.version)
 
     async def _append_sent(self, case: str, message_id: str, recipient: str,
                            history: TicketHistory) -> None:
@@ -145,9 +153,10 @@ class ReceiptHandler:
         await execute(self.store, case, self._receipt(message_id, recipient),
                       lambda event: f"ack-sent-{case}", history=history, retry=False)
 
-    async def _record_sent(self, case: str, message_id: str, recipient: str) -> None:
+    async def _record_sent(self, case: str, message_id: str, recipient: str,
+                           min_seq: int) -> None:
         await execute(self.store, case, self._receipt(message_id, recipient),
-                      lambda event: f"ack-sent-{case}")
+                      lambda event: f"ack-sent-{case}", min_seq=min_seq)
 
     def _receipt(self, message_id: str, recipient: str) -> Callable[[TicketState], Command]:
         return lambda state: RecordReceipt(at=self.clock(), message_id=message_id,

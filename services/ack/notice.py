@@ -115,7 +115,7 @@ class RedactionNoticeHandler:
         claim = await self.claims.claim(key, self.clock())  # raises ClaimBusy
         if claim.finished:
             return  # sent (or refused for good) before: a redelivery or another replica
-        request = (await self.store.load(case)).state.request
+        request = (await self.store.load(case, min_seq=recorded.seq)).state.request
         if request is None:
             log.warning("notice for %s: the ticket has no request, nothing sent", case)
             await self.claims.mark_sent_retrying(claim, self.clock(), state="refused")

@@ -139,10 +139,10 @@ class BillingService:
                         reason: str) -> None:
         command = c.VoidTimeEntry(at=self.clock(), entry_id=entry_id, technician=technician,
                                   reason=reason)
-        await execute(self.store, ticket_id, lambda state: command,
-                      lambda e: f"void-{entry_id}")
+        handled = await execute(self.store, ticket_id, lambda state: command,
+                                lambda e: f"void-{entry_id}")
         # At once for the caller; the consumer does the same if this is lost.
-        await self.technician_entries.sync(ticket_id, entry_id)
+        await self.technician_entries.sync(ticket_id, entry_id, min_seq=handled.version)
 
     async def running_total(self, ticket_id: str) -> tuple[Quote, TicketState]:
         _, state = await self._load(ticket_id)

@@ -147,17 +147,17 @@ class OncallService:
     # -- carrying out the policy -----------------------------------------------------------
 
     async def on_event(self, recorded: RecordedEvent) -> None:
-        event, case = recorded.event, recorded.ticket_id
+        event, case, seq = recorded.event, recorded.ticket_id, recorded.seq
         if isinstance(event, ev.RequestSubmitted):
             await self.carry_out(case, policy.on_submitted(event, self.rules))
             if event.has_sla:  # otherwise the clocks start on acceptance
                 await self.take_step(case, lambda state: policy.start_clocks(
-                    case, event, event.at, _now(), self.rota, self.rules))
+                    case, event, event.at, _now(), self.rota, self.rules), min_seq=seq)
         elif isinstance(event, ev.TicketAccepted):
             await self.take_step(case, lambda state: policy.on_accepted(
-                case, state, event, _now(), self.rota, self.rules))
+                case, state, event, _now(), self.rota, self.rules), min_seq=seq)
         elif isinstance(event, ev.TicketDeclined):
-            history = await self.runtime.store.load(case)
+            history = await self.runtime.store.load(case, min_seq=seq)
             await self.carry_out(case, policy.on_declined(case, history.state, event))
 
     async def on_timer(self, timer: Timer) -> None:
@@ -167,8 +167,11 @@ class OncallService:
             log.error("timer %s.%s: unknown action %r: ignored", timer.ticket, timer.kind,
                       timer.data.get("action"))
             return
+        # A timer carries no sequence of its own: the leader says how far the ticket is, so
+        # a page acknowledged a moment ago is never missed by a lagging replica.
+        latest = await self.runtime.store.leader_version(timer.ticket)
         await self.take_step(timer.ticket, lambda state: policy.on_wakeup(
-            timer.ticket, wakeup, state, _now(), self.rota))
+            timer.ticket, wakeup, state, _now(), self.rota), min_seq=latest)
 
     async def follow_up(self, case: str) -> None:
         """Carry out the ticket's open page again (sent once) and its next timer."""
@@ -177,7 +180,8 @@ class OncallService:
                                                     self.rota.top_level))
 
     async def take_step(self, case: str,
-                        step_for: Callable[[TicketState], policy.Step | None]) -> None:
+                        step_for: Callable[[TicketState], policy.Step | None], *,
+                        min_seq: int = 0) -> None:
         """Execute the policy's step on the ticket (one load, in the command path), then
         carry out what follows from the ticket as stored."""
         taken: list[policy.Step] = []
@@ -191,7 +195,7 @@ class OncallService:
             return step.command
 
         handled = await execute(self.runtime.store, case, commands,
-                                lambda event: taken[-1].id_of(event))
+                                lambda event: taken[-1].id_of(event), min_seq=min_seq)
         if not taken:
             return
         step = taken[-1]

@@ -48,7 +48,8 @@ class Handled:
 
 async def execute(store: EventStore, case: str, make_commands: MakeCommands,
                   event_id_for: EventIdFor, *, history: TicketHistory | None = None,
-                  retry: bool = True, new_ticket: bool = False) -> Handled:
+                  retry: bool = True, new_ticket: bool = False,
+                  min_seq: int = 0) -> Handled:
     """Load ``case``, decide ``make_commands(state)``, append with ``event_id_for`` ids.
 
     - ``make_commands`` returns one command, several (decided in order, each on the state
@@ -57,6 +58,8 @@ async def execute(store: EventStore, case: str, make_commands: MakeCommands,
       effect (a mail sent, a number taken); the first attempt decides on it, a conflict
       reloads.
     - ``retry=False``: one attempt; a ConcurrencyConflict reaches the caller.
+    - ``min_seq``: the stream sequence every load must reach (the event a consumer is
+      handling): a lagging replica's older history is never decided on.
     - ``new_ticket``: the ticket must not exist yet: decided on the initial state without a
       load and appended at version 0; a conflict (the id is taken) reaches the caller.
 
@@ -69,7 +72,8 @@ async def execute(store: EventStore, case: str, make_commands: MakeCommands,
         if given is not None:
             current = given
         else:
-            current = TicketHistory(case) if new_ticket else await store.load(case)
+            current = (TicketHistory(case) if new_ticket
+                       else await store.load(case, min_seq=min_seq))
         given = None  # a retry decides on a fresh load
         return await _decide_and_append(store, current, make_commands, event_id_for)
 

@@ -189,7 +189,10 @@ class TechnicianEntries:
 
     async def _logged(self, ticket: str, entry_id: str) -> ev.TimeLogged | None:
         try:
-            history = await self.store.load(ticket)
+            # "Not logged" frees the time for another entry: ask how far the leader is, so
+            # a lagging replica's older history cannot say so wrongly.
+            latest = await self.store.leader_version(ticket)
+            history = await self.store.load(ticket, min_seq=latest)
         except ValueError:
             return None
         return history.state.entry(entry_id)
@@ -213,12 +216,13 @@ class TechnicianEntries:
 
         await self._modify(technician, change)
 
-    async def sync(self, ticket: str, entry_id: str) -> None:
+    async def sync(self, ticket: str, entry_id: str, *, min_seq: int = 0) -> None:
         """Bring one entry in line with its ticket's log (idempotent): present and confirmed
         while active, absent once voided. Pending reservations of a void entry are left to
-        the request that made them."""
+        the request that made them. ``min_seq``: the sequence of the event that asks for
+        the sync (an older history would drop an entry just logged)."""
         try:
-            history = await self.store.load(ticket)
+            history = await self.store.load(ticket, min_seq=min_seq)
         except ValueError:
             return
         owners = {r.event.technician for r in history.events
@@ -239,7 +243,7 @@ class TechnicianEntries:
         """Consumer handler for ``TimeLogged`` and ``TimeEntryVoided``."""
         event = recorded.event
         if isinstance(event, ev.TimeLogged | ev.TimeEntryVoided):
-            await self.sync(recorded.ticket_id, event.entry_id)
+            await self.sync(recorded.ticket_id, event.entry_id, min_seq=recorded.seq)
 
     async def rebuild(self) -> int:
         """Replay ``TimeLogged``/``TimeEntryVoided`` from the whole log and rewrite the

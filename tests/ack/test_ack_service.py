@@ -93,7 +93,7 @@ async def test_a_stale_read_after_a_replica_died_sends_no_second_mail(
         lagging = replace(history, events=history.events[:1])
         handler = service.handler
 
-        async def load_from_a_lagging_replica(case: str) -> TicketHistory:
+        async def load_from_a_lagging_replica(case: str, *, min_seq: int = 0) -> TicketHistory:
             return lagging
 
         monkeypatch.setattr(handler.store, "load", load_from_a_lagging_replica)

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from typing import Protocol
 
+import nats.js.errors
 from nats.aio.msg import Msg
+from nats.js.api import RawStreamMsg
 
 from shared.adapters.eventstore.cache import DecodedEvents
 from shared.adapters.eventstore.decode import Decoder
@@ -18,6 +21,7 @@ from shared.adapters.eventstore.directget import DirectGets, parse_time, stored
 from shared.adapters.eventstore.index import SequenceIndex, sequences_named_by
 from shared.adapters.eventstore.records import (
     RecordedEvent,
+    ReplicaBehind,
     TicketHistory,
     check_ticket_id,
     ticket_subject,
@@ -26,21 +30,88 @@ from shared.adapters.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, Store
 
 log = logging.getLogger(__name__)
 
+# Pauses before asking the replicas again for a history they must hold (seconds): a replica
+# that is behind by one write catches up in about a millisecond.
+CATCH_UP_DELAYS_S = (0.005, 0.02, 0.08)
+
+
+class LeaderGet(Protocol):
+    """``JetStreamManager.get_msg``: one stored message, answered by the stream's leader."""
+
+    async def __call__(self, stream_name: str, seq: int | None = None,
+                       subject: str | None = None, direct: bool | None = False,
+                       next: bool | None = False) -> RawStreamMsg: ...
+
 
 class TicketLoader:
     """Reads a ticket's history by its index, its snapshot, or a scan."""
 
     def __init__(self, gets: DirectGets, index: SequenceIndex, snapshots: Snapshots,
-                 decoder: Decoder, decoded: DecodedEvents) -> None:
+                 decoder: Decoder, decoded: DecodedEvents, leader_get: LeaderGet) -> None:
         self.gets = gets
+        self.leader_get = leader_get
+        # How often a replica answered older than a reader must see, and the leader was
+        # asked instead (for operators and benchmarks).
+        self.behind_replica_reads = 0
+        self.leader_reads = 0
         self.index = index
         self.snapshots = snapshots
         self.decoder = decoder
         self.decoded = decoded
 
-    async def load(self, ticket_id: str) -> TicketHistory:
-        """All events of one ticket, in order."""
+    async def load(self, ticket_id: str, *, min_seq: int = 0) -> TicketHistory:
+        """All events of one ticket, in order; with ``min_seq``, never a history that ends
+        before that stream sequence (read your writes, see ``caught_up``)."""
         check_ticket_id(ticket_id)
+        history = await self._load_from_any_replica(ticket_id)
+        if history.version >= min_seq:
+            return history
+        return await self.caught_up(ticket_id, min_seq)
+
+    async def caught_up(self, ticket_id: str, min_seq: int) -> TicketHistory:
+        """The history up to at least ``min_seq`` when a replica answered an older one.
+
+        Any replica answers a direct get, and one that has not applied the latest writes
+        answers with an older history, even an empty one (nats-server ignores the
+        ``min_last_seq`` of the read-after-write design on direct gets). A replica catches
+        up within milliseconds, so the load is asked again a few times; then the stream's
+        leader is asked, message by message (slower, and it is the one reader every
+        request of the cluster would otherwise meet)."""
+        for delay in CATCH_UP_DELAYS_S:
+            self.behind_replica_reads += 1
+            log.debug("ticket %s: a replica is behind sequence %d; asking again",
+                      ticket_id, min_seq)
+            await asyncio.sleep(delay)
+            history = await self._load_from_any_replica(ticket_id)
+            if history.version >= min_seq:
+                return history
+        history = await self.from_leader(ticket_id)
+        if history.version < min_seq:
+            raise ReplicaBehind(f"ticket {ticket_id}: the log holds no event at or after "
+                                f"sequence {min_seq} yet")
+        return history
+
+    async def from_leader(self, ticket_id: str) -> TicketHistory:
+        """The ticket's events as the stream's leader holds them (``STREAM.MSG.GET``,
+        which only the leader answers): one request per event."""
+        self.leader_reads += 1
+        history = TicketHistory(ticket_id)
+        subject = ticket_subject(ticket_id)
+        seq = 0
+        while True:
+            try:
+                raw = await self.leader_get(self.gets.stream, seq=seq + 1, subject=subject,
+                                            next=True)
+            except nats.js.errors.NotFoundError:
+                return history
+            seq = int(raw.seq or 0)
+            headers = dict(raw.headers or {})
+            recorded = await self.decoder.decode_message(
+                str(raw.subject), seq, headers, raw.data or b"", raw.time)
+            if recorded is not None:
+                history.events.append(recorded)
+
+    async def _load_from_any_replica(self, ticket_id: str) -> TicketHistory:
         last, sequences, snapshot = await self._last_and_snapshot(ticket_id)
         if last is None:
             return TicketHistory(ticket_id)

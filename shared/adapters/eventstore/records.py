@@ -34,6 +34,11 @@ class EventStoreError(Exception):
     """The store refused an append for a reason other than a conflict."""
 
 
+class ReplicaBehind(EventStoreError):
+    """No replica, the leader included, holds the ticket up to the sequence a reader must
+    see (a purged ticket, or a leader election in progress): retry later."""
+
+
 @dataclass(frozen=True)
 class RecordedEvent:
     """An event as stored: its ticket, stream sequence, id and recording time."""

@@ -53,7 +53,7 @@ class EventStore:
         self.decoded = DecodedEvents()
         self.decoder = Decoder(self.vault, self.decoded, on_undecodable)
         self.loader = TicketLoader(self.gets, self.index, self.snapshots, self.decoder,
-                                   self.decoded)
+                                   self.decoded, self.js.get_msg)
         self.appender = Appender(nc, timeout_s, self.vault, self.index, self.load)
         self.replayer = Replayer(self.js, stream, timeout_s, self.gets, self.decoder,
                                  self.vault)
@@ -69,9 +69,12 @@ class EventStore:
         return await self.appender.append(ticket_id, events, expected_version,
                                           causation_id=causation_id)
 
-    async def load(self, ticket_id: str) -> TicketHistory:
-        """All events of one ticket, in order (see shared.adapters.eventstore.load)."""
-        return await self.loader.load(ticket_id)
+    async def load(self, ticket_id: str, *, min_seq: int = 0) -> TicketHistory:
+        """All events of one ticket, in order (see shared.adapters.eventstore.load).
+
+        ``min_seq``: the stream sequence the history must reach, e.g. that of the event a
+        consumer is handling; a replica that has not applied it yet is never believed."""
+        return await self.loader.load(ticket_id, min_seq=min_seq)
 
     async def decode_message(self, subject: str, seq: int, headers: dict[str, str],
                              body: bytes, recorded_at: datetime | None,
@@ -116,6 +119,16 @@ class EventStore:
         except nats.js.errors.NotFoundError:
             return False
         return True
+
+    async def leader_version(self, ticket_id: str) -> int:
+        """The ticket's version as the stream's leader has it (0: no such ticket): for a
+        reader with no event sequence of its own to wait for (a fired timer)."""
+        check_ticket_id(ticket_id)
+        try:
+            last = await self.js.get_msg(self.stream, subject=ticket_subject(ticket_id))
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(last.seq or 0)
 
     async def last_sequence(self) -> int:
         """The stream sequence of the last event of any ticket (0: none)."""
