@@ -106,19 +106,40 @@ REFUSAL = re.compile(r"^input must be a JSON object$|^(input is not JSON|unknown
                      r"priority|catholic|state|hourly_rate|vat_rate|company_holidays(\[\d+\])?|"
                      r"entries(\[\d+\](\.(start|end|kind))?)?): ")
 
+_FIELD = r"(priority|catholic|state|hourly_rate|vat_rate|company_holidays|entries)\S*: "
+TWO_FIELDS = re.compile(_FIELD + _FIELD)
 
-@settings(max_examples=200, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+JUNK = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
                     lambda inner: st.lists(inner, max_size=4)
                     | st.dictionaries(st.sampled_from(
                         ["priority", "entries", "start", "end", "kind", "state",
                          "hourly_rate", "vat_rate", "company_holidays"]), inner, max_size=5),
-                    max_leaves=20))
+                    max_leaves=20)
+INSTANT = st.sampled_from(["2026-11-25T17:50:00+01:00", "2026-11-25T18:20:00+01:00",
+                           "2026-11-25T18:20:00", "2026-12-31T23:00:00Z"])
+# Requests close to valid: each field valid or junk, so every refusal is reached.
+REQUESTS = st.fixed_dictionaries({
+    "priority": st.booleans() | st.booleans() | JUNK,
+    "entries": st.lists(st.fixed_dictionaries(
+        {"start": INSTANT | JUNK, "end": INSTANT | JUNK,
+         "kind": st.sampled_from(["work", "travel", "play"])},
+        optional={"note": st.text(max_size=5), "colour": JUNK}) | JUNK, max_size=3) | JUNK,
+}, optional={
+    "catholic": st.booleans() | JUNK,
+    "state": st.sampled_from(["BY", "nw", " ", "XX"]) | JUNK,
+    "hourly_rate": st.sampled_from(["130.00", "0", "1e3"]) | JUNK,
+    "vat_rate": st.sampled_from(["0.19", "0", "1"]) | JUNK,
+    "company_holidays": st.lists(st.dates().map(str) | JUNK, max_size=2) | JUNK})
+
+
+@settings(max_examples=300, deadline=None)
+@given(JUNK | REQUESTS)
 def test_random_input_is_refused_naming_the_field_or_priced(value: object) -> None:
     try:
         quote = parse_quote_request(json.dumps(value)).quote()
     except QuoteInputError as error:
         assert REFUSAL.match(str(error)), str(error)
+        assert not TWO_FIELDS.match(str(error)), str(error)  # names one field, once
         return
     assert isinstance(value, dict) and isinstance(value["priority"], bool)
     assert isinstance(value["entries"], list)
