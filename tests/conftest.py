@@ -28,8 +28,9 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
-    """A real nats-server with JetStream, fsync before ack as in production."""
-    server = EmbeddedNats(tmp_path / "nats", port=0, sync_always=False)
+    """A real nats-server with JetStream, fsync before ack as in production
+    (``sync_interval: always``, the default of ``nats.sync_always``)."""
+    server = EmbeddedNats(tmp_path / "nats", port=0, sync_always=True)
     server.start()
     try:
         yield server

@@ -1,10 +1,11 @@
-"""Test helpers: a real HTTP server on a free port, and a real SMTP server on loopback."""
+"""Test helpers: a real HTTP server on a free port, a real SMTP server on loopback, and
+waiting until durable consumers have nothing left to do."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,6 +15,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 
 from shared.adapters.natsserver import free_port
 
@@ -85,3 +87,24 @@ def record_calls(owner: object, name: str) -> list[Any]:
 
     setattr(owner, name, recording)
     return calls
+
+
+async def consumers_idle(js: JetStreamContext, stream: str, durables: Iterable[str],
+                         timeout_s: float = 20.0) -> bool:
+    """Wait until each durable consumer on ``stream`` has nothing left to deliver and
+    nothing delivered but unacknowledged (num_pending == num_ack_pending == 0); a message
+    waiting for its retry (nak with delay) counts as unacknowledged. True when idle,
+    False when the time ran out (tests assert on it).
+
+    After this point a consumer hands nothing out again until new messages arrive, so a
+    check for duplicates made now cannot be early."""
+    names = list(durables)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        infos = [await js.consumer_info(stream, name) for name in names]
+        if all(not info.num_pending and not info.num_ack_pending for info in infos):
+            return True
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)

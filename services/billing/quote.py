@@ -54,9 +54,9 @@ def parse_quote_request(text: str | bytes, *, default_rate: Decimal = Decimal("1
     catholic = data.get("catholic", False)
     if not isinstance(catholic, bool):
         raise QuoteInputError("catholic: must be true or false")
+    state, holidays = _state(data.get("state")), _dates(data.get("company_holidays", []))
     try:
-        calendar = BusinessCalendar(_state(data.get("state")),
-                                    _dates(data.get("company_holidays", [])), catholic)
+        calendar = BusinessCalendar(state, holidays, catholic)
     except ValueError as error:
         raise QuoteInputError(f"state: {error}") from None
     rate = _amount(data.get("hourly_rate", default_rate), "hourly_rate")

@@ -159,9 +159,14 @@ class TechnicianEntries:
             kept = []
             for other in entries:
                 if other.overlaps(start, end):
-                    other = await self._check_stale(technician, other)
-                    if other is None:
+                    checked = await self._check_stale(technician, other)
+                    if checked is None:
                         continue  # left by a crash before its append: ignored
+                    if checked.pending_since is None and other.pending_since is not None:
+                        # Stale, but its entry is in the log: it counts, and is confirmed.
+                        await self.confirm(technician, checked.ticket, checked.entry_id,
+                                           checked.start, checked.end)
+                    other = checked
                     raise DomainError(
                         "overlapping_entry",
                         f"overlaps entry {other.entry_id} of the same technician on ticket "

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.ack.handler import RECEIPT_BUCKET, ReceiptSendFailed
-from services.ack.service import AckService
+from services.ack.service import DURABLE, AckService
 from shared.adapters.claims import ClaimBusy
-from shared.adapters.eventstore import EventStore, TicketHistory
+from shared.adapters.eventstore import STREAM, EventStore, TicketHistory
 from shared.adapters.natsserver import free_port
 from shared.domain import events as ev
 from shared.runtime.app import running_system
@@ -26,7 +26,7 @@ from tests.ack.helpers import (
     with_smtp,
 )
 from tests.factories import request_submitted
-from tests.support import SmtpSink
+from tests.support import SmtpSink, consumers_idle
 
 
 async def submit(store: EventStore, **fields: object) -> ev.RequestSubmitted:
@@ -81,10 +81,10 @@ async def test_a_stale_read_after_a_replica_died_sends_no_second_mail(
     ``sending``. The redelivery's load is answered by a replica of the stream that lags
     (simulated: the history without AckSent). Taking the stale claim over, the service
     asks the stream's leader and sends nothing."""
-    settings = with_smtp(settings, smtp_sink.port, claim_timeout_s=1.0)
+    settings = with_smtp(settings, smtp_sink.port)
     async with running_system(settings, ("ack",)) as system:
         request = await submit(store)
-        await wait_for_event(store, request.case_number, ev.AckSent)
+        assert len(await wait_for_event(store, request.case_number, ev.AckSent)) == 1
         service = system.services[0]
         assert isinstance(service, AckService)
         claim = await service.claims.get(request.case_number)
@@ -97,9 +97,14 @@ async def test_a_stale_read_after_a_replica_died_sends_no_second_mail(
             return lagging
 
         monkeypatch.setattr(handler.store, "load", load_from_a_lagging_replica)
-        await asyncio.sleep(1.1)  # the dead replica's claim goes stale
+        # The dead replica's claim goes stale: the handler's clock is past the claim timeout.
+        later = claim.at + timedelta(seconds=settings.ack.claim_timeout_s + 1)
+        monkeypatch.setattr(handler, "clock", lambda: later)
         await handler(history.events[0])
+        taken_over = await service.claims.get(request.case_number)
     assert len(smtp_sink.messages) == 1
+    # The stale claim was taken over (so the lagging load was believed), yet nothing was sent.
+    assert taken_over is not None and (taken_over.state, taken_over.at) == ("sending", later)
 
 
 async def test_two_replicas_handling_the_same_event_at_once_send_one_mail(
@@ -133,7 +138,9 @@ async def test_two_replicas_send_one_mail_per_ticket(settings: Settings, store: 
             return all(sent)
 
         await wait_until(all_recorded, timeout_s=30)
-        await asyncio.sleep(0.3)  # a second mail would show up now
+        # Every AckSent is in the log and no receipt is in flight or left to deliver:
+        # from here on no replica can send a second mail.
+        assert await consumers_idle(first.runtime.js, STREAM, [DURABLE])
         claims = [await first.services[0].claims.get(r.case_number)  # type: ignore[attr-defined]
                   for r in requests]
     per_message_id = Counter(m["Message-ID"] for m in smtp_sink.messages)
@@ -148,7 +155,7 @@ async def test_mails_go_out_after_an_smtp_outage(settings: Settings, store: Even
     port = free_port()  # nothing listens here yet: the SMTP server is down
     settings = with_smtp(settings, port, overdue_after_minutes=8.0)
     sink = SmtpSink(port=port)
-    async with running_system(settings, ("ack",)):
+    async with running_system(settings, ("ack",)) as system:
         fresh = await submit(store)
         late = request_submitted(at=datetime.now(UTC) - timedelta(hours=1))
         await store.append(late.case_number, [late], 0)
@@ -157,9 +164,11 @@ async def test_mails_go_out_after_an_smtp_outage(settings: Settings, store: Even
         assert await events_of(store, late.case_number, ev.AckSent) == []
         sink.start()
         try:
-            await sink.wait_for(2)
+            assert len(await sink.wait_for(2)) == 2
             for request in (fresh, late):
-                await wait_for_event(store, request.case_number, ev.AckSent)
+                [sent] = await wait_for_event(store, request.case_number, ev.AckSent)
+                assert sent.message_id == f"<receipt.{request.case_number}@example.com>"
+            assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
         finally:
             sink.stop()
     assert sorted(m["Message-ID"].split("@")[0] for m in sink.messages) == sorted(
@@ -177,12 +186,13 @@ async def test_refused_address_is_recorded_as_permanent_and_not_retried(
     server = RefusingSmtp({"gibtsnicht@example.de": "550 5.1.1 no such user"}).start()
     settings = with_smtp(settings, server.port)
     try:
-        async with running_system(settings, ("ack",)):
+        async with running_system(settings, ("ack",)) as system:
             bad = await submit(store, email="gibtsnicht@example.de")
             good = await submit(store)
             [failure] = await wait_for_event(store, bad.case_number, ev.AckFailed)
-            await wait_for_event(store, good.case_number, ev.AckSent)
-            await asyncio.sleep(0.6)  # three backoff periods: a retry would show now
+            assert len(await wait_for_event(store, good.case_number, ev.AckSent)) == 1
+            # Both events acknowledged, none waiting for a retry: a retry cannot come now.
+            assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     finally:
         server.stop()
     assert failure.permanent and "550" in failure.error
@@ -205,6 +215,8 @@ async def test_temporary_failure_releases_the_claim(settings: Settings, store: E
             await service.handler(recorded)
         kv = await system.runtime.js.key_value(RECEIPT_BUCKET)
         assert await service.claims.get(request.case_number) is None
-        assert kv is not None
+        # Released, not never taken: two claims (revisions 1, 3), each deleted (2, 4).
+        [last] = await kv.history(request.case_number)
+        assert (last.operation, last.revision) == ("DEL", 4)
     failures = await events_of(store, request.case_number, ev.AckFailed)
     assert [f.attempt for f in failures] == [1, 2]

@@ -12,14 +12,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.adapters.eventstore import EventStore
+from services.ack.service import DURABLE
+from shared.adapters.eventstore import STREAM, EventStore
 from shared.domain import events as ev
 from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.ack.crashing_ack import CRASH_EXIT_CODE
 from tests.ack.helpers import events_of, wait_for_event, wait_until, with_smtp
 from tests.factories import request_submitted
-from tests.support import SmtpSink
+from tests.support import SmtpSink, consumers_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 OnAccepted = Callable[[str, int], Awaitable[None]]
@@ -85,9 +86,9 @@ async def test_killed_after_marking_the_claim_before_append_sends_one_mail(
                                    while_sending=another_writer_appends)
     assert len(smtp_sink.messages) == 1  # the mail left ...
     assert await events_of(store, case, ev.AckSent) == []  # ... but was not recorded
-    async with running_system(settings, ("ack",)):  # the restart
+    async with running_system(settings, ("ack",)) as system:  # the restart
         [sent] = await wait_for_event(store, case, ev.AckSent)
-        await asyncio.sleep(0.3)
+        assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     assert len(smtp_sink.messages) == 1
     assert sent.message_id == smtp_sink.messages[0]["Message-ID"]
 
@@ -97,10 +98,10 @@ async def test_killed_before_the_server_took_the_mail_sends_it_after_restart(
     settings = crash_settings(settings, smtp_sink)
     case = await crash_during_send(settings, store, "claimed", tmp_path)
     assert smtp_sink.messages == []
-    async with running_system(settings, ("ack",)):
+    async with running_system(settings, ("ack",)) as system:
         # The dead replica's claim must go stale (claim timeout) before anyone resends.
         [sent] = await wait_for_event(store, case, ev.AckSent)
-        await asyncio.sleep(0.3)
+        assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     assert len(smtp_sink.messages) == 1
     assert sent.message_id == f"<receipt.{case}@example.com>"
 
@@ -112,7 +113,10 @@ async def test_killed_inside_the_acceptance_window_resends_with_the_same_message
     reply matching see one mail."""
     settings = crash_settings(settings, smtp_sink)
     case = await crash_during_send(settings, store, "accepted", tmp_path)
-    async with running_system(settings, ("ack",)):
-        await wait_for_event(store, case, ev.AckSent)
+    async with running_system(settings, ("ack",)) as system:
+        [sent] = await wait_for_event(store, case, ev.AckSent)
+        assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     ids = {m["Message-ID"] for m in smtp_sink.messages}
     assert len(smtp_sink.messages) == 2 and ids == {f"<receipt.{case}@example.com>"}
+    assert sent.message_id == f"<receipt.{case}@example.com>"
+    assert len(await events_of(store, case, ev.AckSent)) == 1

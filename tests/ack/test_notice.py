@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 from services.ack.notice import NOTICE_BUCKET, NoticeSendFailed, build_notice, notice_key
-from services.ack.service import AckService
+from services.ack.service import DURABLE, NOTICES_DURABLE, AckService
 from shared.adapters.claims import ClaimBusy
-from shared.adapters.consumer import consumer_lag
-from shared.adapters.eventstore import EventStore, PendingEvent, with_conflict_retry
+from shared.adapters.eventstore import STREAM, EventStore, PendingEvent, with_conflict_retry
 from shared.adapters.natsserver import free_port
 from shared.domain import events as ev
 from shared.runtime.app import running_system
@@ -21,7 +20,7 @@ from shared.settings import Settings
 from tests.ack.helpers import wait_until, with_smtp
 from tests.ack.test_receipt import NOW, SENDER
 from tests.factories import request_submitted
-from tests.support import SmtpSink
+from tests.support import SmtpSink, consumers_idle
 
 
 def customer_reply(*, redacted: bool, at: datetime | None = None, sender: str = "kunde@example.de",
@@ -95,13 +94,8 @@ async def test_one_notice_per_redacted_reply_none_for_clean_old_or_automatic_mai
         # Receipt + two notices. Replies of one ticket are handled in order, so once the
         # last reply's notice is out, every earlier reply has been decided.
         await wait_until(lambda: len(notices(smtp_sink)) >= 2 and len(smtp_sink.messages) >= 3)
-
-        async def consumers_done() -> bool:  # the sink has the mail before the claim says so
-            lags = [await consumer_lag(system.runtime.js, "TICKETS", durable)
-                    for durable in ("ack-notices", "ack-receipts")]
-            return all(lag["pending"] == 0 and lag["ack_pending"] == 0 for lag in lags)
-
-        await wait_until(consumers_done)
+        # The sink has the mail before the claim says so: wait until both are settled.
+        assert await consumers_idle(system.runtime.js, STREAM, [NOTICES_DURABLE, DURABLE])
         service = system.services[0]
         assert isinstance(service, AckService)
         for recorded in (await store.load(case)).events:  # redelivery of everything
@@ -129,11 +123,13 @@ async def test_two_replicas_send_one_notice_per_reply(settings: Settings, store:
     assert len(notices(smtp_sink)) == 1
     assert all(r is None or isinstance(r, ClaimBusy) for r in results)
 
-    async with running_system(settings, ("ack",)), running_system(settings, ("ack",)):
+    async with running_system(settings, ("ack",)) as first, running_system(settings, ("ack",)):
         cases = [await submit_with_replies(store, customer_reply(redacted=True))
                  for _ in range(20)]
         await wait_until(lambda: len(notices(smtp_sink)) >= 21, timeout_s=30)
-        await asyncio.sleep(0.3)  # a second notice would show up now
+        # Every reply handled and acknowledged by one replica or the other: no second
+        # notice can come after this point.
+        assert await consumers_idle(first.runtime.js, STREAM, [NOTICES_DURABLE, DURABLE])
     per_id = Counter(m["Message-ID"] for m in notices(smtp_sink))
     assert len(per_id) == 21 and set(per_id.values()) == {1}
     assert {m["Subject"].split("]")[0].removeprefix("[SA#") for m in notices(smtp_sink)} == {

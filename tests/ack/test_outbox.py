@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
@@ -59,22 +59,62 @@ async def test_outbox_is_off_when_real_smtp_is_configured(settings: Settings) ->
     assert not (settings.data_dir / "outbox").exists()
 
 
-NASTY_NAMES = ["..", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "x.eml", "%00.eml", "a" * 300,
-               "20260101T000000000000Z-" + "0" * 32 + ".eml%2F..", "%C3%A4.eml"]
+SECRET = b"Subject: secret\r\n\r\nTOP-SECRET-MARKER must never be served\r\n"
+KEPT = "20260101T000000000000Z-" + "a" * 32 + ".eml"
+# Names that reach a file outside the outbox folder when joined to its path as they are.
+TRAVERSALS = ["../secret.eml", "../../secret.eml", "../" + KEPT, "./../secret.eml"]
+NASTY_NAMES = ["..", "%2e%2e%2fsecret.eml", "..%2Fsecret.eml", "%2e%2e%2f" + KEPT,
+               "%2e%2e%2f%2e%2e%2fsecret.eml", "x.eml", "%00.eml", "a" * 300,
+               KEPT + "%2F..", "%C3%A4.eml", "secret.eml", "..%5Csecret.eml"]
 
 
-async def test_bad_mail_names_get_a_clear_404(settings: Settings) -> None:
+def plant_secrets(data_dir: Path) -> Path:
+    """A kept mail in the outbox, and secrets (one with a valid mail name) where a
+    traversal out of the outbox would land. Returns the outbox folder."""
+    outbox = data_dir / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    (outbox / KEPT).write_bytes(b"Subject: kept\r\n\r\nthe kept mail\r\n")
+    for folder in (data_dir, data_dir.parent):
+        (folder / "secret.eml").write_bytes(SECRET)
+    (data_dir / KEPT).write_bytes(SECRET)
+    return outbox
+
+
+async def test_bad_mail_names_get_a_clear_404_and_never_a_file_outside(
+        settings: Settings) -> None:
+    plant_secrets(settings.data_dir)
     async with running_system(settings, ("ack",)) as system, \
             serve_app(system.http_app()) as base, httpx.AsyncClient() as client:
+        kept = await client.get(f"{base}/outbox/{KEPT}")
         responses = [await client.get(f"{base}/outbox/{name}") for name in NASTY_NAMES]
+    assert kept.status_code == 200 and "the kept mail" in kept.text  # the folder is served
     assert [r.status_code for r in responses] == [404] * len(NASTY_NAMES)
+    assert not any("TOP-SECRET-MARKER" in r.text for r in responses)
 
 
-@given(st.text(max_size=120))
-def test_reading_any_name_finds_a_kept_mail_or_says_none(name: str) -> None:
-    outbox = Path(tempfile.gettempdir()) / "ticketcore-test-outbox-never-written"
+def test_traversal_names_never_read_a_file_outside_the_outbox(tmp_path: Path) -> None:
+    outbox = plant_secrets(tmp_path / "data")
+    assert read_outbox(outbox, KEPT)["Subject"] == "kept"
+    for name in [*TRAVERSALS, str(tmp_path / "data" / "secret.eml")]:
+        assert (outbox / name).exists()  # the secret is really there ...
+        try:
+            read_outbox(outbox, name)
+        except OutboxMailNotFound:
+            continue  # ... and not read
+        raise AssertionError(f"{name!r} was read from outside the outbox")
+
+
+@given(st.one_of(st.text(max_size=120),
+                 st.builds(lambda prefix, name: prefix + name,
+                           st.sampled_from(["", "../", "../../", "./", "/", "..\\"]),
+                           st.sampled_from(["secret.eml", KEPT, KEPT.upper(), KEPT + "\n",
+                                            KEPT[:-4], " " + KEPT]))))
+def test_reading_any_name_finds_the_kept_mail_or_says_none(
+        tmp_path_factory: pytest.TempPathFactory, name: str) -> None:
+    outbox = plant_secrets(tmp_path_factory.getbasetemp() / "outbox-property" / "data")
     try:
-        read_outbox(outbox, name)
+        message = read_outbox(outbox, name)
     except OutboxMailNotFound:
+        assert name != KEPT
         return
-    raise AssertionError(f"{name!r} was read from an empty outbox")
+    assert name == KEPT and message["Subject"] == "kept", f"{name!r} read {message['Subject']}"

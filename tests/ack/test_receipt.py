@@ -7,6 +7,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
@@ -173,3 +174,25 @@ def test_any_contact_name_reaches_the_to_header_unchanged_or_safely(name: str) -
     if shown.isprintable() and "  " not in shown:
         # As with the subject, the stdlib's parser may add a space between encoded words.
         assert mail["To"].addresses[0].display_name.replace(" ", "") == shown.replace(" ", "")
+
+
+LONG = "Drucker im zweiten Stock druckt seit Montag nur noch leere Seiten aus, bitte helfen"
+
+
+@pytest.mark.parametrize(("description", "subject"), [
+    ("Drucker druckt nicht", "[SA#202611260000427] Drucker druckt nicht"),
+    ("Drucker\r\ndruckt\tnicht ", "[SA#202611260000427] Drucker druckt nicht"),
+    ("Bildschirm\x00flackert\u2028stark", "[SA#202611260000427] Bildschirm flackert stark"),
+    ("Überweisung hängt – bitte prüfen",
+     "[SA#202611260000427] Überweisung hängt – bitte prüfen"),
+    ("=?utf-8?b?SGFsbG8=?=", "[SA#202611260000427] =?utf-8?b?SGFsbG8=?="),
+    (" \t\n", "[SA#202611260000427]"),
+    # 83 characters: the first 79 and an ellipsis make the 80 a subject shows.
+    (LONG, "[SA#202611260000427] Drucker im zweiten Stock druckt seit Montag nur noch leere "
+           "Seiten aus, bitte he…"),
+])
+def test_subject_known_answers(description: str, subject: str) -> None:
+    """Literal subjects, written by hand (not derived from the code's own functions)."""
+    request = replace(request_submitted(case_number="202611260000427"),
+                      short_description=description)
+    assert str(roundtrip(build_receipt(request, SENDER, NOW))["Subject"]) == subject

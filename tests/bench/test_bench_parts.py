@@ -46,6 +46,19 @@ async def test_the_sink_accepts_mails_on_one_connection_and_reports_each_case() 
         await asyncio.wait_for(sink.wait(), 10)
 
 
+async def closed_by_the_server(pool: ConnectionPool, timeout_s: float = 15.0) -> bool:
+    """True once the pool's one connection has seen the server's close (EOF)."""
+    [connection] = pool._all
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        streams = connection._streams
+        if streams is not None and streams[0].at_eof():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
 async def test_the_client_reuses_connections_and_survives_the_servers_keep_alive_timeout(
         ) -> None:
     app = FastAPI()
@@ -65,7 +78,9 @@ async def test_the_client_reuses_connections_and_survives_the_servers_keep_alive
                                                            "echo": {"n": 1}})
             again = await pool.post_json("/api/requests", b'{"n": 2}', None)
             assert again.json() == {"case_number": "2", "echo": {"n": 2}}
-            await asyncio.sleep(1.5)  # the server closes the idle connection
+            # The server closes the idle connection after its keep-alive timeout (1 s):
+            # wait for that close to arrive rather than sleeping a guessed time.
+            assert await closed_by_the_server(pool)
             late = await pool.post_json("/api/requests", b'{"n": 3}', "key-3")
             assert late.status == 201 and late.json() == {"case_number": "3",
                                                           "echo": {"n": 3}}

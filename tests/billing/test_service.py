@@ -119,7 +119,13 @@ async def test_time_needs_authentication_and_an_open_ticket(api, store) -> None:
                                   headers={"Authorization": "Bearer wrong"})
     assert anonymous.status_code == 401
     assert (await client.post("/api/tickets/20990101000010/time", json=body)).status_code == 404
-    await client.post(f"/api/tickets/{case}/invoice")  # not resolved yet
+    not_resolved = await client.post(f"/api/tickets/{case}/invoice")
+    assert not_resolved.status_code == 409
+    assert not_resolved.json()["detail"]["code"] == "not_billable"
+    assert [r.type_name for r in (await store.load(case)).events] == [
+        "RequestSubmitted", "TimeLogged"]  # refused: nothing appended
+    logged = await client.post(f"/api/tickets/{case}/time", json=body)  # still open for time
+    assert logged.status_code == 201, logged.text
     issued = await new_ticket(store, entries=EXAMPLE, resolved=True)
     assert (await client.post(f"/api/tickets/{issued}/invoice")).status_code == 201
     refused = await client.post(f"/api/tickets/{issued}/time", json=body)

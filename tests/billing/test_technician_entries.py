@@ -161,10 +161,14 @@ async def test_a_stale_reservation_whose_entry_was_logged_still_counts(
         start, end = (datetime.fromisoformat(f"2026-11-25T{t}:00+01:00")
                       for t in ("10:00", "11:00"))
         await entries.reserve("anna", logged, "kept", start, end)  # confirm was lost
-        entries.clock = lambda: 2000.0
+        assert [e.pending_since for e in await entries.entries_of("anna")] == [1000.0]
+        entries.clock = lambda: 2000.0  # stale: checked against the log, found, so it counts
         with pytest.raises(DomainError, match=f"ticket {logged}"):
             await entries.reserve("anna", "20990101000010", "x", start, end)
-        assert [e.pending_since for e in await entries.entries_of("anna")] == [1000.0]
+        # ... and is confirmed (docs/billing.md): no longer pending, never checked again.
+        assert [(e.ticket, e.entry_id, e.start, e.end, e.pending_since)
+                for e in await entries.entries_of("anna")] == [
+            (logged, "kept", start, end, None)]
     finally:
         await runtime.close()
 

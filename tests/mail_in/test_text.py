@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,8 +61,49 @@ def test_a_mail_that_is_only_a_quote_keeps_its_text() -> None:
     assert trim_quoted_history("> nur zitiert\n") == "> nur zitiert"
 
 
+# Text without the characters any history marker needs (":" for attributions and Outlook
+# headers, "-" for separators, ">" for quotes): nothing to cut.
+PLAIN = st.text(alphabet=st.characters(blacklist_characters=":->",
+                                       blacklist_categories=("Cs",)), max_size=300)
+HISTORY = ("\n\nAm 25.11.2026 um 10:00 schrieb Support <auftrag@example.com>:\n"
+           "> Ihre Anfrage ist eingegangen.\n> Alt.\n")
+
+
 @given(st.text(max_size=500))
-def test_text_functions_never_fail(text: str) -> None:
-    trim_quoted_history(text)
-    html_to_text(text)
-    decode_text(text.encode("utf-8", "surrogatepass"), "utf-8")
+def test_trimmed_text_is_stripped_and_empty_only_for_blank_mail(text: str) -> None:
+    trimmed = trim_quoted_history(text)
+    assert trimmed == trimmed.strip()
+    assert bool(trimmed) == bool(text.strip())
+    html = html_to_text(text)  # any text as HTML: lines without runs of blank lines
+    assert html == html.strip() and "\n\n\n" not in html
+
+
+@given(PLAIN)
+def test_text_without_history_is_kept_line_by_line(text: str) -> None:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert trim_quoted_history(text) == "\n".join(line.rstrip() for line in lines).strip()
+
+
+@given(PLAIN.filter(lambda text: text.strip()))
+def test_quoted_history_after_new_text_is_cut(text: str) -> None:
+    assert trim_quoted_history(text + HISTORY) == trim_quoted_history(text)
+
+
+@given(st.text(alphabet=st.characters(blacklist_characters="<&",
+                                      blacklist_categories=("Cs",)), max_size=300))
+def test_html_without_markup_is_its_text_on_one_line(text: str) -> None:
+    assert html_to_text(text) == " ".join(text.split())
+
+
+@given(st.text(max_size=200))
+def test_html_to_text_keeps_the_text_and_drops_scripts_and_tags(text: str) -> None:
+    html = f"<p>{escape(text)}</p><script>alert('x')</script><b>fett</b>"
+    visible = " ".join(text.split())
+    assert html_to_text(html) == (f"{visible}\nfett" if visible else "fett")
+
+
+@given(st.text(max_size=500))
+def test_utf8_text_decodes_to_itself(text: str) -> None:
+    encodable = text.encode("utf-8", "replace").decode("utf-8")
+    assert decode_text(encodable.encode(), "utf-8") == encodable
+    assert decode_text(encodable.encode(), None) == encodable
