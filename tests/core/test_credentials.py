@@ -384,3 +384,28 @@ def test_every_durable_and_bucket_in_the_code_is_in_the_table() -> None:
     assert {d.name for d in all_durables()} == durables
     kept = {b for rights in SERVICE_RIGHTS.values() for b in rights.keeps}
     assert buckets - kept <= {PII_BUCKET, ATTACHMENTS, OPS_BUCKET, HOLDS_BUCKET}, buckets - kept
+
+
+async def test_provisioning_runs_as_admin(secured: SecuredServer, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.runtime.natscli import provision_as
+    from shared.settings import load_settings
+
+    monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
+    settings = load_settings(data_dir=tmp_path, nats={
+        "url": secured.url, "user": ADMIN, "password": secured.passwords[ADMIN]})
+    await provision_as(settings)  # idempotent: everything exists already
+
+
+def test_the_cli_prints_a_server_config_with_every_user(capsys: pytest.CaptureFixture[str],
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.runtime.cli import main
+
+    monkeypatch.setenv("TICKETCORE_DATA_DIR", str(tmp_path))
+    assert main(["nats", "config", "--route", "nats-route://n2:6222"]) == 0
+    text = capsys.readouterr().out
+    assert "sync_interval: always" in text and "nats-route://n2:6222" in text
+    passwords = json.loads((tmp_path / PASSWORDS_FILE).read_text())
+    assert set(passwords) == set(all_permissions())
+    assert all(json.dumps(p) in text for p in passwords.values())
