@@ -17,7 +17,7 @@ from shared.runtime import eventloop
 from shared.settings import ConfigurationError, Settings, load_settings
 
 PLUGINS = ("services.intake.cli", "services.ack.cli", "services.billing.cli",
-           "services.oncall.cli", "benchmarks.cli")
+           "services.oncall.cli", "shared.runtime.natscli", "benchmarks.cli")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 
@@ -56,6 +56,10 @@ class NatsSettings(BaseModel):
         "time: start (handle the whole log) or end (only new events, e.g. when a service is "
         "added to a long-running log). Existing consumers keep their position.")
     connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for NATS at start.")
+    user: str | None = Field(
+        None, description="NATS user of this service (its rights: docs/operations.md). "
+        "Unset with the embedded server: it runs with generated users.")
+    password: SecretStr | None = Field(None, description="Password of the NATS user.")
 
     @field_validator("url")
     @classmethod

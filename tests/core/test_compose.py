@@ -1,51 +1,215 @@
-"""compose.yaml is written and validated here (no container engine runs in tests)."""
+"""compose.yaml is written and validated here. No container engine runs in tests: the
+nats-server command lines and config files compose.yaml uses are started with the venv's
+nats-server (hostnames mapped to loopback, ports to free ones) and must form a cluster."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import nats
+import pytest
 import yaml
+from nats.js.api import StreamConfig
 
+from shared.adapters.natsserver import free_port, nats_server_binary
+from shared.runtime.accounts import AccountStore
+from shared.runtime.credentials import SERVICE_RIGHTS, inbox_prefix
+from shared.runtime.natsconfig import ClusterBlock, ServerConfig, users_file
 from shared.settings import Settings
 
 ROOT = Path(__file__).parents[2]
+NODES = ("nats-1", "nats-2", "nats-3")
+VARIABLE = re.compile(r"\$\{(\w+)(?::([?-])([^}]*))?\}")
 
 
-def compose() -> dict:
+def compose() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
-def test_every_service_runs_from_the_project_image_with_shared_settings() -> None:
-    services = compose()["services"]
-    for name in ("intake", "ack", "oncall", "billing"):
+def node_config(name: str) -> str:
+    """What deploy/nats/<name>.conf holds: one member of the three-node cluster."""
+    routes = [f"nats-route://{node}:6222" for node in NODES]
+    return ServerConfig(store_dir="/data", port=4222, host="0.0.0.0", name=name,
+                        monitor_port=8222, cluster=ClusterBlock(routes=routes)
+                        ).render('include "users.conf"\n')
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``."""
+    def one(match: re.Match[str]) -> str:
+        name, kind, rest = match.groups()
+        if name in env:
+            return env[name]
+        if kind == "-":
+            return rest
+        raise KeyError(f"compose would refuse to start: {name} ({rest})")
+    return VARIABLE.sub(one, value)
+
+
+def ticketcore_services() -> dict[str, Any]:
+    return {name: s for name, s in compose()["services"].items() if s.get("build") == "."}
+
+
+def test_every_service_runs_from_the_project_image_as_its_own_nats_user() -> None:
+    services = ticketcore_services()
+    for name in SERVICE_RIGHTS:
         service = services[name]
         assert service["command"] == ["serve", name]
-        assert service["build"] == "."
         env = service["environment"]
-        assert env["TICKETCORE_NATS__URL"] == "nats://nats:4222"
-        for shared in ("TICKETCORE_SECRET_KEY", "TICKETCORE_ACCOUNTS_FILE",
-                       "TICKETCORE_SMTP__HOST", "TICKETCORE_HTTP__PUBLIC_URL"):
-            assert shared in env, (name, shared)
-        assert service["depends_on"]["nats"]["condition"] == "service_healthy"
+        assert env["TICKETCORE_NATS__URL"].split(",") == [f"nats://{n}:4222" for n in NODES]
+        assert env["TICKETCORE_NATS__REPLICAS"] == "3"
+        assert env["TICKETCORE_NATS__USER"] == name
+        assert f"NATS_PASSWORD_{name.upper()}:?" in env["TICKETCORE_NATS__PASSWORD"]
+        assert service["depends_on"]["provision"]["condition"] == "service_completed_successfully"
+    assert services["provision"]["environment"]["TICKETCORE_NATS__USER"] == "admin"
+    assert services["intake"]["deploy"]["replicas"] == 2
+    assert services["ack"]["deploy"]["replicas"] == 2
 
 
-def test_nats_runs_jetstream_with_fsync_and_a_mail_catcher_exists() -> None:
-    services = compose()["services"]
-    command = services["nats"]["command"]
-    assert "-js" in command and command[command.index("--sync_interval") + 1] == "always"
-    assert "mailcatcher" in services
+def test_no_secret_is_left_at_a_default() -> None:
+    for name, service in compose()["services"].items():
+        for variable, value in (service.get("environment") or {}).items():
+            if re.search(r"PASSWORD|SECRET", variable):
+                assert re.fullmatch(r"\$\{\w+:\?[^}]+\}", str(value)), (name, variable, value)
+
+
+def test_every_mounted_file_is_in_the_repository() -> None:
+    for name, service in compose()["services"].items():
+        for volume in service.get("volumes", []):
+            source = interpolate(volume, {}).split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), (name, source)
+
+
+def test_the_mounted_examples_are_readable_settings() -> None:
+    accounts = AccountStore.from_file(ROOT / "deploy/accounts.example.toml")
+    assert accounts.technicians and not any(t.password_hash for t in
+                                            accounts.technicians.values())
+    from services.oncall.rota import rota_from_settings
+
+    settings = Settings(oncall={"rota_file": ROOT / "deploy/rota.example.toml"})
+    assert rota_from_settings(settings) is not None
 
 
 def test_every_environment_variable_in_compose_is_a_real_setting() -> None:
-    env = compose()["services"]["intake"]["environment"]
     fields = Settings.model_fields
-    for variable in env:
-        path = variable.removeprefix("TICKETCORE_").lower().split("__")
-        model = fields[path[0]].annotation
-        if len(path) == 2:
-            assert path[1] in model.model_fields, variable  # type: ignore[union-attr]
+    for service in ticketcore_services().values():
+        for variable in service["environment"]:
+            path = variable.removeprefix("TICKETCORE_").lower().split("__")
+            model = fields[path[0]].annotation
+            if len(path) == 2:
+                assert path[1] in model.model_fields, variable  # type: ignore[union-attr]
+
+
+def test_the_nats_configs_are_generated_from_the_credentials_table() -> None:
+    assert (ROOT / "deploy/nats/users.conf").read_text() == users_file()
+    for node in NODES:
+        assert (ROOT / f"deploy/nats/{node}.conf").read_text() == node_config(node)
 
 
 def test_dockerfile_installs_the_project_and_runs_ticketcore() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install" in dockerfile and 'ENTRYPOINT ["ticketcore"]' in dockerfile
+
+
+# -- the servers compose.yaml starts ------------------------------------------------------------
+
+
+PASSWORDS = {f"NATS_PASSWORD_{u.upper()}": f"test-{u}-secret"
+             for u in (*SERVICE_RIGHTS, "integrator", "admin")}
+
+
+def local_copy(node: str, service: dict[str, Any], base: Path,
+               ports: dict[str, dict[str, int]]) -> list[str]:
+    """The node's mounted config folder, copied with hostnames and ports made local; returns
+    its exact compose command with the container paths mapped to the copies."""
+    mounts: dict[str, Path] = {}
+    for volume in service["volumes"]:
+        source, target = interpolate(volume, PASSWORDS).split(":")[:2]
+        if source.startswith("."):
+            copy = base / node / target.strip("/").replace("/", "_")
+            shutil.copytree(ROOT / source, copy)
+            mounts[target] = copy
+    for conf in next(iter(mounts.values())).glob("*.conf"):
+        text = conf.read_text()
+        for other in NODES:
+            text = text.replace(f"{other}:6222", f"127.0.0.1:{ports[other]['cluster']}")
+        text = (text.replace("port: 4222", f"port: {ports[node]['client']}")
+                .replace("port: 6222", f"port: {ports[node]['cluster']}")
+                .replace("http_port: 8222", f"http_port: {ports[node]['monitor']}")
+                .replace('"/data"', f'"{base / node / "data"}"')
+                .replace('"0.0.0.0"', '"127.0.0.1"'))
+        conf.write_text(text)
+    command = [interpolate(part, PASSWORDS) for part in service["command"]]
+    for target, copy in mounts.items():
+        command = [part.replace(target, str(copy)) for part in command]
+    return command
+
+
+@pytest.fixture
+def compose_cluster(tmp_path: Path) -> Iterator[dict[str, dict[str, int]]]:
+    services = compose()["services"]
+    ports = {node: {"client": free_port(), "cluster": free_port(), "monitor": free_port()}
+             for node in NODES}
+    processes = []
+    try:
+        for node in NODES:
+            command = local_copy(node, services[node], tmp_path, ports)
+            env = {k: interpolate(str(v), PASSWORDS)
+                   for k, v in services[node]["environment"].items()}
+            log = open(tmp_path / f"{node}.log", "wb")  # noqa: SIM115 - closed by the process
+            processes.append(subprocess.Popen([nats_server_binary(), *command], env=env,
+                                              stdout=log, stderr=subprocess.STDOUT))
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+
+
+async def test_the_nats_servers_of_compose_form_a_jetstream_cluster(
+        compose_cluster: dict[str, dict[str, int]]) -> None:
+    urls = [f"nats://127.0.0.1:{p['client']}" for p in compose_cluster.values()]
+    admin = await _connect(urls, "admin")
+    js = admin.jetstream(timeout=5.0)
+    info = None
+    for _ in range(60):  # the cluster elects its meta leader a few seconds after start
+        try:
+            info = await js.add_stream(StreamConfig(name="R3PROBE", subjects=["r3probe.>"],
+                                                    num_replicas=3))
+            break
+        except Exception:
+            await asyncio.sleep(0.5)
+    assert info is not None, "no R3 stream could be created"
+    for _ in range(40):
+        info = await js.stream_info("R3PROBE")
+        if info.cluster and info.cluster.leader and len(info.cluster.replicas or []) == 2:
+            break
+        await asyncio.sleep(0.25)
+    assert info.cluster and info.cluster.leader in NODES
+    assert len(info.cluster.replicas or []) == 2
+    await js.publish("r3probe.one", b"x", stream="R3PROBE")
+    await admin.close()
+    # The users of the credentials table are in force: intake may not purge anything.
+    intake = await _connect(urls, "intake")
+    with pytest.raises((nats.errors.TimeoutError, TimeoutError)):
+        await intake.jetstream(timeout=1.0).purge_stream("R3PROBE")
+    await intake.close()
+
+
+async def _connect(urls: list[str], user: str) -> nats.aio.client.Client:
+    for _ in range(50):
+        try:
+            return await nats.connect(servers=urls, user=user,
+                                      password=PASSWORDS[f"NATS_PASSWORD_{user.upper()}"],
+                                      inbox_prefix=inbox_prefix(user), allow_reconnect=False)
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"could not connect as {user}")

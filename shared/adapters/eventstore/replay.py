@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -92,7 +93,9 @@ class BatchPuller:
         self.sub = await self.nc.subscribe(self.inbox, cb=self._arrive,
                                            pending_msgs_limit=REPLAY_BATCH * 4,
                                            pending_bytes_limit=256 * 1024 * 1024)
+        # Named: NATS permissions can refuse a durable's name only when it is in the subject.
         info = await self.js.add_consumer(self.stream, ConsumerConfig(
+            name=f"replay-{uuid.uuid4().hex}",
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.from_seq,
             ack_policy=AckPolicy.NONE, filter_subject=self.subject, mem_storage=True,
             inactive_threshold=REPLAY_STALL_S))
