@@ -10,22 +10,17 @@ configured SMTP server it runs the embedded mail catcher and shows its mails on
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter
 
-from services.ack.handler import RECEIPT_BUCKET, Clock, ReceiptHandler, StepHook
-from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
+from services.ack.handler import ReceiptHandler, StepHook
+from services.ack.notice import RedactionNoticeHandler
 from services.ack.outbox import outbox_router
-from services.ack.receipt import ReceiptSender
 from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.mailcatcher import MailCatcher
-from shared.adapters.mailer import Mailer, local_catcher, mailer_for, stop_local_catcher
 from shared.runtime.context import Runtime
 
 DURABLE = "ack-receipts"
@@ -39,34 +34,19 @@ def _utcnow() -> datetime:
 
 
 class AckService:
+    """Receipts and notices; built with its collaborators by services.ack.bootstrap."""
+
     name = "ack"
 
-    def __init__(self, runtime: Runtime, *, clock: Clock = _utcnow) -> None:
+    def __init__(self, runtime: Runtime, *, claims: ClaimStore, notice_claims: ClaimStore,
+                 handler: ReceiptHandler, notices: RedactionNoticeHandler) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.clock = clock
-        self.replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.claims = claims
+        self.notice_claims = notice_claims
+        self.handler = handler
+        self.notices = notices
         self.catcher: MailCatcher | None = None
-        claim_timeout = timedelta(seconds=self.settings.ack.claim_timeout_s)
-        self.claims = ClaimStore(runtime.js, RECEIPT_BUCKET, claim_timeout,
-                                 replica=self.replica)
-        # Notice claims are kept for good: no event records a notice (docs/ack.md).
-        self.notice_claims = ClaimStore(runtime.js, NOTICE_BUCKET, claim_timeout,
-                                        replica=self.replica, ttl_s=None)
-        sender = ReceiptSender(
-            address=self.settings.smtp.sender, name=self.settings.smtp.sender_name,
-            reply_to=self.settings.inbound_mail.support_address,
-            public_url=runtime.public_url, secret_key=self.settings.secret_key)
-        self.handler = ReceiptHandler(
-            store=runtime.store, claims=self.claims, mailer=Mailer(self.settings.smtp),
-            sender=sender,
-            overdue_after=timedelta(minutes=self.settings.ack.overdue_after_minutes),
-            send_timeout_s=self.settings.ack.claim_timeout_s / 2,
-            clock=clock)
-        self.notices = RedactionNoticeHandler(
-            store=runtime.store, claims=self.notice_claims, mailer=Mailer(self.settings.smtp),
-            sender=sender, max_age=timedelta(hours=self.settings.ack.notice_max_age_hours),
-            send_timeout_s=self.settings.ack.claim_timeout_s / 2, clock=clock)
 
     @property
     def outbox_dir(self) -> Path:
@@ -95,23 +75,21 @@ class AckService:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
         await self.notice_claims.ensure_bucket(self.settings.nats.replicas)
         if self.settings.smtp.host is None:
-            self.catcher = await local_catcher(self.runtime)
-        self.handler.mailer = self.notices.mailer = await mailer_for(self.runtime)
+            self.catcher = await self.runtime.local_mail.catcher_started()
+        self.handler.mailer = self.notices.mailer = await self.runtime.local_mail.mailer()
 
     async def stop(self) -> None:
         await self.handler.mailer.close()
         if self.notices.mailer is not self.handler.mailer:
             await self.notices.mailer.close()
-        if self.catcher is not None:
-            await stop_local_catcher(self.runtime)
-            self.catcher = None
+        self.catcher = None  # the process's catcher is stopped by the runtime
+
+    async def health(self) -> dict[str, object]:
+        """Nothing beyond its consumers' lag."""
+        return {}
 
     def announce(self) -> list[str]:
         if self.catcher is None:
             return [f"receipts via SMTP:     {self.settings.smtp.host}:"
                     f"{self.settings.smtp.port}"]
         return [f"receipts (mail catcher):  {self.runtime.public_url}/outbox"]
-
-
-def create_service(runtime: Runtime) -> AckService:
-    return AckService(runtime)

@@ -33,7 +33,7 @@ from shared.adapters.kvbuckets import kv_bucket
 from shared.application.handling import execute
 from shared.application.timeentries import TechnicianEntries, log_time
 from shared.domain import events as ev
-from shared.domain.calendar import calendar_from_settings
+from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import commands as c
 from shared.domain.ticket import decide
@@ -74,16 +74,16 @@ def quote_json(quote: Quote, state: TicketState) -> dict[str, Any]:
 class BillingService:
     name = "billing"
 
-    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, runtime: Runtime, *, calendar: BusinessCalendar,
+                 numbers: DocumentNumbers, technician_entries: TechnicianEntries,
+                 clock: Callable[[], datetime]) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.store = runtime.store
-        self.calendar = calendar_from_settings(runtime.settings.billing)
-        self.numbers = DocumentNumbers(runtime.js)
-        self.clock = clock or (lambda: datetime.now(UTC))
-        self.technician_entries = TechnicianEntries(
-            runtime.js, runtime.store,
-            reservation_timeout_s=runtime.settings.billing.entry_reservation_timeout_s)
+        self.calendar = calendar
+        self.numbers = numbers
+        self.clock = clock
+        self.technician_entries = technician_entries
 
     def consumers(self) -> list[ConsumerSpec]:
         # Keeps the overlap read model in line with the log, whoever appended the event.
@@ -97,6 +97,10 @@ class BillingService:
 
     async def stop(self) -> None:
         return None
+
+    async def health(self) -> dict[str, object]:
+        """Nothing beyond its consumer's lag."""
+        return {}
 
     def announce(self) -> list[str]:
         return [f"billing: calendar {self.calendar.version}"]
@@ -304,7 +308,3 @@ def build_router(service: BillingService) -> APIRouter:
         return Response(msgspec.json.encode(doc), media_type="application/json")
 
     return router
-
-
-def create_service(runtime: Runtime) -> BillingService:
-    return BillingService(runtime)

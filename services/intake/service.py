@@ -7,9 +7,8 @@ from fastapi import APIRouter
 
 from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from services.intake.mail import InboundMailChannel
-from services.intake.submission import IDEMPOTENCY_BUCKET, Intake
+from services.intake.submission import IDEMPOTENCY_BUCKET
 from services.intake.web import IntakeWeb
-from shared.adapters.attachments import read_attachment
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.provision import ensure_kv
 from shared.runtime.context import Runtime
@@ -20,16 +19,12 @@ class IntakeService:
 
     name = "intake"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, allocator: CaseNumberAllocator, web: IntakeWeb,
+                 mail: InboundMailChannel) -> None:
         self.runtime = runtime
-        settings = runtime.settings.intake
-        self.allocator = CaseNumberAllocator(runtime.js, node_id=settings.node_id,
-                                             block_size=settings.case_number_block)
-        self.intake = Intake(runtime.store, runtime.js, self.allocator, settings)
-        bucket = runtime.settings.inbound_mail.attachments_bucket
-        self.web = IntakeWeb(runtime.settings, runtime.store, self.intake, read_file=lambda
-                             sha256: read_attachment(runtime.js, sha256, bucket=bucket))
-        self.mail = InboundMailChannel(runtime)  # customer replies by SMTP / LMTP
+        self.allocator = allocator
+        self.web = web
+        self.mail = mail  # customer replies by SMTP / LMTP
 
     def consumers(self) -> list[ConsumerSpec]:
         return []
@@ -52,6 +47,6 @@ class IntakeService:
     async def stop(self) -> None:
         await self.mail.stop()
 
-
-def create_service(runtime: Runtime) -> IntakeService:
-    return IntakeService(runtime)
+    async def health(self) -> dict[str, object]:
+        """Intake runs no consumers; NATS being connected is reported for the process."""
+        return {}

@@ -21,9 +21,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from services.oncall import actions
+from services.oncall.console import console_router
 from services.oncall.paging import check_ack_link
+from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Rota, on_call_report
 from shared.application.handling import Handled
+from shared.application.timeentries import TechnicianEntries
 from shared.domain.ticket import DomainError
 from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
@@ -74,19 +77,15 @@ def _result(result: Handled) -> dict[str, Any]:
             "acknowledged_by": state.page_acknowledged_by}
 
 
-def oncall_router(runtime: Runtime, rota: Rota) -> APIRouter:
-    """All routes of the oncall service (the console's too, when it is installed)."""
+def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
+                  entries: TechnicianEntries) -> APIRouter:
+    """All routes of the oncall service: rota, acknowledge links, the JSON actions and the
+    technician console (on the service's queue read model and time entries)."""
     router = APIRouter()
     _rota_routes(router, runtime, rota)
     _ack_link_routes(router, runtime)
     _action_routes(router, runtime)
-    try:
-        from services.oncall.console import console_router
-    except ModuleNotFoundError as error:
-        if error.name != "services.oncall.console":
-            raise
-        return router
-    router.include_router(console_router(runtime))
+    router.include_router(console_router(runtime, board, entries))
     return router
 
 

@@ -19,8 +19,6 @@ nothing.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -30,19 +28,21 @@ from fastapi import APIRouter
 
 from services.oncall import policy
 from services.oncall.api import oncall_router
-from services.oncall.paging import Pager, page_claims
-from services.oncall.rota import Gap, Person, RotaError, rota_from_settings
+from services.oncall.paging import Pager
+from services.oncall.readmodel import TicketBoard
+from services.oncall.rota import Gap, Person, Rota
 from services.oncall.timers import Timer, TimerConsumer, schedule, timer_for, wakeup_of
 from services.oncall.webhook import WebhookSender
+from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import RecordedEvent
-from shared.adapters.mailer import Mailer, mailer_for, stop_local_catcher
 from shared.application.handling import Commands, execute
+from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.calendar import calendar_from_settings
 from shared.domain.ticket import TicketState
 from shared.runtime.context import Runtime
-from shared.settings import ConfigurationError, Settings
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +54,18 @@ def _now() -> datetime:
 class OncallService:
     name = "oncall"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, rota: Rota, rules: policy.Rules,
+                 claims: ClaimStore, webhooks: WebhookSender, pager: Pager,
+                 board: TicketBoard, entries: TechnicianEntries) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        try:
-            self.rota = rota_from_settings(self.settings)
-        except RotaError as error:
-            raise ConfigurationError(f"TICKETCORE_ONCALL__ROTA_FILE: {error}") from None
-        self.rules = rules_from_settings(self.settings)
-        self.claims = page_claims(runtime.js)
-        oncall = self.settings.oncall
-        self.webhooks = WebhookSender(runtime.js, secret=oncall.webhook_secret,
-                                      attempts=oncall.webhook_attempts,
-                                      backoff_s=oncall.webhook_backoff_s,
-                                      timeout_s=oncall.webhook_timeout_s)
-        self.pager = Pager(self.settings, Mailer(self.settings.smtp), self.claims,
-                           self.webhooks, runtime.public_url)
+        self.rota = rota
+        self.rules = rules
+        self.claims = claims
+        self.webhooks = webhooks
+        self.pager = pager
+        self.board = board  # the console's queue, shared with its routes
+        self.entries = entries  # technicians' time across tickets, for the console
         self.timers = TimerConsumer(runtime.js, self.on_timer)
         self.gaps: list[Gap] = []
 
@@ -82,28 +78,21 @@ class OncallService:
                 self.timers.spec(), self.webhooks.spec()]
 
     def router(self) -> APIRouter | None:
-        return oncall_router(self.runtime, self.rota)
+        return oncall_router(self.runtime, self.rota, self.board, self.entries)
 
     async def start(self) -> None:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
         await self.webhooks.ensure_stream(self.settings.nats.replicas)
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
-        self.pager.mailer = await mailer_for(self.runtime)
+        self.pager.mailer = await self.runtime.local_mail.mailer()
         self.check_rota()
-        board = _console_board(self.runtime)
-        if board is not None:  # replay now, so the first console page need not wait
-            await board.start()
+        await self.entries.ensure()
+        await self.board.start()  # replay now, so the first console page need not wait
 
     async def stop(self) -> None:
         await self.webhooks.aclose()
         await self.pager.mailer.close()
-        await stop_local_catcher(self.runtime)
-        board = self.runtime.extras.get("console.board")
-        if board is not None and hasattr(board, "stop"):
-            with contextlib.suppress(Exception):
-                result = board.stop()
-                if asyncio.iscoroutine(result):
-                    await result
+        await self.board.stop()
 
     def check_rota(self, now: datetime | None = None) -> list[Gap]:
         """Log the rota's gaps over the next weeks (and a default rota) as warnings."""
@@ -233,17 +222,6 @@ class OncallService:
         return {"rota_gaps": len(self.gaps)}
 
 
-def _console_board(runtime: Runtime) -> Any:
-    """The console's queue read model, or None when the console is not installed."""
-    try:
-        from services.oncall.console import board_of
-    except ModuleNotFoundError as error:
-        if error.name != "services.oncall.console":
-            raise
-        return None
-    return board_of(runtime)
-
-
 def rules_from_settings(settings: Settings) -> policy.Rules:
     """The settings the policy works with, and the business calendar."""
     oncall = settings.oncall
@@ -253,7 +231,3 @@ def rules_from_settings(settings: Settings) -> policy.Rules:
         first_response_bt_minutes=oncall.first_response_bt_minutes,
         receipt_due_after=timedelta(minutes=settings.ack.overdue_after_minutes),
         calendar=calendar_from_settings(settings.billing))
-
-
-def create_service(runtime: Runtime) -> OncallService:
-    return OncallService(runtime)

@@ -22,16 +22,11 @@ import contextlib
 import socket
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
-from typing import TYPE_CHECKING
 
 import aiosmtplib
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
-from shared.adapters.mailcatcher import MailCatcher
 from shared.settings.mail import SmtpSettings
-
-if TYPE_CHECKING:
-    from shared.runtime.context import Runtime
 
 # Open connections per Mailer: each carries one mail at a time.
 POOL_SIZE = 4
@@ -317,32 +312,3 @@ def _classify_refusals(error: aiosmtplib.SMTPRecipientsRefused) -> MailError:
     if error.recipients and all(r.code >= 500 for r in error.recipients):
         return PermanentMailError(reasons)
     return TemporaryMailError(reasons)
-
-
-CATCHER_KEY = "mail_catcher"
-
-
-async def local_catcher(runtime: Runtime) -> MailCatcher:
-    """The embedded mail catcher of this process, started on first use and shared by every
-    service in it (receipts, pages and decline mails all land in one outbox)."""
-    catcher = runtime.extras.get(CATCHER_KEY)
-    if catcher is None:
-        settings = runtime.settings
-        catcher = await asyncio.to_thread(
-            MailCatcher(settings.data_dir / "outbox", port=settings.smtp.catcher_port).start)
-        runtime.extras[CATCHER_KEY] = catcher
-    return catcher  # type: ignore[return-value]
-
-
-async def stop_local_catcher(runtime: Runtime) -> None:
-    catcher = runtime.extras.pop(CATCHER_KEY, None)
-    if catcher is not None:
-        await asyncio.to_thread(catcher.stop)  # type: ignore[attr-defined]
-
-
-async def mailer_for(runtime: Runtime) -> Mailer:
-    """The configured SMTP server, or without one the process's embedded mail catcher."""
-    smtp = runtime.settings.smtp
-    if smtp.host is not None:
-        return Mailer(smtp)
-    return Mailer.to_local_catcher(smtp, (await local_catcher(runtime)).port)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -18,19 +17,11 @@ from fastapi.responses import JSONResponse
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
+from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAMES = ("intake", "ack", "oncall", "billing")
-
-
-def create_service(name: str, runtime: Runtime) -> Service:
-    if name not in SERVICE_NAMES:
-        raise ValueError(f"unknown service {name!r}: choose one of {', '.join(SERVICE_NAMES)}")
-    module = importlib.import_module(f"services.{name}.service")
-    return module.create_service(runtime)
 
 
 @dataclass
@@ -39,9 +30,14 @@ class RunningSystem:
 
     runtime: Runtime
     services: list[Service]
-    consumers: list[EventConsumer] = field(default_factory=list)
+    consumers_of: dict[str, list[EventConsumer]] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     embedded: EmbeddedNats | None = None
+
+    @property
+    def consumers(self) -> list[EventConsumer]:
+        """Every consumer of every service."""
+        return [c for consumers in self.consumers_of.values() for c in consumers]
 
     def http_app(self) -> FastAPI:
         app = FastAPI(title="ticketcore", version="0.1.0",
@@ -60,28 +56,28 @@ class RunningSystem:
 
     async def health(self) -> dict[str, object]:
         connected = self.runtime.nc.is_connected
-        services: dict[str, dict[str, object]] = {}
-        for service, consumer in ((s, c) for s in self.services for c in self.consumers
-                                  if c.spec.durable.startswith(s.name)):
-            entry = services.setdefault(service.name, {})
-            try:
-                entry[consumer.spec.durable] = await consumer_lag(
-                    self.runtime.js, consumer.spec.stream, consumer.spec.durable)
-            except Exception as error:
-                entry[consumer.spec.durable] = {"error": str(error)}
-        for service in self.services:
-            entry = services.setdefault(service.name, {})
-            extra = getattr(service, "health", None)  # consumers a service runs itself
-            if extra is not None:
-                try:
-                    entry.update(await extra())
-                except Exception as error:
-                    entry["error"] = str(error)
+        services = {service.name: await self._service_health(service)
+                    for service in self.services}
         failed = [t for t in self.tasks if t.done()]
         status = "ok" if connected and not failed else "degraded"
         return {"status": status, "nats": {"connected": connected,
                                            "url": self.runtime.nats_url},
                 "services": services}
+
+    async def _service_health(self, service: Service) -> dict[str, object]:
+        """The lag of the service's consumers and what the service reports itself."""
+        entry: dict[str, object] = {}
+        for consumer in self.consumers_of.get(service.name, []):
+            try:
+                entry[consumer.spec.durable] = await consumer_lag(
+                    self.runtime.js, consumer.spec.stream, consumer.spec.durable)
+            except Exception as error:
+                entry[consumer.spec.durable] = {"error": str(error)}
+        try:
+            entry.update(await service.health())
+        except Exception as error:
+            entry["error"] = str(error)
+        return entry
 
     async def stop(self) -> None:
         for consumer in self.consumers:
@@ -93,16 +89,19 @@ class RunningSystem:
             await asyncio.wait(self.tasks, timeout=5)
         for task in self.tasks:
             task.cancel()
+        await self.runtime.local_mail.stop()
         await self.runtime.close()
         if self.embedded is not None:
             await self.embedded.astop()
 
 
 @contextlib.asynccontextmanager
-async def running_system(settings: Settings, names: tuple[str, ...] = SERVICE_NAMES,
+async def running_system(settings: Settings, names: tuple[str, ...] | None = None,
                          *, embedded_ok: bool = True,
                          http_port: int | None = None) -> AsyncIterator[RunningSystem]:
-    """Start NATS (embedded unless an URL is configured), provision, start ``names``."""
+    """Start NATS (embedded unless an URL is configured), provision, start ``names``
+    (default: every registered service)."""
+    names = registry.service_names() if names is None else names
     embedded = None
     url = settings.nats.url
     if url is None:
@@ -115,17 +114,11 @@ async def running_system(settings: Settings, names: tuple[str, ...] = SERVICE_NA
         runtime = await connect(settings, url, name="ticketcore-" + "+".join(names))
         runtime.http_port = http_port if http_port is not None else settings.http.port
         await provision(runtime.js, settings.nats.replicas)
-        services = [create_service(name, runtime) for name in names]
+        services = [registry.bootstrap(name, runtime) for name in names]
         system = RunningSystem(runtime, services, embedded=embedded)
         for service in services:
             await service.start()
-            for spec in service.consumers():
-                consumer = EventConsumer(
-                    runtime.js, runtime.store, spec,
-                    start_at_end=settings.nats.new_consumers_from == "end")
-                await consumer.ensure()
-                system.consumers.append(consumer)
-                system.tasks.append(asyncio.create_task(consumer.run(), name=spec.durable))
+            await _run_consumers(system, service)
     except BaseException:
         if embedded is not None:
             await embedded.astop()
@@ -134,6 +127,19 @@ async def running_system(settings: Settings, names: tuple[str, ...] = SERVICE_NA
         yield system
     finally:
         await system.stop()
+
+
+async def _run_consumers(system: RunningSystem, service: Service) -> None:
+    """Create (or bind) the service's durable consumers and run each in a task."""
+    runtime = system.runtime
+    consumers = system.consumers_of.setdefault(service.name, [])
+    for spec in service.consumers():
+        consumer = EventConsumer(
+            runtime.js, runtime.store, spec,
+            start_at_end=runtime.settings.nats.new_consumers_from == "end")
+        await consumer.ensure()
+        consumers.append(consumer)
+        system.tasks.append(asyncio.create_task(consumer.run(), name=spec.durable))
 
 
 async def serve_forever(settings: Settings, names: tuple[str, ...], *,
@@ -169,6 +175,6 @@ def _announce(system: RunningSystem, names: tuple[str, ...]) -> None:
         print(f"  support-request form:  {base}/", flush=True)
     print(f"  health:                {base}/health", flush=True)
     for service in system.services:
-        for line in getattr(service, "announce", lambda: [])():
+        for line in service.announce():
             print(f"  {line}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)

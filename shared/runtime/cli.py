@@ -1,10 +1,9 @@
-"""The ``ticketcore`` command. Core commands live here; each service adds its own
-(``services/<name>/cli.py`` with ``register(subparsers)``)."""
+"""The ``ticketcore`` command. Core commands live here; services and tools add theirs
+through the registry (shared.runtime.registry: entry points ``ticketcore.commands``)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
@@ -13,11 +12,8 @@ from typing import Any
 
 import msgspec
 
-from shared.runtime import eventloop
+from shared.runtime import eventloop, natscli, registry
 from shared.settings import ConfigurationError, Settings, load_settings
-
-PLUGINS = ("services.intake.cli", "services.ack.cli", "services.billing.cli",
-           "services.oncall.cli", "shared.runtime.natscli", "benchmarks.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run everything: embedded NATS and all services")
     up.set_defaults(run=_up)
     serve = commands.add_parser("serve", help="run one service (for separate scaling)")
-    serve.add_argument("service", choices=("intake", "ack", "billing", "oncall"))
+    serve.add_argument("service", choices=registry.service_names())
     serve.set_defaults(run=_serve)
     settings_doc = commands.add_parser("settings", help="print every setting as a table")
     settings_doc.add_argument("--update-readme", metavar="README",
@@ -51,14 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     _register_ticket(commands)
     _register_accounts(commands)
     _register_customer(commands)
-    for plugin in PLUGINS:
-        try:
-            module = importlib.import_module(plugin)
-        except ModuleNotFoundError as error:
-            if not (error.name and plugin.startswith(error.name)):
-                raise
-            continue
-        module.register(commands)
+    natscli.register(commands)
+    registry.register_commands(commands)
     return parser
 
 
@@ -77,7 +67,7 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from shared.runtime.accounts import ensure_first_account
-    from shared.runtime.app import SERVICE_NAMES, serve_forever
+    from shared.runtime.app import serve_forever
 
     settings = settings_from_env()
     if settings.accounts_file is None:
@@ -89,7 +79,8 @@ def _up(args: argparse.Namespace) -> int:
             print(f"created technician account 'admin' with password {password} "
                   f"(shown once; API token in {settings.data_dir / 'admin-api-token.txt'})",
                   flush=True)
-    return run_async(lambda: serve_forever(settings, SERVICE_NAMES, embedded_ok=True))
+    return run_async(lambda: serve_forever(settings, registry.service_names(),
+                                           embedded_ok=True))
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
-"""What every service is given: settings, the NATS connection, the event store, accounts.
+"""What every service is given (:class:`Runtime`: settings, the NATS connection, the event
+store, accounts, the process's outgoing mail) and what it offers (:class:`Service`).
 
-A service is created by ``services.<name>.service.create_service(runtime)`` and offers
-durable consumers, HTTP routes and start/stop hooks (:class:`Service`). Services never
-import each other; they meet only through events.
+Each service's bootstrap (``services/<name>/bootstrap.py``) builds the service and its
+collaborators from a Runtime; the registry (shared.runtime.registry) knows the bootstraps.
+Services never import each other; they meet only through events.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nats.js import JetStreamContext
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.eventstore import EventStore
 from shared.runtime.accounts import AccountStore
+from shared.runtime.mail import LocalMail
 from shared.settings import Settings
 from shared.settings.core import nats_servers
 
@@ -25,15 +27,33 @@ log = logging.getLogger(__name__)
 
 
 class Service(Protocol):
+    """One deployable service, as ``up`` and ``serve`` run it."""
+
     name: str
 
-    def consumers(self) -> list[ConsumerSpec]: ...
+    def consumers(self) -> list[ConsumerSpec]:
+        """The durable consumers the service owns (the runtime runs them)."""
+        ...
 
-    def router(self) -> APIRouter | None: ...
+    def router(self) -> APIRouter | None:
+        """The service's HTTP routes, if it has any."""
+        ...
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Create what the service needs on NATS, start listeners (before consumers run)."""
+        ...
 
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """Release what ``start`` took (after the consumers stopped)."""
+        ...
+
+    async def health(self) -> dict[str, object]:
+        """The service's own part of ``/health`` (the consumers' lag is added for it)."""
+        ...
+
+    def announce(self) -> list[str]:
+        """Lines for the start banner: where people reach the service."""
+        ...
 
 
 @dataclass
@@ -45,7 +65,11 @@ class Runtime:
     accounts: AccountStore
     nats_url: str
     http_port: int = 0
-    extras: dict[str, object] = field(default_factory=dict)
+    # One embedded mail catcher per process, shared by its services (without SMTP).
+    local_mail: LocalMail = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.local_mail = LocalMail(self.settings)
 
     @property
     def public_url(self) -> str:

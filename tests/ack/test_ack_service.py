@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.ack.bootstrap import bootstrap
 from services.ack.handler import RECEIPT_BUCKET, ReceiptSendFailed
 from services.ack.service import DURABLE, AckService
 from shared.adapters.claims import ClaimBusy
@@ -114,7 +115,7 @@ async def test_two_replicas_handling_the_same_event_at_once_send_one_mail(
     recorded = (await store.load(request.case_number)).events[0]
     # The services are started without their consumers: the test is the only caller.
     async with running_system(settings, ()) as system:
-        replicas = [AckService(system.runtime), AckService(system.runtime)]
+        replicas = [bootstrap(system.runtime), bootstrap(system.runtime)]
         for replica in replicas:
             await replica.start()
         results = await asyncio.gather(*(r.handler(recorded) for r in replicas),
@@ -207,7 +208,7 @@ async def test_temporary_failure_releases_the_claim(settings: Settings, store: E
     request = await submit(store)
     recorded = (await store.load(request.case_number)).events[0]
     async with running_system(settings, ()) as system:
-        service = AckService(system.runtime)
+        service = bootstrap(system.runtime)
         await service.start()
         with pytest.raises(ReceiptSendFailed):
             await service.handler(recorded)

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+from services.ack.bootstrap import bootstrap
 from services.ack.notice import NOTICE_BUCKET, NoticeSendFailed, build_notice, notice_key
 from services.ack.service import DURABLE, NOTICES_DURABLE, AckService
 from shared.adapters.claims import ClaimBusy
@@ -113,7 +114,7 @@ async def test_two_replicas_send_one_notice_per_reply(settings: Settings, store:
     case = await submit_with_replies(store, customer_reply(redacted=True))
     recorded = (await store.load(case)).events[1]
     async with running_system(settings, ()) as system:
-        replicas = [AckService(system.runtime), AckService(system.runtime)]
+        replicas = [bootstrap(system.runtime), bootstrap(system.runtime)]
         for replica in replicas:
             await replica.start()
         results = await asyncio.gather(*(r.notices(recorded) for r in replicas),
@@ -144,7 +145,7 @@ async def test_a_notice_is_retried_after_a_temporary_failure(settings: Settings,
     recorded = (await store.load(case)).events[1]
     sink = SmtpSink(port=port)
     async with running_system(settings, ()) as system:
-        service = AckService(system.runtime)
+        service = bootstrap(system.runtime)
         await service.start()
         try:
             await service.notices(recorded)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.billing import render
+from services.billing.bootstrap import bootstrap
 from services.billing.service import BillingService, TimeEntryIn
 from shared.adapters.eventstore import EventStore, PendingEvent
 from shared.domain import events as ev
@@ -191,8 +192,8 @@ async def test_a_cancellation_is_a_credit_note_and_a_new_invoice_follows(api, st
 
 async def test_two_replicas_number_invoices_uniquely_without_gaps(
         billing_settings: Settings, store: EventStore) -> None:
-    replicas = [BillingService(await connect(billing_settings, billing_settings.nats.url or ""),
-                               clock=lambda: NOW) for _ in range(2)]
+    replicas = [bootstrap(await connect(billing_settings, billing_settings.nats.url or ""),
+                          clock=lambda: NOW) for _ in range(2)]
     for replica in replicas:
         await replica.start()
     try:
@@ -218,7 +219,7 @@ async def test_two_replicas_number_invoices_uniquely_without_gaps(
 async def test_a_retry_after_a_failed_append_reuses_the_number(
         billing_settings: Settings, store: EventStore) -> None:
     runtime = await connect(billing_settings, billing_settings.nats.url or "")
-    service = BillingService(runtime, clock=lambda: NOW)
+    service = bootstrap(runtime, clock=lambda: NOW)
     await service.start()
     try:
         case = await new_ticket(store, entries=EXAMPLE, resolved=True)
@@ -243,7 +244,7 @@ async def test_a_retry_after_a_failed_append_reuses_the_number(
 async def test_logging_directly_refuses_entries_on_closed_tickets(
         billing_settings: Settings, store: EventStore) -> None:
     runtime = await connect(billing_settings, billing_settings.nats.url or "")
-    service = BillingService(runtime, clock=lambda: NOW)
+    service = bootstrap(runtime, clock=lambda: NOW)
     try:
         case = await new_ticket(store, resolved=True)
         await store.append(case, [PendingEvent(ev.TicketClosed(at=NOW, by="anna"),

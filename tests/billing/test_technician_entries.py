@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.billing.bootstrap import bootstrap
 from services.billing.service import BillingService, TimeEntryIn
 from shared.adapters.eventstore import EventStore, PendingEvent
 from shared.application.timeentries import TechnicianEntries
@@ -181,7 +182,7 @@ async def test_the_read_model_is_rebuilt_from_the_log_when_missing(
                                           event_id="void-e2")],
                        (await store.load(old)).version)
     runtime = await connect(two_technicians, two_technicians.nats.url or "")
-    service = BillingService(runtime, clock=lambda: NOW)
+    service = bootstrap(runtime, clock=lambda: NOW)
     try:
         await service.start()  # no bucket yet: replays the log
         rebuilt = await service.technician_entries.entries_of("anna")

@@ -13,10 +13,12 @@ import msgspec
 import pytest
 from fastapi import FastAPI
 
-from services.oncall.console import board_of, console_router
+from services.oncall.console import console_router
+from services.oncall.readmodel import TicketBoard
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
+from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.casenumber import with_check_digit
 from shared.runtime.accounts import AccountStore, hash_password
@@ -48,6 +50,7 @@ async def post_login(client: httpx.AsyncClient, tech: str, password: str) -> htt
 class ConsoleUnderTest:
     base_url: str
     runtime: Runtime
+    board: TicketBoard
 
     @property
     def store(self) -> EventStore:
@@ -94,13 +97,16 @@ async def console(settings: Settings, nats_server: EmbeddedNats
     runtime = await connect(settings, nats_server.url)
     await provision(runtime.js)
     runtime.accounts = AccountStore.from_dict(ACCOUNTS)
+    board = TicketBoard(runtime.store)
+    entries = TechnicianEntries(runtime.js, runtime.store, reservation_timeout_s=60)
+    await entries.ensure()
     app = FastAPI()
-    app.include_router(console_router(runtime))
+    app.include_router(console_router(runtime, board, entries))
     try:
         async with serve_app(app) as base_url:
-            yield ConsoleUnderTest(base_url, runtime)
+            yield ConsoleUnderTest(base_url, runtime, board)
     finally:
-        await board_of(runtime).stop()
+        await board.stop()
         await runtime.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from services.oncall.console import board_of
+from services.oncall.service import OncallService
 from shared.adapters.eventstore import EventStore
 from shared.domain.casenumber import with_check_digit
 from shared.runtime.accounts import AccountStore
@@ -20,7 +20,9 @@ async def test_the_oncall_service_serves_the_console(settings: Settings,
     case = with_check_digit("20261125000901")
     await store.append(case, [request_submitted(case_number=case)], 0)
     async with running_system(settings, ("oncall",)) as system:
-        board = board_of(system.runtime)
+        service = system.services[0]
+        assert isinstance(service, OncallService)
+        board = service.board
         # The service replayed the log at start: the first page view does not wait for it.
         assert board.started and case in board.tickets
         system.runtime.accounts = AccountStore.from_dict(ACCOUNTS)

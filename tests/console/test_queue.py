@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from services.oncall.console import board_of
 from shared.domain import events as ev
 from tests.console.conftest import ConsoleUnderTest, paged
 
@@ -49,11 +48,11 @@ async def test_queue_follows_new_events_live(console: ConsoleUnderTest) -> None:
         assert rows(first.text) == []
         case = await console.submit(7)
         version = (await console.store.load(case)).version
-        assert await board_of(console.runtime).caught_up(version)
+        assert await console.board.caught_up(version)
         assert [c for c, _ in rows((await client.get("/console")).text)] == [case]
         await console.store.append(case, [ev.TicketResolved(at=datetime.now(UTC),
                                                             technician="anna")], version)
-        assert await board_of(console.runtime).caught_up(version + 1)
+        assert await console.board.caught_up(version + 1)
         assert rows((await client.get("/console")).text) == []
 
 

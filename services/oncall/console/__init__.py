@@ -13,10 +13,10 @@ One module per concern:
 - ``sessions``: session, CSRF tokens and flash messages;
 - ``views``: the history in people's words, SLA clocks, receipt problems;
 - ``labels``: the German words; ``forms``: reading the forms;
-- ``actions``: the actions as commands; ``board``: the queue read model of a runtime.
+- ``actions``: the actions as commands (the queue read model, ``TicketBoard``, is built
+  by the service's bootstrap and shared with the oncall service).
 """
 
-from services.oncall.console.board import board_of
 from services.oncall.console.routes import console_router
 
-__all__ = ["board_of", "console_router"]
+__all__ = ["console_router"]

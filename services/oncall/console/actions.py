@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 
 from services.oncall import actions as ticket_actions
 from services.oncall.console.forms import (
@@ -60,27 +61,15 @@ async def _respond(runtime: Runtime, case: str, tech: Technician,
     return "Antwort erfasst.", result.version
 
 
-async def technician_entries(runtime: Runtime) -> TechnicianEntries:
-    """The cross-ticket entries read model (its bucket is made, and filled, on first use)."""
-    entries = runtime.extras.get("timeentries")
-    if entries is None:
-        entries = TechnicianEntries(
-            runtime.js, runtime.store,
-            reservation_timeout_s=runtime.settings.billing.entry_reservation_timeout_s)
-        await entries.ensure()
-        runtime.extras["timeentries"] = entries
-    return entries  # type: ignore[return-value]
-
-
-async def _log_time(runtime: Runtime, case: str, tech: Technician,
-                    form: Mapping[str, str]) -> tuple[str, int]:
+async def _log_time(entries: TechnicianEntries, runtime: Runtime, case: str,
+                    tech: Technician, form: Mapping[str, str]) -> tuple[str, int]:
     entry = parse_time_entry(form)
     # The entry id comes from the form (a fresh uuid4 per page view): a form sent twice
     # is stored once, because the decider ignores an entry id it already has.
     # The same path as the billing API: overlaps on other tickets are refused too.
     command = c.LogTime(at=datetime.now(UTC), entry_id=entry.entry_id, technician=tech.id,
                         start=entry.start, end=entry.end, kind=entry.kind, note=entry.note)
-    result = await log_time(runtime.store, await technician_entries(runtime), case, command)
+    result = await log_time(runtime.store, entries, case, command)
     minutes = int((entry.end - entry.start).total_seconds() // 60)
     done = f"{minutes} min erfasst." if result.changed else "Der Eintrag war schon erfasst."
     return done, result.version
@@ -95,5 +84,11 @@ async def _resolve(runtime: Runtime, case: str, tech: Technician,
 
 ACTIONS: dict[str, ActionHandler] = {
     "acknowledge": _acknowledge, "accept": _accept, "decline": _decline,
-    "respond": _respond, "log-time": _log_time, "resolve": _resolve,
+    "respond": _respond, "resolve": _resolve,
 }
+
+
+def console_actions(entries: TechnicianEntries) -> dict[str, ActionHandler]:
+    """Every action by its form name; logging time checks overlaps on the technician's
+    other tickets through ``entries`` (the same check as the billing API)."""
+    return {**ACTIONS, "log-time": partial(_log_time, entries)}

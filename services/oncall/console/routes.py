@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from services.oncall.console.actions import ACTIONS
-from services.oncall.console.board import board_of
+from services.oncall.console.actions import console_actions
 from services.oncall.console.forms import FormError
 from services.oncall.console.labels import refusal_text
 from services.oncall.console.pages import SECURITY_HEADERS
@@ -31,8 +30,10 @@ from services.oncall.console.views import (
     time_defaults,
 )
 from services.oncall.console.web import Console
+from services.oncall.readmodel import TicketBoard
 from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
+from shared.application.timeentries import TechnicianEntries
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
 from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, session_cookie_value
@@ -44,10 +45,11 @@ log = logging.getLogger(__name__)
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
-def console_router(runtime: Runtime) -> APIRouter:
-    """The console's routes under ``/console``. The queue read model starts on the first
-    request (or earlier via ``board_of(runtime).start()``); stop it with ``.stop()``."""
-    console = Console(runtime, board_of(runtime))
+def console_router(runtime: Runtime, board: TicketBoard,
+                   entries: TechnicianEntries) -> APIRouter:
+    """The console's routes under ``/console``, on the queue read model ``board`` (started
+    by the oncall service, or on the first request) and the technicians' time ``entries``."""
+    console = Console(runtime, board, console_actions(entries))
     router = APIRouter(prefix="/console", include_in_schema=False)
     _login_routes(router, console)
     _page_routes(router, console)
@@ -144,7 +146,7 @@ def _action_routes(router: APIRouter, console: Console) -> None:
     async def act(request: Request, case: str, action: str) -> Response:
         session = console.require_session(request)
         form = await console.form(request, session)
-        handler = ACTIONS.get(action)
+        handler = console.actions.get(action)
         if handler is None or not is_valid_case_number(case):
             return console.not_found(request, "Diese Aktion gibt es nicht.")
         kind, text = "ok", ""

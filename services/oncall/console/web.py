@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from services.oncall.console.actions import ActionHandler
 from services.oncall.console.pages import render
 from services.oncall.console.sessions import (
     FLASH_COOKIE,
@@ -35,10 +36,11 @@ from shared.runtime.context import Runtime
 
 @dataclass
 class Console:
-    """The console's collaborators: the runtime and the queue read model."""
+    """The console's collaborators: the runtime, the queue read model and the actions."""
 
     runtime: Runtime
     board: TicketBoard
+    actions: dict[str, ActionHandler]
     secret: str = field(init=False)
     _calendar: BusinessCalendar | None = field(default=None, init=False)
 

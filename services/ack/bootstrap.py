@@ -1,0 +1,47 @@
+"""Builds the ack service and its collaborators from the process's Runtime."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from services.ack.handler import RECEIPT_BUCKET, Clock, ReceiptHandler
+from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
+from services.ack.receipt import ReceiptSender
+from services.ack.service import AckService
+from shared.adapters.claims import ClaimStore
+from shared.adapters.mailer import Mailer
+from shared.runtime.context import Runtime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(runtime: Runtime, *, clock: Clock = _utcnow) -> AckService:
+    """The ack service: receipt and notice handlers on their send-once claims. Each
+    replica has its own name in the claims (who holds a send, who may take it over)."""
+    settings = runtime.settings
+    replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    claim_timeout = timedelta(seconds=settings.ack.claim_timeout_s)
+    claims = ClaimStore(runtime.js, RECEIPT_BUCKET, claim_timeout, replica=replica)
+    # Notice claims are kept for good: no event records a notice (docs/ack.md).
+    notice_claims = ClaimStore(runtime.js, NOTICE_BUCKET, claim_timeout, replica=replica,
+                               ttl_s=None)
+    sender = ReceiptSender(
+        address=settings.smtp.sender, name=settings.smtp.sender_name,
+        reply_to=settings.inbound_mail.support_address,
+        public_url=runtime.public_url, secret_key=settings.secret_key)
+    # The mailers are replaced at start by the process's (SMTP or the mail catcher).
+    handler = ReceiptHandler(
+        store=runtime.store, claims=claims, mailer=Mailer(settings.smtp), sender=sender,
+        overdue_after=timedelta(minutes=settings.ack.overdue_after_minutes),
+        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+    notices = RedactionNoticeHandler(
+        store=runtime.store, claims=notice_claims, mailer=Mailer(settings.smtp),
+        sender=sender, max_age=timedelta(hours=settings.ack.notice_max_age_hours),
+        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+    return AckService(runtime, claims=claims, notice_claims=notice_claims, handler=handler,
+                      notices=notices)

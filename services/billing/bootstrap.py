@@ -1,0 +1,28 @@
+"""Builds the billing service and its collaborators from the process's Runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from services.billing.invoicing import DocumentNumbers
+from services.billing.service import BillingService
+from shared.application.timeentries import TechnicianEntries
+from shared.domain.calendar import calendar_from_settings
+from shared.runtime.context import Runtime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def bootstrap(runtime: Runtime, *, clock: Callable[[], datetime] = _utcnow) -> BillingService:
+    """Time logging and invoices: the versioned business calendar, the gap-free document
+    numbers and the cross-ticket time entries."""
+    settings = runtime.settings
+    entries = TechnicianEntries(
+        runtime.js, runtime.store,
+        reservation_timeout_s=settings.billing.entry_reservation_timeout_s)
+    return BillingService(runtime, calendar=calendar_from_settings(settings.billing),
+                          numbers=DocumentNumbers(runtime.js), technician_entries=entries,
+                          clock=clock)
