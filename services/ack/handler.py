@@ -37,6 +37,7 @@ from shared.adapters.eventstore import (
     TicketHistory,
 )
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.adapters.metrics import RECEIPT_DELAY
 from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.ticket import (
@@ -123,6 +124,7 @@ class ReceiptHandler:
             await self.claims.release(claim)
             await self._record_failure(case, request, reason, permanent=False)
             raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
+        RECEIPT_DELAY.observe(max(0.0, (self.clock() - request.at).total_seconds()))
         await self.step_hook("accepted")
         message_id = receipt_message_id(case, self.sender.reply_to)
         recipient = request.contact.email

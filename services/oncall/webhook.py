@@ -30,6 +30,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
+from shared.adapters.metrics import WEBHOOK_DELIVERIES
 from shared.adapters.provision import ensure_stream
 from shared.runtime.signing import WEBHOOK, sign, verify
 
@@ -154,9 +155,12 @@ class WebhookSender:
             await record_for_operators(self.js, f"webhook-{job.event_id}",
                                        f"webhook to {job.url} not delivered after "
                                        f"{self.attempts} tries")
+            WEBHOOK_DELIVERIES.labels("given_up").inc()
             return
-        if not await self.post(job.url, job.event_id, webhook_body(job.payload),
-                               delivery.attempt):
+        delivered = await self.post(job.url, job.event_id, webhook_body(job.payload),
+                                    delivery.attempt)
+        WEBHOOK_DELIVERIES.labels("ok" if delivered else "failed").inc()
+        if not delivered:
             raise WebhookNotDelivered(f"webhook {job.event_id}: try {delivery.attempt} "
                                       f"of {self.attempts} failed")
 

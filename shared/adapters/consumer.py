@@ -25,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
+from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED
 from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
 
@@ -190,10 +191,19 @@ class EventConsumer:
         try:
             await self.spec.handler(item)
         except Exception as error:
+            EVENTS_FAILED.labels(self.spec.durable, self._type_of(msg)).inc()
             return await self._failed(msg, error)
         await msg.ack()
         self.handled += 1
+        EVENTS_HANDLED.labels(self.spec.durable, self._type_of(msg)).inc()
         return True
+
+    def _type_of(self, msg: Msg) -> str:
+        """The event type for the metrics: a ticket event's subject ends with it; other
+        streams' messages (fired timers, webhook jobs) are counted by stream."""
+        if self.spec.stream == self.store.stream:
+            return msg.subject.rsplit(".", 1)[-1]
+        return self.spec.stream
 
     async def _decode_event(self, msg: Msg) -> RecordedEvent | None:
         meta = msg.metadata
@@ -210,6 +220,7 @@ class EventConsumer:
             await record_for_operators(self.js, f"{self.spec.durable}-{seq}",
                                        f"{msg.subject}: handler failed {delivered} times: "
                                        f"{error!r}")
+            EVENTS_GIVEN_UP.labels(self.spec.durable, self._type_of(msg)).inc()
             await msg.term()
             return True
         delay = self.spec.backoff_s[min(delivered - 1, len(self.spec.backoff_s) - 1)]

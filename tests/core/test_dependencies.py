@@ -27,6 +27,7 @@ DISTRIBUTION = {
     "yaml": "pyyaml",
     "pydantic_settings": "pydantic-settings",
     "pydantic_core": "pydantic-core",
+    "prometheus_client": "prometheus-client",
 }
 
 # Declared but never imported by our code: what each is for.

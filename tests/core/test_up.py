@@ -69,6 +69,10 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
     health = wait_healthy(url, process)
     assert health["nats"]["connected"] is True
     assert set(health["services"]) == {"intake", "ack", "oncall", "billing"}
+    # One scrape covers every service of the process.
+    metrics = httpx.get(f"{url}/metrics", timeout=5).text
+    for durable in ("ack-receipts", "oncall-requests", "billing-technician-entries"):
+        assert f'ticketcore_consumer_pending{{durable="{durable}"}}' in metrics
     # Store a ticket through the log while it runs.
     store_script = (
         "import asyncio, nats\n"

@@ -24,6 +24,7 @@ from shared.adapters.eventstore.records import (
     check_ticket_id,
     ticket_subject,
 )
+from shared.adapters.metrics import APPEND_CONFLICTS, count_appended
 from shared.adapters.pii import PiiVault, has_personal_fields
 from shared.domain.events import Event, encode_event
 from shared.domain.events.codec import (
@@ -69,6 +70,8 @@ class Appender:
         ack = await self._publish_with_retry(messages)
         error = ack.get("error")
         if error is None:
+            if not ack.get("duplicate"):
+                count_appended(p.event.type_name() for p in pending)
             last = int(ack["seq"])
             if earlier is not None:
                 self.index.remember(ticket_id, [*earlier, *range(last - len(messages) + 1,
@@ -134,5 +137,6 @@ class Appender:
             history = await self.load(ticket_id)
             if all(history.has_event_id(p.event_id) for p in pending):
                 return history.version
+            APPEND_CONFLICTS.inc()
             raise ConcurrencyConflict(ticket_id, expected_version, error.get("description", ""))
         raise EventStoreError(f"append to ticket {ticket_id} refused: {error}")

@@ -26,6 +26,7 @@ from shared.adapters.eventstore.records import (
     check_ticket_id,
     ticket_subject,
 )
+from shared.adapters.metrics import BEHIND_REPLICA_READS, LEADER_READS
 from shared.adapters.snapshots import SNAPSHOT_AFTER, Snapshot, Snapshots, StoredMessage
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class TicketLoader:
         request of the cluster would otherwise meet)."""
         for delay in CATCH_UP_DELAYS_S:
             self.behind_replica_reads += 1
+            BEHIND_REPLICA_READS.inc()
             log.debug("ticket %s: a replica is behind sequence %d; asking again",
                       ticket_id, min_seq)
             await asyncio.sleep(delay)
@@ -95,6 +97,7 @@ class TicketLoader:
         """The ticket's events as the stream's leader holds them (``STREAM.MSG.GET``,
         which only the leader answers): one request per event."""
         self.leader_reads += 1
+        LEADER_READS.inc()
         history = TicketHistory(ticket_id)
         subject = ticket_subject(ticket_id)
         seq = 0
