@@ -24,10 +24,13 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
+from shared.adapters import logcontext
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
+from shared.adapters.logcontext import TRACEPARENT
 from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED
 from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
+from shared.domain.events.codec import HEADER_EVENT_ID
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,18 @@ class EventConsumer:
 
     async def _handle_one(self, msg: Msg) -> bool:
         """Handle and ack one message (True), or nak it for a retry (False)."""
+        headers = msg.headers or {}
+        with logcontext.bound(case=self._case_of(msg), event_id=headers.get(HEADER_EVENT_ID),
+                              service=self.spec.durable.split("-")[0],
+                              trace_id=logcontext.trace_id_of(headers.get(TRACEPARENT))):
+            return await self._decode_and_handle(msg)
+
+    def _case_of(self, msg: Msg) -> str | None:
+        if self.spec.stream != self.store.stream:
+            return None
+        return ticket_of_event_subject(msg.subject)
+
+    async def _decode_and_handle(self, msg: Msg) -> bool:
         item = await (self.spec.decode or self._decode_event)(msg)
         if item is None:  # unreadable: already reported, never a crash loop
             await msg.term()

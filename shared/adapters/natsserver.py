@@ -7,10 +7,12 @@ It listens on loopback only and keeps JetStream under ``<data_dir>/nats``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,31 @@ def server_config(store_dir: Path, port: int, sync_always: bool, *,
     return "\n".join(lines) + "\n"
 
 
+# nats-server's own level tag of a line -> ours.
+SERVER_LEVELS = {"[DBG]": logging.DEBUG, "[TRC]": logging.DEBUG, "[INF]": logging.INFO,
+                 "[WRN]": logging.WARNING, "[ERR]": logging.ERROR, "[FTL]": logging.CRITICAL}
+server_log = logging.getLogger("nats-server")
+
+
+def relay_server_output(process: subprocess.Popen[bytes], log_file: Path) -> None:
+    """Keep nats-server's output in ``log_file`` (read when it fails at start) and pass each
+    line to our logging (logger ``nats-server``, at the line's level), so it takes the
+    process's log format; a thread, ending when the server closes its output."""
+
+    def relay() -> None:
+        assert process.stdout is not None
+        with open(log_file, "ab") as file:
+            for raw in process.stdout:
+                file.write(raw)
+                file.flush()
+                line = raw.decode(errors="replace").rstrip()
+                level = next((lvl for tag, lvl in SERVER_LEVELS.items() if tag in line),
+                             logging.INFO)
+                server_log.log(level, "%s", line)
+
+    threading.Thread(target=relay, name="nats-server-output", daemon=True).start()
+
+
 @dataclass
 class EmbeddedNats:
     """A nats-server child process with JetStream on ``data_dir``."""
@@ -80,14 +107,14 @@ class EmbeddedNats:
         config = self.data_dir / "nats-server.conf"
         config.write_text(server_config(self.data_dir / "jetstream", self.port, self.sync_always))
         log = self.log_file or (self.data_dir / "nats-server.log")
-        with open(log, "ab") as log_stream:
-            # A session of its own: Ctrl-C in the terminal must not stop the server
-            # before the services have drained; ticketcore stops it last.
-            self.process = subprocess.Popen(
-                [nats_server_binary(), "-c", str(config)],
-                stdout=log_stream, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        # A session of its own: Ctrl-C in the terminal must not stop the server
+        # before the services have drained; ticketcore stops it last.
+        self.process = subprocess.Popen(
+            [nats_server_binary(), "-c", str(config)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        relay_server_output(self.process, log)
         self._wait_until_ready(timeout_s, log)
         return self.url
 

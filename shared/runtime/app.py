@@ -19,6 +19,7 @@ from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
+from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.settings import Settings
 
@@ -54,6 +55,7 @@ class RunningSystem:
             return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
         install_metrics(app, self.runtime.js, self.consumers)
+        install_request_context(app)
         return app
 
     async def health(self) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -52,12 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_env() -> Settings:
+def settings_from_env(service: str | None = None) -> Settings:
+    """The settings, with logging set up as they say (``service``: the one this process
+    runs, named on every log line)."""
+    from shared.runtime.logs import configure_logging
+
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiosmtpd logs every SMTP connection at INFO; keep its warnings only.
-    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
+    configure_logging(settings.log_level, settings.log_format, service=service)
     return settings
 
 
@@ -86,7 +86,7 @@ def _up(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from shared.runtime.app import serve_forever
 
-    settings = settings_from_env()
+    settings = settings_from_env(service=args.service)
     if settings.nats.url is None:
         raise ConfigurationError("TICKETCORE_NATS__URL: required by `serve` (a service run "
                                  "alone connects to a shared NATS server; `up` embeds one)")

@@ -24,6 +24,7 @@ from shared.adapters.eventstore.records import (
     check_ticket_id,
     ticket_subject,
 )
+from shared.adapters.logcontext import TRACEPARENT, traceparent
 from shared.adapters.metrics import APPEND_CONFLICTS, count_appended
 from shared.adapters.pii import PiiVault, has_personal_fields
 from shared.domain.events import Event, encode_event
@@ -96,6 +97,9 @@ class Appender:
         }
         if causation_id:
             headers[HEADER_CAUSATION_ID] = causation_id
+        trace = traceparent()  # the work that led to the event continues in its consumers
+        if trace is not None:
+            headers[TRACEPARENT] = trace
         return ticket_subject(ticket_id, event.type_name()), headers, encode_event(event)
 
     async def _publish_with_retry(self, messages: list[Message],

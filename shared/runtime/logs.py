@@ -1,0 +1,76 @@
+"""How the processes log: plain text for people (default) or, with
+``TICKETCORE_LOG_FORMAT=json``, one JSON object per line for log collectors.
+
+A JSON line has ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` and, where the
+line was written while handling an event or a request, ``case``, ``event_id``, ``service``
+and ``trace_id`` (shared/adapters/logcontext.py); ``exception`` holds a traceback. Libraries
+that talk a lot at INFO are kept to their warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.adapters import logcontext
+from shared.runtime.metrics import ASGIApp, Receive, Scope, Send
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# INFO chatter of libraries: fontTools logs ~70 lines per invoice PDF (subsetting the
+# font), aiosmtpd ("mail.log") every SMTP connection, httpx every request.
+QUIET = ("fontTools", "mail.log", "httpx", "httpcore")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name,
+            "message": record.getMessage()}
+        line.update(logcontext.current())
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, log_format: str, *, service: str | None = None) -> None:
+    """Set up the root logger once per process; ``service`` names a process that runs one."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    if service is not None:
+        logcontext.set_process_service(service)
+
+
+class RequestContext:
+    """ASGI middleware: each request's lines carry its trace id (continued from a
+    ``traceparent`` header, else new); events it appends carry it on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(logcontext.TRACEPARENT.encode(), b"").decode("latin-1")
+        trace_id = logcontext.trace_id_of(incoming) or logcontext.new_trace_id()
+        with logcontext.bound(trace_id=trace_id):
+            await self.app(scope, receive, send)
+
+
+def install_request_context(app: FastAPI) -> None:
+    app.add_middleware(RequestContext)
