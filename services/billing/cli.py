@@ -1,7 +1,8 @@
 """Billing commands: ``billing quote``, ``billing invoice``, ``time log``, ``time void``.
 
 ``billing quote`` is offline (pure pricing). The others call the billing HTTP API as a
-technician: URL from ``--url`` or ``TICKETCORE_API_URL``, API token from ``--token`` or
+technician: URL from ``--url``, else the settings (``TICKETCORE_API_URL``, else the public URL,
+else this machine's HTTP port: where ``ticketcore up`` serves), API token from ``--token`` or
 ``TICKETCORE_API_TOKEN``.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -20,6 +20,7 @@ from typing import Any
 from services.billing.quote import QuoteInputError, parse_quote_request
 from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import Entry, price
+from shared.settings import Settings
 
 BENCH_ENTRIES = 10_000
 BENCH_RUNS = 7
@@ -58,9 +59,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _api_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("TICKETCORE_API_URL",
-                                                        "http://127.0.0.1:8000"))
-    parser.add_argument("--token", default=os.environ.get("TICKETCORE_API_TOKEN", ""))
+    parser.add_argument("--url", help="the system's HTTP address (default: TICKETCORE_API_URL, "
+                                      "else where `ticketcore up` serves)")
+    parser.add_argument("--token", help="a technician's API token (default: "
+                                        "TICKETCORE_API_TOKEN)")
+
+
+def api_address(settings: Settings) -> str:
+    """Where the running system answers, from the same settings the services read."""
+    if settings.api_url:
+        return settings.api_url.rstrip("/")
+    if settings.http.public_url:
+        return settings.http.public_url.rstrip("/")
+    host = settings.http.host
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine answers too
+        host = "127.0.0.1"
+    return f"http://{host}:{settings.http.port}"
 
 
 # -- quote --------------------------------------------------------------------------------
@@ -123,16 +137,23 @@ def _call(args: argparse.Namespace, method: str, path: str,
           body: dict[str, Any] | None = None) -> int:
     import httpx
 
-    if not args.token:
+    from shared.runtime.cli import settings_from_env
+
+    settings = settings_from_env()
+    url = (args.url or api_address(settings)).rstrip("/")
+    token = args.token or settings.api_token
+    if not token:
         print("ticketcore: give an API token (--token or TICKETCORE_API_TOKEN)",
               file=sys.stderr)
         return 2
     try:
-        response = httpx.request(method, args.url.rstrip("/") + path, json=body,
-                                 headers={"Authorization": f"Bearer {args.token}"},
-                                 timeout=30.0)
+        # Fail fast when nothing listens, as commands that talk to NATS do.
+        timeout = httpx.Timeout(30.0, connect=settings.nats.connect_timeout_s)
+        response = httpx.request(method, url + path, json=body, timeout=timeout,
+                                 headers={"Authorization": f"Bearer {token}"})
     except httpx.HTTPError as error:
-        print(f"ticketcore: cannot reach {args.url}: {error}", file=sys.stderr)
+        print(f"ticketcore: cannot reach {url}: {error or type(error).__name__}",
+              file=sys.stderr)
         return 1
     if response.status_code >= 400:
         detail = _detail(response)

@@ -4,15 +4,26 @@ through the registry (shared.runtime.registry: entry points ``ticketcore.command
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import nats.errors
 
 from shared.runtime import eventloop, natscli, registry
 from shared.settings import ConfigurationError, Settings, load_settings
+
+# What `ticketcore --help` tells its users (the docstring above is for developers).
+DESCRIPTION = """Run and operate ticketcore, the support-ticket system.
+
+`ticketcore up` starts everything on this machine. The other commands find a running
+system through the same settings as the services (TICKETCORE_HTTP__PORT,
+TICKETCORE_HTTP__PUBLIC_URL, TICKETCORE_NATS__URL, ...; `ticketcore settings` lists them all),
+so they work against `ticketcore up` without any extra setup."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"ticketcore: {error}", file=sys.stderr)
         return 2
+    except SystemNotFound as error:
+        print(f"ticketcore: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ticketcore", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ticketcore", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(title="commands")
     up = commands.add_parser("up", help="run everything: embedded NATS and all services")
     up.set_defaults(run=_up)
@@ -140,12 +155,10 @@ def event_line(recorded: Any) -> str:
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from shared.runtime.context import connect
-
     settings = settings_from_env()
 
     async def tail() -> None:
-        runtime = await connect(settings, _require_url(settings))
+        runtime = await connect_for_command(settings)
         info = await runtime.js.stream_info("TICKETS")
         start = 1 if args.from_start else info.state.last_seq + 1
         async for recorded in runtime.store.replay(start, until_end=False):
@@ -162,24 +175,52 @@ def _require_url(settings: Settings) -> str:
     return f"nats://127.0.0.1:{settings.nats.embedded_port}"
 
 
+class SystemNotFound(Exception):
+    """No NATS server answered within the connect timeout (one line for the user)."""
+
+
+async def connect_for_command(settings: Settings) -> Any:
+    """The runtime for a command, or :class:`SystemNotFound` after the connect timeout.
+    The services reconnect forever and warn each time; a command must not."""
+    from shared.runtime.context import connect
+
+    url = _require_url(settings)
+    timeout_s = settings.nats.connect_timeout_s
+    quiet = logging.getLogger("shared.runtime.context")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # no "Connection refused" every half second
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await connect(settings, url, name="ticketcore-cli")
+    except (TimeoutError, OSError, nats.errors.Error) as error:
+        raise SystemNotFound(
+            f"no NATS server answered at {url} within {timeout_s:g} s ({type(error).__name__});"
+            " is `ticketcore up` running? (TICKETCORE_NATS__URL, "
+            "TICKETCORE_NATS__CONNECT_TIMEOUT_S)") from None
+    finally:
+        quiet.setLevel(level)
+
+
 # -- ticket ------------------------------------------------------------------------------
 
 def _register_ticket(commands: argparse._SubParsersAction) -> None:
     ticket = commands.add_parser("ticket", help="look at one ticket")
     sub = ticket.add_subparsers(title="ticket commands")
-    show = sub.add_parser("show", help="state and history of a ticket")
-    show.add_argument("ticket_id")
+    show = sub.add_parser("show", help="print a ticket (state and events) as one JSON document")
+    show.add_argument("ticket_id", help="the case number")
+    show.add_argument("--as-of", metavar="TIME",
+                      help="the ticket as it was then (ISO 8601 with offset), from the log")
     show.set_defaults(run=_show_ticket)
 
 
 def _show_ticket(args: argparse.Namespace) -> int:
-    from shared.domain.pricing import running_total
-    from shared.runtime.context import connect
+    from shared.adapters.eventstore import TicketHistory
 
     settings = settings_from_env()
+    as_of = _parse_as_of(args.as_of) if args.as_of else None
 
     async def show() -> int:
-        runtime = await connect(settings, _require_url(settings))
+        runtime = await connect_for_command(settings)
         try:
             history = await runtime.store.load(args.ticket_id)
         except ValueError as error:
@@ -187,20 +228,43 @@ def _show_ticket(args: argparse.Namespace) -> int:
             return 1
         finally:
             await runtime.close()
+        if as_of is not None:  # what was recorded by then: the log keeps every step
+            history = TicketHistory(args.ticket_id, [
+                e for e in history.events if e.recorded_at and e.recorded_at <= as_of])
         if not history.events:
-            print(f"ticketcore: no ticket {args.ticket_id}", file=sys.stderr)
+            when = f" as of {args.as_of}" if as_of else ""
+            print(f"ticketcore: no ticket {args.ticket_id}{when}", file=sys.stderr)
             return 1
-        state = history.state
-        print(json.dumps({"ticket": args.ticket_id, "version": history.version,
-                          "status": state.status,
-                          "running_total": running_total(state, settings).to_json(),
-                          "state": msgspec.to_builtins(state)},
-                         indent=2, ensure_ascii=False, default=str))
-        for recorded in history.events:
-            print(event_line(recorded))
+        print(json.dumps(ticket_document(history, settings, as_of), indent=2,
+                         ensure_ascii=False, default=str))
         return 0
 
     return run_async(show)
+
+
+def _parse_as_of(value: str) -> Any:
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ConfigurationError(f"--as-of {value!r}: give an ISO 8601 time with offset, "
+                                 "e.g. 2026-11-27T17:00:00+01:00")
+    return moment
+
+
+def ticket_document(history: Any, settings: Settings, as_of: Any = None) -> dict[str, Any]:
+    """One ticket as one JSON document: its state and the events that made it."""
+    from shared.domain.pricing import running_total
+
+    state = history.state
+    return {"ticket": history.ticket_id, "as_of": as_of.isoformat() if as_of else None,
+            "version": history.version, "status": state.status,
+            "running_total": running_total(state, settings).to_json(),
+            "state": msgspec.to_builtins(state),
+            "events": [json.loads(event_line(recorded)) for recorded in history.events]}
 
 
 # -- customer ----------------------------------------------------------------------------
@@ -220,12 +284,11 @@ def _register_customer(commands: argparse._SubParsersAction) -> None:
 
 def _erase(args: argparse.Namespace) -> int:
     from shared.application.erasure import erase_ticket, tickets_of_customer
-    from shared.runtime.context import connect
 
     settings = settings_from_env()
 
     async def erase() -> int:
-        runtime = await connect(settings, _require_url(settings))
+        runtime = await connect_for_command(settings)
         try:
             tickets = ([args.ticket] if args.ticket
                        else await tickets_of_customer(runtime.store, args.email))

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="text (for people) or json (one JSON object per line, with "
                             "case, event_id, service and trace_id where they apply).")
+    api_url: str | None = Field(
+        None, description="Where `ticketcore time`/`billing invoice` reach the HTTP API "
+        "(unset: the public URL, else this machine's TICKETCORE_HTTP__PORT, as `up` serves).")
+    api_token: str | None = Field(
+        None, description="A technician's API token for those commands (secret).")
     nats: NatsSettings = NatsSettings()
     http: HttpSettings = HttpSettings()
     smtp: SmtpSettings = SmtpSettings()
