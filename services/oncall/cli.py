@@ -19,6 +19,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     now.set_defaults(run=_now)
     check = sub.add_parser("check", help="check the rota file; exit 1 if it has gaps")
     check.set_defaults(run=_check)
+    deadline = sub.add_parser(
+        "deadline", help="the SLA deadline of a request given as JSON (FILE or - for stdin)",
+        description="Reads {\"submitted_at\": \"2026-11-27T17:00:00+01:00\", \"priority\": "
+        "false, \"state\": \"BY\", \"company_holidays\": [\"2026-12-24\"], "
+        "\"reaction_minutes\": 240, \"accepted_at\": \"...\"} (all but the first two "
+        "optional); prints {\"deadline\": ..., \"clock\": \"first_response\" | "
+        "\"reaction\"}. Same calendar as the oncall service.")
+    deadline.add_argument("file", help="JSON request, '-' for standard input")
+    deadline.set_defaults(run=_deadline)
 
 
 def _parse_at(value: str | None) -> datetime:
@@ -76,3 +85,20 @@ def _check(args: argparse.Namespace) -> int:
     if not gaps:
         print("rota ok: no gaps in the weeks checked")
     return 1 if gaps else 0
+
+
+def _deadline(args: argparse.Namespace) -> int:
+    from services.oncall.deadline import DeadlineInputError, deadline_of
+
+    try:
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(args.file, encoding="utf-8") as file:
+                text = file.read()
+        answer = deadline_of(text)
+    except (DeadlineInputError, OSError) as error:
+        print(f"ticketcore: oncall deadline: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer))
+    return 0
