@@ -54,7 +54,7 @@ class RunningSystem:
             report = await self.health()
             return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-        install_metrics(app, self.runtime.js, self.consumers)
+        install_metrics(app, self.runtime.js, lambda: self.consumers)
         install_request_context(app)
         return app
 

@@ -65,20 +65,22 @@ def route_template(scope: Scope) -> str:
     return getattr(route, "path", None) or UNMATCHED
 
 
-def install_metrics(app: FastAPI, js: JetStreamContext,
-                    consumers: Iterable[EventConsumer]) -> None:
+ConsumersOf = Callable[[], Iterable[EventConsumer]]  # asked at each scrape: the current ones
+
+
+def install_metrics(app: FastAPI, js: JetStreamContext, consumers: ConsumersOf) -> None:
     """Time every request of ``app`` and serve ``/metrics`` with ``consumers``' lag."""
     app.add_middleware(RequestTiming)
     app.include_router(metrics_router(js, consumers))
 
 
-def metrics_router(js: JetStreamContext, consumers: Iterable[EventConsumer]) -> APIRouter:
+def metrics_router(js: JetStreamContext, consumers: ConsumersOf) -> APIRouter:
     router = APIRouter()
 
     @router.get("/metrics", tags=["operations"], response_class=Response,
                 summary="Prometheus metrics of this process (text format)")
     async def metrics() -> Response:
-        await read_consumer_lag(js, consumers)
+        await read_consumer_lag(js, consumers())
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return router
