@@ -93,6 +93,8 @@ class EmbeddedNats:
     port: int = 0
     sync_always: bool = True
     log_file: Path | None = None
+    # Appended to the configuration: the users and their rights (empty: no authentication).
+    authorization: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -105,7 +107,9 @@ class EmbeddedNats:
             self.port = free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "nats-server.conf"
-        config.write_text(server_config(self.data_dir / "jetstream", self.port, self.sync_always))
+        config.write_text(server_config(self.data_dir / "jetstream", self.port,
+                                        self.sync_always) + self.authorization)
+        config.chmod(0o600)  # it may hold the users' passwords
         log = self.log_file or (self.data_dir / "nats-server.log")
         # A session of its own: Ctrl-C in the terminal must not stop the server
         # before the services have drained; ticketcore stops it last.

@@ -10,17 +10,22 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import nats.js.errors
 import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from shared.adapters.consumer import EventConsumer, consumer_lag
+from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
+from shared.runtime.credentials import ADMIN, all_permissions
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
+from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,11 +35,22 @@ log = logging.getLogger(__name__)
 class RunningSystem:
     """Services with their consumers and one HTTP app, on one NATS connection."""
 
-    runtime: Runtime
+    runtime: Runtime  # the process's first connection (the only one without NATS users)
     services: list[Service]
     consumers_of: dict[str, list[EventConsumer]] = field(default_factory=dict)
+    runtimes: dict[str, Runtime] = field(default_factory=dict)  # by service name
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     embedded: EmbeddedNats | None = None
+
+    def runtime_of(self, service: Service) -> Runtime:
+        """The connection a service works on (its own NATS user where there are users)."""
+        return self.runtimes.get(service.name, self.runtime)
+
+    @property
+    def connections(self) -> list[Runtime]:
+        """Every distinct connection of the process."""
+        distinct = {id(r): r for r in [self.runtime, *self.runtimes.values()]}
+        return list(distinct.values())
 
     @property
     def consumers(self) -> list[EventConsumer]:
@@ -54,12 +70,12 @@ class RunningSystem:
             report = await self.health()
             return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-        install_metrics(app, self.runtime.js, lambda: self.consumers)
+        install_metrics(app, lambda: self.consumers)
         install_request_context(app)
         return app
 
     async def health(self) -> dict[str, object]:
-        connected = self.runtime.nc.is_connected
+        connected = all(r.nc.is_connected for r in self.connections)
         services = {service.name: await self._service_health(service)
                     for service in self.services}
         failed = [t for t in self.tasks if t.done()]
@@ -74,7 +90,7 @@ class RunningSystem:
         for consumer in self.consumers_of.get(service.name, []):
             try:
                 entry[consumer.spec.durable] = await consumer_lag(
-                    self.runtime.js, consumer.spec.stream, consumer.spec.durable)
+                    self.runtime_of(service).js, consumer.spec.stream, consumer.spec.durable)
             except Exception as error:
                 entry[consumer.spec.durable] = {"error": str(error)}
         try:
@@ -94,7 +110,8 @@ class RunningSystem:
         for task in self.tasks:
             task.cancel()
         await self.runtime.local_mail.stop()
-        await self.runtime.close()
+        for runtime in self.connections:
+            await runtime.close()
         if self.embedded is not None:
             await self.embedded.astop()
 
@@ -104,22 +121,21 @@ async def running_system(settings: Settings, names: tuple[str, ...] | None = Non
                          *, embedded_ok: bool = True,
                          http_port: int | None = None) -> AsyncIterator[RunningSystem]:
     """Start NATS (embedded unless an URL is configured), provision, start ``names``
-    (default: every registered service)."""
+    (default: every registered service).
+
+    The embedded server runs with ticketcore's NATS users (shared.runtime.credentials):
+    the streams are provisioned as ``admin`` and every service connects as its own user.
+    Against an external server each process connects as the configured user, if any."""
     names = registry.service_names() if names is None else names
-    embedded = None
-    url = settings.nats.url
-    if url is None:
-        if not embedded_ok:
-            raise ValueError("TICKETCORE_NATS__URL: required for `serve` (no embedded server)")
-        embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.nats.embedded_port,
-                                sync_always=settings.nats.sync_always)
-        url = await asyncio.to_thread(embedded.start)
+    embedded, url, passwords = await _start_nats(settings, embedded_ok)
     try:
-        runtime = await connect(settings, url, name="ticketcore-" + "+".join(names))
-        runtime.http_port = http_port if http_port is not None else settings.http.port
-        await provision(runtime.js, settings.nats.replicas)
-        services = [registry.bootstrap(name, runtime) for name in names]
-        system = RunningSystem(runtime, services, embedded=embedded)
+        runtimes = await _connect_services(settings, names, url, passwords)
+        for runtime in runtimes.values():
+            runtime.http_port = http_port if http_port is not None else settings.http.port
+        main = next(iter(runtimes.values()))
+        services = [registry.bootstrap(name, runtimes[name]) for name in names]
+        system = RunningSystem(main, services, embedded=embedded,
+                               runtimes={n: runtimes[n] for n in names})
         for service in services:
             await service.start()
             await _run_consumers(system, service)
@@ -133,9 +149,73 @@ async def running_system(settings: Settings, names: tuple[str, ...] | None = Non
         await system.stop()
 
 
+async def _start_nats(settings: Settings, embedded_ok: bool
+                      ) -> tuple[EmbeddedNats | None, str, dict[str, str] | None]:
+    """The server's URL: the configured one, or an embedded server started now with
+    ticketcore's users (their passwords: generated once into the data dir)."""
+    if settings.nats.url is not None:
+        return None, settings.nats.url, None
+    if not embedded_ok:
+        raise ValueError("TICKETCORE_NATS__URL: required for `serve` (no embedded server)")
+    passwords = ensure_passwords(settings.data_dir, all_permissions())
+    embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.nats.embedded_port,
+                            sync_always=settings.nats.sync_always,
+                            authorization=authorization_block(passwords))
+    return embedded, await asyncio.to_thread(embedded.start), passwords
+
+
+async def _connect_services(settings: Settings, names: tuple[str, ...], url: str,
+                            passwords: dict[str, str] | None) -> dict[str, Runtime]:
+    """A Runtime per service: one shared connection (no users, or the one configured
+    user of a ``serve`` process), or each service as its own user (embedded server)."""
+    if passwords is None:
+        runtime = await connect(settings, url, name="ticketcore-" + "+".join(names))
+        await _provisioned(runtime)
+        return {name: runtime for name in names} or {"": runtime}
+    admin = await connect(as_user(settings, ADMIN, passwords[ADMIN]), url,
+                          name="ticketcore-provision")
+    try:
+        await provision(admin.js, settings.nats.replicas)
+    finally:
+        await admin.close()
+    runtimes: dict[str, Runtime] = {}
+    for name in names or (ADMIN,):
+        runtime = await connect(as_user(settings, name, passwords[name]), url,
+                                name=f"ticketcore-{name}")
+        if runtimes:  # one mail catcher for the whole process
+            runtime.local_mail = next(iter(runtimes.values())).local_mail
+        runtimes[name] = runtime
+    return runtimes
+
+
+def as_user(settings: Settings, user: str, password: str) -> Settings:
+    """The settings of a connection as ``user``."""
+    nats = settings.nats.model_copy(update={"user": user, "password": SecretStr(password)})
+    return settings.model_copy(update={"nats": nats})
+
+
+async def _provisioned(runtime: Runtime) -> None:
+    """Provision the streams and shared buckets, unless this process connects as a
+    service's own user: then an operator provisions as ``admin`` (``ticketcore nats
+    provision``), and the service waits until the log exists."""
+    settings = runtime.settings
+    user = settings.nats.user
+    if user is None or user == ADMIN:
+        await provision(runtime.js, settings.nats.replicas)
+        return
+    while True:
+        try:
+            await runtime.js.stream_info(STREAM)
+            return
+        except nats.js.errors.NotFoundError:
+            log.warning("NATS: stream %s does not exist yet; waiting for `ticketcore nats "
+                        "provision` (run as admin)", STREAM)
+            await asyncio.sleep(5.0)
+
+
 async def _run_consumers(system: RunningSystem, service: Service) -> None:
     """Create (or bind) the service's durable consumers and run each in a task."""
-    runtime = system.runtime
+    runtime = system.runtime_of(service)
     consumers = system.consumers_of.setdefault(service.name, [])
     for spec in service.consumers():
         consumer = EventConsumer(

@@ -175,6 +175,20 @@ def _require_url(settings: Settings) -> str:
     return f"nats://127.0.0.1:{settings.nats.embedded_port}"
 
 
+def _as_operator_of_up(settings: Settings) -> Settings:
+    """A command run beside ``ticketcore up`` (no NATS URL, no user configured) connects
+    to its embedded server as ``admin``, with the password ``up`` generated into the data
+    dir: whoever can read that file runs the system anyway."""
+    from shared.runtime.app import as_user
+    from shared.runtime.credentials import ADMIN
+    from shared.runtime.natsconfig import PASSWORDS_FILE
+
+    passwords = settings.data_dir / PASSWORDS_FILE
+    if settings.nats.url or settings.nats.user or not passwords.exists():
+        return settings
+    return as_user(settings, ADMIN, json.loads(passwords.read_text())[ADMIN])
+
+
 class SystemNotFound(Exception):
     """No NATS server answered within the connect timeout (one line for the user)."""
 
@@ -185,6 +199,7 @@ async def connect_for_command(settings: Settings) -> Any:
     from shared.runtime.context import connect
 
     url = _require_url(settings)
+    settings = _as_operator_of_up(settings)
     timeout_s = settings.nats.connect_timeout_s
     quiet = logging.getLogger("shared.runtime.context")
     level = quiet.level

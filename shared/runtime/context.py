@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.eventstore import EventStore
 from shared.runtime.accounts import AccountStore
+from shared.runtime.credentials import inbox_prefix
 from shared.runtime.mail import LocalMail
 from shared.settings import Settings
 from shared.settings.core import nats_servers
@@ -112,8 +113,9 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
         connect_timeout=settings.nats.connect_timeout_s, allow_reconnect=True,
         max_reconnect_attempts=-1, reconnect_time_wait=0.5,
         error_cb=_log_nats_error, disconnected_cb=disconnected, reconnected_cb=reconnected,
+        **credentials_of(settings),
     )
-    log.info("NATS: connected to %s", _server_of(nc))
+    log.info("NATS: connected to %s as %s", _server_of(nc), settings.nats.user or "(no user)")
     js = nc.jetstream(timeout=10.0)
 
     async def undecodable(subject: str, seq: int, reason: str) -> None:
@@ -123,6 +125,16 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
     accounts = AccountStore.from_file(settings.accounts_file)
     return Runtime(settings=settings, nc=nc, js=js, store=store, accounts=accounts,
                    nats_url=nats_url)
+
+
+def credentials_of(settings: Settings) -> dict[str, str]:
+    """The NATS user, password and reply prefix to connect with (none: no user set).
+    Each user's replies come on its own prefix, which only it may subscribe to."""
+    user = settings.nats.user
+    if user is None:
+        return {}
+    password = settings.nats.password.get_secret_value() if settings.nats.password else ""
+    return {"user": user, "password": password, "inbox_prefix": inbox_prefix(user)}
 
 
 def _server_of(nc: NatsClient) -> str:

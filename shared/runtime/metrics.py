@@ -14,7 +14,6 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
-from nats.js import JetStreamContext
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from shared.adapters.consumer import EventConsumer, consumer_lag
@@ -68,29 +67,31 @@ def route_template(scope: Scope) -> str:
 ConsumersOf = Callable[[], Iterable[EventConsumer]]  # asked at each scrape: the current ones
 
 
-def install_metrics(app: FastAPI, js: JetStreamContext, consumers: ConsumersOf) -> None:
+def install_metrics(app: FastAPI, consumers: ConsumersOf) -> None:
     """Time every request of ``app`` and serve ``/metrics`` with ``consumers``' lag."""
     app.add_middleware(RequestTiming)
-    app.include_router(metrics_router(js, consumers))
+    app.include_router(metrics_router(consumers))
 
 
-def metrics_router(js: JetStreamContext, consumers: ConsumersOf) -> APIRouter:
+def metrics_router(consumers: ConsumersOf) -> APIRouter:
     router = APIRouter()
 
     @router.get("/metrics", tags=["operations"], response_class=Response,
                 summary="Prometheus metrics of this process (text format)")
     async def metrics() -> Response:
-        await read_consumer_lag(js, consumers())
+        await read_consumer_lag(consumers())
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
 
-async def read_consumer_lag(js: JetStreamContext, consumers: Iterable[EventConsumer]) -> None:
+async def read_consumer_lag(consumers: Iterable[EventConsumer]) -> None:
     for consumer in consumers:
         spec = consumer.spec
         try:
-            lag = await consumer_lag(js, spec.stream, spec.durable)
+            # The consumer's own connection: where services have NATS users, only the
+            # owner may read its consumer's state.
+            lag = await consumer_lag(consumer.js, spec.stream, spec.durable)
         except Exception as error:  # NATS away: the scrape still answers, lag stays stale
             log.debug("metrics: no consumer info for %s: %r", spec.durable, error)
             continue

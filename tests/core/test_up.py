@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,8 +56,11 @@ def stop(process: subprocess.Popen[str]) -> str:
     return output
 
 
-def ticketcore(*args: str, nats_port: int) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TICKETCORE_NATS__URL": f"nats://127.0.0.1:{nats_port}"}
+def ticketcore(*args: str, data_dir: Path, nats_port: int) -> subprocess.CompletedProcess[str]:
+    """A command beside `up`: it finds the embedded server by the same settings."""
+    env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
+           "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port)}
+    env.pop("TICKETCORE_NATS__URL", None)
     return subprocess.run([TICKETCORE, *args], env=env, capture_output=True, text=True,
                           timeout=60)
 
@@ -73,13 +77,25 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
     metrics = httpx.get(f"{url}/metrics", timeout=5).text
     for durable in ("ack-receipts", "oncall-requests", "billing-technician-entries"):
         assert f'ticketcore_consumer_pending{{durable="{durable}"}}' in metrics
+    # The embedded server runs with ticketcore's users: their passwords are in the data
+    # dir, readable by its owner only, and a client without them is refused.
+    users_file = tmp_path / "data" / "nats-users.json"
+    assert users_file.stat().st_mode & 0o777 == 0o600
+    admin_password = json.loads(users_file.read_text())["admin"]
     # Store a ticket through the log while it runs.
     store_script = (
         "import asyncio, nats\n"
         "from shared.adapters.eventstore import EventStore\n"
         "from tests.factories import request_submitted\n"
         "async def main():\n"
-        f"    nc = await nats.connect('nats://127.0.0.1:{nats_port}')\n"
+        "    try:\n"
+        f"        await nats.connect('nats://127.0.0.1:{nats_port}', allow_reconnect=False,\n"
+        "                           max_reconnect_attempts=0, connect_timeout=5)\n"
+        "        raise SystemExit('a client without a user was let in')\n"
+        "    except (nats.errors.Error, OSError):\n"
+        "        pass\n"
+        f"    nc = await nats.connect('nats://127.0.0.1:{nats_port}', user='admin', "
+        f"password={admin_password!r}, inbox_prefix='_INBOX_admin')\n"
         "    await EventStore(nc).append('20261126000011', "
         "[request_submitted(case_number='20261126000011')], 0)\n"
         "    await nc.close()\n"
@@ -89,14 +105,16 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
     output = stop(process)
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
+    assert admin_password not in output  # never printed into the log
     assert f"{url}/" in output  # where the web form is
     assert "created technician account 'admin'" in output
 
     # A restart keeps every ticket.
     process = start_up(tmp_path / "data", http_port, nats_port)
     wait_healthy(url, process)
-    shown = ticketcore("ticket", "show", "20261126000011", nats_port=nats_port)
-    tail = ticketcore("events", "schema", nats_port=nats_port)
+    shown = ticketcore("ticket", "show", "20261126000011", data_dir=tmp_path / "data",
+                       nats_port=nats_port)
+    tail = ticketcore("events", "schema", data_dir=tmp_path / "data", nats_port=nats_port)
     output = stop(process)
     assert shown.returncode == 0, shown.stderr
     assert '"status": "open"' in shown.stdout and "RequestSubmitted" in shown.stdout
