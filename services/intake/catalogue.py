@@ -20,6 +20,7 @@ DE: dict[str, str] = {
     "page.intro": "Mit diesem Formular können Sie (auf Wunsch rund um die Uhr) Support "
                   "anfordern oder eine Störung bzw. einen Notfall melden.",
     "page.switch": "English",
+    "page.live_status": "24/7 Live-Status",
     "required.hint": "Pflichtfelder sind mit * markiert.",
     "errors.title": "Bitte korrigieren Sie folgende Angaben:",
     # Section 1
@@ -200,6 +201,7 @@ EN: dict[str, str] = {
     "page.intro": "Use this form to request support (around the clock if you wish) or to "
                   "report a fault or an emergency.",
     "page.switch": "Deutsch",
+    "page.live_status": "24/7 live status",
     "required.hint": "Required fields are marked with *.",
     "errors.title": "Please correct the following:",
     "section.contact": "1. Contract party and contact",

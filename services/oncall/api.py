@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from services.oncall import actions
 from services.oncall.console import console_router
+from services.oncall.livestatus import live_status_router
 from services.oncall.paging import check_ack_link
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Rota, on_call_report
@@ -78,11 +80,14 @@ def _result(result: Handled) -> dict[str, Any]:
 
 
 def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
-                  entries: TechnicianEntries) -> APIRouter:
-    """All routes of the oncall service: rota, acknowledge links, the JSON actions and the
-    technician console (on the service's queue read model and time entries)."""
+                  entries: TechnicianEntries,
+                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
+    """All routes of the oncall service: rota, the public live status page (``clock`` is
+    its "now"), acknowledge links, the JSON actions and the technician console (on the
+    service's queue read model and time entries)."""
     router = APIRouter()
     _rota_routes(router, runtime, rota)
+    router.include_router(live_status_router(runtime, rota, clock))
     _ack_link_routes(router, runtime)
     _action_routes(router, runtime)
     router.include_router(console_router(runtime, board, entries))

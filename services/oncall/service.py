@@ -27,7 +27,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from services.oncall import policy
+from services.oncall.announcements import Announcements
 from services.oncall.api import oncall_router
+from services.oncall.livestatus import PATH as LIVE_STATUS_PATH
 from services.oncall.paging import Pager
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Gap, Person, Rota
@@ -82,6 +84,7 @@ class OncallService:
 
     async def start(self) -> None:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
+        await Announcements(self.runtime.js).ensure_bucket(self.settings.nats.replicas)
         await self.webhooks.ensure_stream(self.settings.nats.replicas)
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
         self.pager.mailer = await self.runtime.local_mail.mailer()
@@ -111,6 +114,7 @@ class OncallService:
         now = _now()
         person = self.rota.who_is_on_call(now, 1)
         lines = [f"technician console:    {self.runtime.public_url}/console",
+                 f"live status (public):  {self.runtime.public_url}{LIVE_STATUS_PATH}",
                  f"on call now:           {person.name} <{person.email}>" if person
                  else "on call now:           NOBODY (rota gap)"]
         if self.rota.is_default:
