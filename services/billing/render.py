@@ -22,13 +22,12 @@ from lxml import etree
 from PIL import ImageCms
 
 from shared.domain import events as ev
-from shared.domain.money import format_amount
+from shared.domain.money import format_amount, format_euro, format_percent
+from shared.domain.pricing import NO_SURCHARGE, TRAVEL_SHARE
 
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
                          autoescape=select_autoescape(["html"]))
 KIND_NAMES = {"work": "Arbeitszeit", "travel": "Fahrzeit"}
-WINDOW_NAMES = {Decimal("1.0"): "", Decimal("1.5"): " (Zuschlag 50 %)",
-                Decimal("2.0"): " (Zuschlag 100 %)"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,24 @@ class Document:
 
 
 def line_description(line: ev.InvoiceLine) -> str:
-    return KIND_NAMES[line.kind] + WINDOW_NAMES.get(line.multiplier, f" (x{line.multiplier})")
+    """What the line bills, naming the travel share and the surcharge that make its unit
+    price: "Fahrzeit (50 % des Satzes, Zuschlag 100 %)"."""
+    notes = []
+    if line.kind == "travel":
+        notes.append(f"{format_percent(TRAVEL_SHARE)} des Satzes")
+    if line.multiplier != NO_SURCHARGE:
+        notes.append(f"Zuschlag {format_percent(line.multiplier - NO_SURCHARGE)}")
+    return KIND_NAMES[line.kind] + (f" ({', '.join(notes)})" if notes else "")
+
+
+def euro(amount: str) -> str:
+    """A document's amount (the e-invoice's plain ``86.67``) as readers see it: ``86,67 €``."""
+    return format_euro(Decimal(amount))
+
+
+def percent(value: str) -> str:
+    """A document's VAT percentage (``19.00``) as readers see it: ``19 %``."""
+    return format_percent(Decimal(value) / 100)
 
 
 def document(invoice: ev.InvoiceIssued, case_number: str,
@@ -100,7 +116,7 @@ def _percent(rate: Decimal) -> str:
 
 
 def render_html(doc: Document) -> str:
-    return _TEMPLATES.get_template("invoice.html").render(doc=doc)
+    return _TEMPLATES.get_template("invoice.html").render(doc=doc, euro=euro, percent=percent)
 
 
 # -- PDF ----------------------------------------------------------------------------------
@@ -191,20 +207,21 @@ def render_pdf(doc: Document) -> bytes:
 def _pdf_table(pdf: FPDF, doc: Document) -> None:
     widths = (12, 78, 25, 35, 30)
     pdf.set_font(FONT, "B", 10)
-    for width, head in zip(widths, ("Pos.", "Leistung", "Minuten", "EUR / Stunde", "Netto EUR"),
-                           strict=True):
+    for width, head in zip(widths, ("Pos.", "Leistung", "Minuten", "Preis je Stunde",
+                                    "Netto"), strict=True):
         pdf.cell(width, 7, _printable(head), border="B", align="L" if width > 70 else "R")
     pdf.ln()
     pdf.set_font(FONT, size=10)
     for index, line in enumerate(doc.lines, start=1):
-        values = (str(index), line.description, str(line.minutes), line.hourly_price, line.net)
+        values = (str(index), line.description, str(line.minutes), euro(line.hourly_price),
+                  euro(line.net))
         for width, value in zip(widths, values, strict=True):
             pdf.cell(width, 7, _printable(value), align="L" if width > 70 else "R")
         pdf.ln()
-    for label, value in (("Summe netto", doc.net), (f"USt. {doc.vat_percent} %", doc.vat),
+    for label, value in (("Summe netto", doc.net), (f"USt. {percent(doc.vat_percent)}", doc.vat),
                          ("Gesamtbetrag", doc.gross)):
         pdf.cell(sum(widths[:4]), 7, _printable(label), align="R")
-        pdf.cell(widths[4], 7, _printable(value), align="R")
+        pdf.cell(widths[4], 7, _printable(euro(value)), align="R")
         pdf.ln()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from services.intake.terms import TERMS_DE, TERMS_EN
+
 Language = Literal["de", "en"]
 LANGUAGES: tuple[Language, ...] = ("de", "en")
 DEFAULT_LANGUAGE: Language = "de"
@@ -18,6 +20,7 @@ DE: dict[str, str] = {
     "page.intro": "Mit diesem Formular können Sie (auf Wunsch rund um die Uhr) Support "
                   "anfordern oder eine Störung bzw. einen Notfall melden.",
     "page.switch": "English",
+    "page.live_status": "24/7 Live-Status",
     "required.hint": "Pflichtfelder sind mit * markiert.",
     "errors.title": "Bitte korrigieren Sie folgende Angaben:",
     # Section 1
@@ -92,13 +95,6 @@ DE: dict[str, str] = {
     "field.commercial_customer": "Ich bin selbst Gewerbetreibender bzw. gehe meiner "
                                  "(frei-)beruflichen Tätigkeit nach bzw. handle im Auftrag des "
                                  "o. g. gewerblichen Vertragspartners.",
-    "agreement.terms": "Zur Durchführung des Supportauftrages wird ein Dienstvertrag "
-                       "vereinbart. Ohne zugrundeliegende SLA-Vereinbarung bleibt die Annahme "
-                       "des Auftrags vorbehalten. Wir berechnen je begonnene 10 Minuten auf "
-                       "Basis von EUR 130,00 je Stunde zzgl. USt.; außerhalb der Business "
-                       "Time +50 %, außerhalb der Service Time +100 % (nur bei Priorität). "
-                       "Die Verarbeitung Ihrer Daten erfolgt ausschließlich zur "
-                       "Vertragsdurchführung.",
     "submit": "Supportauftrag absenden",
     # Errors
     "error.required": "Bitte füllen Sie dieses Feld aus.",
@@ -196,6 +192,7 @@ DE: dict[str, str] = {
     "event.CustomerReplied": "Ihre Nachricht ist eingegangen",
     "event.other": "Aktualisiert",
     "time.format": "%d.%m.%Y, %H:%M Uhr",
+    **TERMS_DE,
 }
 
 EN: dict[str, str] = {
@@ -204,6 +201,7 @@ EN: dict[str, str] = {
     "page.intro": "Use this form to request support (around the clock if you wish) or to "
                   "report a fault or an emergency.",
     "page.switch": "Deutsch",
+    "page.live_status": "24/7 live status",
     "required.hint": "Required fields are marked with *.",
     "errors.title": "Please correct the following:",
     "section.contact": "1. Contract party and contact",
@@ -269,11 +267,6 @@ EN: dict[str, str] = {
     "section.agreement": "5. Order agreement",
     "field.commercial_customer": "I act commercially myself (trade or freelance) or on "
                                  "behalf of the business named above.",
-    "agreement.terms": "A service contract is agreed for this request. Without an SLA "
-                       "agreement we may still decline the order. We charge each started 10 "
-                       "minutes at EUR 130.00 per hour plus VAT; outside business time +50 %, "
-                       "outside service time +100 % (priority only). Your data is processed "
-                       "only to perform the contract.",
     "submit": "Send support request",
     "error.required": "Please fill in this field.",
     "error.not_text": "Please enter text here.",
@@ -361,6 +354,7 @@ EN: dict[str, str] = {
     "event.CustomerReplied": "Your message arrived",
     "event.other": "Updated",
     "time.format": "%d %b %Y, %H:%M (Berlin time)",
+    **TERMS_EN,
 }
 
 CATALOGUE: dict[Language, dict[str, str]] = {"de": DE, "en": EN}

@@ -40,6 +40,7 @@ from services.intake.protection import (
     secured_route_class,
 )
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
+from services.intake.terms import AGREEMENT_KEYS, HOURS_KEYS, NEXT_KEYS, terms_figures
 from services.intake.validation import SupportRequest, validate
 from shared.adapters.attachments import AttachmentNotFound
 from shared.adapters.eventstore import (
@@ -121,13 +122,18 @@ class IntakeWeb:
         response = render("form.html", language, status_code=status_code,
                           switch_url=f"/?lang={'en' if language == 'de' else 'de'}",
                           action="/", values=values or {}, errors=errors or {},
-                          form_token=form_token,
+                          form_token=form_token, terms=self._terms(language),
                           csrf=csrf_token(self.settings.secret_key, FORM_CSRF, cookie, form_token))
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=self.secure_cookies, path="/")
         response.set_cookie(LANGUAGE_COOKIE, language, samesite="lax",
                             secure=self.secure_cookies, path="/", max_age=365 * 24 * 3600)
         return response
+
+    def _terms(self, language: Language) -> dict[str, object]:
+        """The order terms with today's figures from the billing settings."""
+        return {"agreement": AGREEMENT_KEYS, "hours": HOURS_KEYS, "next": NEXT_KEYS,
+                "figures": terms_figures(self.settings, language)}
 
     async def _history(self, case_number: str, token: str) -> TicketHistory | None:
         """The ticket, if the number is valid, the token right and the ticket exists."""

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ from pydantic import BaseModel, Field
 
 from services.oncall import actions
 from services.oncall.console import console_router
+from services.oncall.console.labels import refusal_text
+from services.oncall.livestatus import live_status_router
+from services.oncall.pagetexts import TechLanguage, tech_language, words
 from services.oncall.paging import check_ack_link
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Rota, on_call_report
@@ -78,11 +82,14 @@ def _result(result: Handled) -> dict[str, Any]:
 
 
 def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
-                  entries: TechnicianEntries) -> APIRouter:
-    """All routes of the oncall service: rota, acknowledge links, the JSON actions and the
-    technician console (on the service's queue read model and time entries)."""
+                  entries: TechnicianEntries,
+                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
+    """All routes of the oncall service: rota, the public live status page (``clock`` is
+    its "now"), acknowledge links, the JSON actions and the technician console (on the
+    service's queue read model and time entries)."""
     router = APIRouter()
     _rota_routes(router, runtime, rota)
+    router.include_router(live_status_router(runtime, rota, clock))
     _ack_link_routes(router, runtime)
     _action_routes(router, runtime)
     router.include_router(console_router(runtime, board, entries))
@@ -97,50 +104,60 @@ def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
         return on_call_report(rota, _parse_at(at), runtime.settings.oncall.rota_check_weeks)
 
 
-def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, language: TechLanguage, status_code: int = 200
+          ) -> HTMLResponse:
     return HTMLResponse(
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>"
         f"<meta name='robots' content='noindex'><title>{html.escape(title)}</title></head>"
         f"<body><h1>{html.escape(title)}</h1>{body}</body></html>", status_code=status_code)
-
-
-REFUSED = {"bad_signature": "This acknowledge link is not valid (wrong or altered link).",
-           "expired": "This acknowledge link has expired."}
 
 
 def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
     secret = runtime.settings.secret_key
 
+    def language_of(technician: str) -> TechLanguage:
+        """The technician account's language; German without an account or a language."""
+        tech = runtime.accounts.technicians.get(technician)
+        return tech_language(tech.language if tech else None)
+
+    def refused(check: str, language: TechLanguage) -> HTMLResponse:
+        return _page(words(language, "refused.title"),
+                     f"<p>{html.escape(words(language, f'refused.{check}'))}</p>", language, 403)
+
     @router.get("/oncall/ack/{case}/{technician}", include_in_schema=False)
     async def confirm_page(case: str, technician: str, exp: str = "", sig: str = ""
                            ) -> HTMLResponse:
+        language = language_of(technician)
         check = check_ack_link(secret, case, technician, exp, sig)
         if check != "ok":
-            return _page("Link refused", f"<p>{REFUSED[check]}</p>", 403)
+            return refused(check, language)
         action = html.escape(f"/oncall/ack/{case}/{technician}?exp={exp}&sig={sig}")
-        return _page(f"Acknowledge page for {case}",
-                     f"<p>Technician: {html.escape(technician)}</p>"
-                     f"<form method='post' action='{action}'>"
-                     "<button type='submit'>Acknowledge: I take this ticket</button></form>")
+        who = html.escape(words(language, "confirm.technician", technician=technician))
+        button = html.escape(words(language, "confirm.button"))
+        return _page(words(language, "confirm.title", case=case),
+                     f"<p>{who}</p><form method='post' action='{action}'>"
+                     f"<button type='submit'>{button}</button></form>", language)
 
     @router.post("/oncall/ack/{case}/{technician}", include_in_schema=False)
     async def acknowledge_by_link(case: str, technician: str, exp: str = "", sig: str = ""
                                   ) -> HTMLResponse:
+        language = language_of(technician)
         check = check_ack_link(secret, case, technician, exp, sig)
         if check != "ok":
-            return _page("Link refused", f"<p>{REFUSED[check]}</p>", 403)
+            return refused(check, language)
         try:
             result = await actions.acknowledge(runtime, case, technician)
         except DomainError as error:
             status = 404 if error.code in ("unknown_ticket", "invalid_case_number") else 403
-            return _page("Not acknowledged", f"<p>{html.escape(error.message)}.</p>", status)
+            reason = refusal_text(error) if language == "de" else f"{error.message}."
+            return _page(words(language, "not_acknowledged"),
+                         f"<p>{html.escape(reason)}</p>", language, status)
         if not result.changed:
-            by = html.escape(result.state.page_acknowledged_by or "")
-            return _page("Already acknowledged",
-                         f"<p>Ticket {case} was already acknowledged by {by}. "
-                         "Nothing was changed.</p>")
-        return _page("Acknowledged", f"<p>Ticket {case} is yours. Reminders and escalation "
-                     "have stopped; the reaction deadline still runs until you respond.</p>")
+            by = result.state.page_acknowledged_by or ""
+            return _page(words(language, "already.title"), "<p>" + html.escape(
+                words(language, "already", case=case, by=by)) + "</p>", language)
+        return _page(words(language, "done.title"),
+                     f"<p>{html.escape(words(language, 'done', case=case))}</p>", language)
 
 
 def _action_routes(router: APIRouter, runtime: Runtime) -> None:

@@ -19,7 +19,7 @@ def bootstrap(runtime: Runtime) -> OncallService:
     """The oncall service; a broken rota file stops the start with the setting named."""
     settings = runtime.settings
     try:
-        rota = rota_from_settings(settings)
+        rota = rota_from_settings(settings, runtime.accounts)
     except RotaError as error:
         raise ConfigurationError(f"TICKETCORE_ONCALL__ROTA_FILE: {error}") from None
     oncall = settings.oncall

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from services.oncall.rota import RotaError, on_call_report, rota_from_settings
+from shared.runtime.accounts import AccountStore
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def _report(args: argparse.Namespace) -> dict[str, object] | None:
         print(f"ticketcore: --at: {error}", file=sys.stderr)
         return None
     try:
-        rota = rota_from_settings(settings)
+        rota = rota_from_settings(settings, AccountStore.from_file(settings.accounts_file))
     except RotaError as error:
         print(f"ticketcore: {error}", file=sys.stderr)
         return None

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from nats.js import JetStreamContext
 
+from services.oncall.pagetexts import TechLanguage, tech_language, words
 from services.oncall.policy import DeclineNotice, Page
 from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender
@@ -65,19 +66,20 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2] or "ticketcore.invalid"
 
 
-def _berlin(moment: datetime | None) -> str:
+def _berlin(moment: datetime | None, language: TechLanguage) -> str:
     if moment is None:
         return "-"
-    return moment.astimezone(BERLIN).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(BERLIN).strftime(words(language, "time"))
 
 
 def page_mail(page: Page, person: Person, settings: Settings, base_url: str) -> EmailMessage:
-    """The page mail: what, for whom, until when, and the acknowledge link."""
+    """The page mail in the person's language: what, for whom, until when, and the
+    acknowledge link."""
+    language = tech_language(person.language)
     expires = int(page.paged_at.timestamp()) + settings.oncall.ack_link_ttl_s
     ack_url = base_url + ack_path(settings.secret_key, page.case, person.id, expires)
     request = page.request
-    label = {"escalated": "PRIORITY", "renotified": f"REMINDER {page.attempt}",
-             "escalated_level": f"ESCALATION level {page.level}"}[page.reason]
+    label = words(language, f"label.{page.reason}", attempt=page.attempt, level=page.level)
     message = EmailMessage()
     message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
     message["To"] = formataddr((person.name, person.email))
@@ -86,20 +88,22 @@ def page_mail(page: Page, person: Person, settings: Settings, base_url: str) -> 
     message["Date"] = format_datetime(page.paged_at.astimezone(UTC))
     message["Auto-Submitted"] = "auto-generated"
     message["X-Priority"] = "1"
+    message["Content-Language"] = language
     status_url = base_url + status_path(settings.secret_key, page.case)
+    contact = request.contact
     message.set_content("\n".join([
-        f"Priority request {page.case}: {request.short_description}",
+        words(language, "headline", case=page.case, title=request.short_description),
         "",
-        f"Customer:  {request.contract_party.name}",
-        f"Contact:   {request.contact.full_name}, {request.contact.phone}, "
-        f"{request.contact.email}",
-        f"Reaction deadline: {_berlin(page.reaction_deadline)}",
-        f"Escalation level {page.level}, page {page.attempt + 1}",
+        words(language, "customer", name=request.contract_party.name),
+        words(language, "contact", name=contact.full_name, phone=contact.phone,
+              email=contact.email),
+        words(language, "deadline", deadline=_berlin(page.reaction_deadline, language)),
+        words(language, "level", level=page.level, number=page.attempt + 1),
         "",
-        "Acknowledge this page (stops reminders and escalation):",
+        words(language, "acknowledge"),
         ack_url,
         "",
-        f"Ticket status: {status_url}",
+        words(language, "status", url=status_url),
     ]))
     return message
 

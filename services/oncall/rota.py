@@ -7,6 +7,7 @@ The rota is a TOML file (``TICKETCORE_ONCALL__ROTA_FILE``)::
     name = "Anna Schmidt"
     email = "anna@example.com"
     webhook_url = "https://hooks.example.com/pager"    # optional
+    language = "en"                # optional: English pages (default: German)
 
     [[rotations]]
     level = 1                      # escalation level, 1 = paged first
@@ -37,6 +38,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.runtime.accounts import AccountStore
+
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -51,6 +54,7 @@ class Person:
     name: str
     email: str
     webhook_url: str | None = None
+    language: str | None = None  # "en" for English pages; otherwise they are German
 
 
 @dataclass(frozen=True)
@@ -152,11 +156,12 @@ def _uncovered(start: datetime, end: datetime,
     return [(a, b) for a, b in holes if a < b]
 
 
-def default_rota(email: str) -> Rota:
-    """Without a rota file: one "duty" person at ``email`` is on call around the clock."""
-    duty = Person(id="duty", name="Duty", email=email)
-    rotation = Rotation(level=1, people=("duty",), first_handover=datetime(2000, 1, 3, 9, 0))
-    return Rota(people={"duty": duty}, rotations={1: rotation}, is_default=True)
+def default_rota(email: str, person: Person | None = None) -> Rota:
+    """Without a rota file: ``person`` is on call around the clock; without one, a "duty"
+    person at ``email``."""
+    duty = person or Person(id="duty", name="Duty", email=email)
+    rotation = Rotation(level=1, people=(duty.id,), first_handover=datetime(2000, 1, 3, 9, 0))
+    return Rota(people={duty.id: duty}, rotations={1: rotation}, is_default=True)
 
 
 def load_rota(path: Path) -> Rota:
@@ -213,9 +218,12 @@ def _person(index: int, entry: dict[str, Any]) -> Person:
     webhook = _text(where, entry, "webhook_url", required=False) or None
     if webhook and not webhook.startswith(("http://", "https://")):
         raise RotaError(f"rota: {where}: webhook_url: must start with http:// or https://")
+    language = entry.get("language")
+    if language not in (None, "de", "en"):
+        raise RotaError(f"rota: {where}: language: 'de' or 'en' (got {language!r})")
     person_id = _text(where, entry, "id")
     return Person(id=person_id, name=_text(where, entry, "name", required=False) or person_id,
-                  email=email, webhook_url=webhook)
+                  email=email, webhook_url=webhook, language=language)
 
 
 def _level(where: str, entry: dict[str, Any]) -> int:
@@ -279,11 +287,17 @@ def _override(index: int, entry: dict[str, Any], people: dict[str, Person]) -> O
                     reason=_text(where, entry, "reason", required=False))
 
 
-def rota_from_settings(settings: Any) -> Rota:
-    """The configured rota, or the default one (support address) when none is configured."""
-    if settings.oncall.rota_file is None:
-        return default_rota(settings.inbound_mail.support_address)
-    return load_rota(settings.oncall.rota_file)
+def rota_from_settings(settings: Any, accounts: AccountStore | None = None) -> Rota:
+    """The configured rota. Without a rota file the first technician account with an
+    e-mail address is on call around the clock; without such an account the support
+    address is paged (which ticketcore reads itself: the start banner warns)."""
+    if settings.oncall.rota_file is not None:
+        return load_rota(settings.oncall.rota_file)
+    tech = accounts.first_with_email() if accounts is not None else None
+    person = None if tech is None else Person(id=tech.id, name=tech.name, email=tech.email,
+                                              webhook_url=tech.webhook_url,
+                                              language=tech.language)
+    return default_rota(settings.inbound_mail.support_address, person)
 
 
 def on_call_report(rota: Rota, at: datetime, weeks: int) -> dict[str, Any]:

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
 
 from services.oncall import policy
+from services.oncall.announcements import Announcements
 from services.oncall.api import oncall_router
+from services.oncall.livestatus import PATH as LIVE_STATUS_PATH
 from services.oncall.paging import Pager
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Gap, Person, Rota
@@ -82,6 +85,7 @@ class OncallService:
 
     async def start(self) -> None:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
+        await Announcements(self.runtime.js).ensure_bucket(self.settings.nats.replicas)
         await self.webhooks.ensure_stream(self.settings.nats.replicas)
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
         self.pager.mailer = await self.runtime.local_mail.mailer()
@@ -99,10 +103,9 @@ class OncallService:
         now = now or _now()
         self.gaps = self.rota.gaps(now, now + timedelta(weeks=self.settings.oncall
                                                         .rota_check_weeks))
-        if self.rota.is_default:
-            log.warning("no on-call rota configured (TICKETCORE_ONCALL__ROTA_FILE): "
-                        "priority pages go to %s around the clock",
-                        self.settings.inbound_mail.support_address)
+        warning = self.default_rota_warning()
+        if warning:
+            log.warning("%s", warning)
         for gap in self.gaps:
             log.warning("on-call rota gap: %s", gap.describe())
         return self.gaps
@@ -111,23 +114,41 @@ class OncallService:
         now = _now()
         person = self.rota.who_is_on_call(now, 1)
         lines = [f"technician console:    {self.runtime.public_url}/console",
+                 f"live status (public):  {self.runtime.public_url}{LIVE_STATUS_PATH}",
                  f"on call now:           {person.name} <{person.email}>" if person
                  else "on call now:           NOBODY (rota gap)"]
-        if self.rota.is_default:
-            lines.append("  (no rota file: set TICKETCORE_ONCALL__ROTA_FILE)")
+        warning = self.default_rota_warning()
+        if warning:
+            lines.append(f"  WARNING: {warning}")
         lines.extend(f"  rota gap: {gap.describe()}" for gap in self.gaps[:5])
         return lines
+
+    def default_rota_warning(self) -> str | None:
+        """What to warn of when no rota file is configured (None when one is)."""
+        if not self.rota.is_default:
+            return None
+        person = self.rota.who_is_on_call(_now(), 1)
+        if person is not None and person.email != self.settings.inbound_mail.support_address:
+            return (f"no rota file (TICKETCORE_ONCALL__ROTA_FILE): technician {person.id} "
+                    "(the first account with an e-mail) is paged around the clock")
+        return ("no rota file (TICKETCORE_ONCALL__ROTA_FILE) and no technician account with "
+                "an e-mail: priority pages go to the support address "
+                f"{self.settings.inbound_mail.support_address}, which ticketcore reads "
+                "itself - nobody will see them")
 
     # -- people ----------------------------------------------------------------------------
 
     def person(self, person_id: str) -> Person | None:
         """A paged person by id: from the rota, else from the technician accounts."""
-        if person_id in self.rota.people:
-            return self.rota.people[person_id]
         tech = self.runtime.accounts.technicians.get(person_id)
+        if person_id in self.rota.people:
+            person = self.rota.people[person_id]
+            if person.language is None and tech is not None and tech.language:
+                return replace(person, language=tech.language)  # the account's language
+            return person
         if tech is not None and tech.email:
             return Person(id=tech.id, name=tech.name, email=tech.email,
-                          webhook_url=tech.webhook_url)
+                          webhook_url=tech.webhook_url, language=tech.language)
         if person_id == policy.DUTY:  # nobody was on call: the support address is paged
             return Person(id=policy.DUTY, name="Duty",
                           email=self.settings.inbound_mail.support_address)

@@ -20,10 +20,20 @@ BERLIN = ZoneInfo("Europe/Berlin")
 Window = Literal["BT", "ST", "OT"]
 WINDOWS: tuple[Window, ...] = ("BT", "ST", "OT")
 
+# The window hours in local time (the terms on the form print these very values).
+BUSINESS_HOURS = (time(9, 0), time(18, 0))          # Mon-Fri, not on any holiday
+SERVICE_HOURS_WORKDAY = (time(7, 30), time(20, 0))  # Mon-Fri
+SERVICE_HOURS_OFF_DAY = (time(9, 0), time(18, 0))   # Sat, Sun and public holidays
+
+
+def _second_of_day(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60
+
+
 # Seconds since local midnight of each window edge.
-_BT_OPEN, _BT_CLOSE = 9 * 3600, 18 * 3600
-_ST_WEEKDAY_OPEN, _ST_WEEKDAY_CLOSE = 7 * 3600 + 30 * 60, 20 * 3600
-_ST_HOLIDAY_OPEN, _ST_HOLIDAY_CLOSE = 9 * 3600, 18 * 3600
+_BT_OPEN, _BT_CLOSE = map(_second_of_day, BUSINESS_HOURS)
+_ST_WEEKDAY_OPEN, _ST_WEEKDAY_CLOSE = map(_second_of_day, SERVICE_HOURS_WORKDAY)
+_ST_HOLIDAY_OPEN, _ST_HOLIDAY_CLOSE = map(_second_of_day, SERVICE_HOURS_OFF_DAY)
 # A window search that finds nothing in this many days has a configuration error (e.g.
 # company holidays covering years); stop instead of looping forever.
 _MAX_SEARCH_DAYS = 3 * 366

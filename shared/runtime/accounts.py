@@ -5,6 +5,7 @@
     id = "anna"
     name = "Anna Schmidt"
     email = "anna@example.com"
+    language = "en"                               # optional: pages in English (default de)
     password_hash = "$argon2id$v=19$..."          # ticketcore accounts hash-password
     token_hashes = ["sha256:9f86d08..."]          # ticketcore accounts new-token
 """
@@ -32,6 +33,15 @@ class Technician:
     password_hash: str = ""
     token_hashes: tuple[str, ...] = ()
     webhook_url: str | None = None
+    language: str | None = None  # "en": page mails and acknowledge page in English
+
+
+def _language(value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in ("de", "en"):
+        raise ValueError(f"TICKETCORE_ACCOUNTS_FILE: language: 'de' or 'en' (got {value!r})")
+    return str(value)
 
 
 def hash_password(password: str) -> str:
@@ -72,9 +82,14 @@ class AccountStore:
                 password_hash=str(entry.get("password_hash", "")),
                 token_hashes=tuple(entry.get("token_hashes", ())),
                 webhook_url=entry.get("webhook_url"),
+                language=_language(entry.get("language")),
             )
             technicians[tech.id] = tech
         return cls(technicians)
+
+    def first_with_email(self) -> Technician | None:
+        """The first technician in the file who has an e-mail address."""
+        return next((tech for tech in self.technicians.values() if tech.email), None)
 
     def by_password(self, technician_id: str, password: str) -> Technician | None:
         tech = self.technicians.get(technician_id)

@@ -91,7 +91,7 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         consumes=(Durable(STREAM, "oncall-requests"), Durable(TIMERS_STREAM, "oncall-timers"),
                   Durable(WEBHOOKS_STREAM, "oncall-webhooks")),
         # The console logs time through the same overlap check as billing.
-        keeps=("oncall_pages", "billing_technician_entries"),
+        keeps=("oncall_pages", "oncall_announcements", "billing_technician_entries"),
         reads_files=(ATTACHMENTS,),
         schedules_timers=True,
         owns_streams=(OwnStream(WEBHOOKS_STREAM, "webhooks.>"),),

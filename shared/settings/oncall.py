@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 class OnCallSettings(BaseModel):
     rota_file: Path | None = Field(
         None, description="TOML file with the on-call rota (people, rotations, overrides). "
-        "Unset: one 'duty' person at the support address is on call around the clock.")
+        "Unset: the first technician account with an e-mail is on call around the clock "
+        "(without one, the support address, with a warning).")
     renotify_after_s: int = Field(15 * 60, ge=1,
                                   description="Page again when not acknowledged after this.")
     renotify_count: int = Field(2, ge=0,

@@ -154,7 +154,7 @@ async def test_an_invoice_is_issued_rendered_and_replayed(api, store) -> None:
     second = await client.post(f"/api/tickets/{case}/invoice")
     assert second.status_code == 409  # nothing left to invoice
     html = (await client.get(f"/api/invoices/{number}.html")).text
-    assert number in html and "103.14" in html and "Muster GmbH" in html
+    assert number in html and "103,14 €" in html and "Muster GmbH" in html
     xml = (await client.get(f"/api/invoices/{number}.xml")).content
     assert facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     pdf = (await client.get(f"/api/invoices/{number}.pdf")).content

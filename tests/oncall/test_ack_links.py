@@ -52,17 +52,17 @@ async def test_forged_other_person_expired_and_reused_links(
         exp = int(time.time()) + 600
         stranger = ack_path(settings.secret_key, case, other, exp)
         refused = await http.post(stranger)
-        assert refused.status_code == 403 and "paged technician" in refused.text
+        assert refused.status_code == 403 and "alarmierte Techniker" in refused.text
         expired = ack_path(settings.secret_key, case, paged, int(time.time()) - 1)
         gone = await http.post(expired)
-        assert gone.status_code == 403 and "expired" in gone.text
+        assert gone.status_code == 403 and "abgelaufen" in gone.text
         assert "OnCallAcknowledged" not in await event_types(store, case)
 
         first = await http.post(link)
         second = await http.post(link)
 
-    assert first.status_code == 200 and "Acknowledged" in first.text
-    assert second.status_code == 200 and "already acknowledged" in second.text
+    assert first.status_code == 200 and "gehört Ihnen" in first.text
+    assert second.status_code == 200 and "bereits von" in second.text
     acks = await wait_for_event(store, case, "OnCallAcknowledged")
     assert len(acks) == 1 and acks[0].technician == paged  # type: ignore[attr-defined]
 

@@ -36,7 +36,7 @@ async def test_priority_request_on_sunday_night_pages_the_person_on_call(
     assert escalated.reaction_deadline == SUNDAY_3AM + timedelta(minutes=240)
     [page] = pages
     assert page["To"].addresses[0].addr_spec == "carla@example.com"
-    assert case in page["Subject"] and "PRIORITY" in page["Subject"]
+    assert case in page["Subject"] and "PRIORITÄT" in page["Subject"]
     assert page["Message-ID"] == f"<page-{case}-1-0@example.com>"
     assert "/oncall/ack/" in page.get_content()
 
@@ -52,7 +52,7 @@ async def test_acknowledge_stops_renotification(make_settings, store: EventStore
             async with httpx.AsyncClient(base_url=base) as http:
                 response = await http.post(ack_path_in(page))
             assert response.status_code == 200, response.text
-            assert "Acknowledged" in response.text
+            assert "Bestätigt" in response.text
             # The first reminder timer fires (about a second later) and must do nothing.
             assert await wait_until(lambda: service.timers.handled >= 1)
             types = await event_types(store, case)

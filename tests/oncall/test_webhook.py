@@ -121,7 +121,7 @@ async def test_a_down_webhook_does_not_hold_up_the_mail_and_is_retried(
     async with running_system(settings, ("oncall",)):
         await submit(store, priority=True)
         [page] = await smtp_sink.wait_for(1)
-        assert "PRIORITY" in page["Subject"]
+        assert "PRIORITÄT" in page["Subject"]
         assert receiver.calls == []
         # The endpoint comes up later; a retry reaches it.
         async with serve_on(receiver.app(), port):
@@ -163,7 +163,7 @@ async def test_a_webhook_that_cannot_be_queued_does_not_hold_up_the_mail(
         await system.runtime.js.delete_stream(WEBHOOKS_STREAM)  # queueing fails now
         await submit(store, priority=True)
         [page] = await smtp_sink.wait_for(1)
-    assert "PRIORITY" in page["Subject"]
+    assert "PRIORITÄT" in page["Subject"]
 
 
 async def test_a_webhook_given_up_is_recorded_for_operators(

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.oncall.console.labels import STATUS_LABELS, VALUE_LABELS, berlin, time_left_label
-from shared.domain.money import format_amount
+from shared.domain.money import format_euro
 from shared.runtime.responses import security_headers
 
 TEMPLATE_DIR = Path(__file__).parent.parent / "templates" / "console"
@@ -22,7 +22,7 @@ _env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=True,
 _env.filters["berlin"] = berlin
 _env.filters["time_left"] = time_left_label
 _env.filters["status"] = lambda status: STATUS_LABELS.get(status, status)
-_env.filters["amount"] = lambda amount: format_amount(amount).replace(".", ",") + " €"
+_env.filters["amount"] = format_euro
 _env.filters["multiplier"] = lambda factor: f"×{factor.normalize():f}".replace(".", ",")
 _env.filters["kind"] = lambda kind: VALUE_LABELS["kind"].get(kind, kind)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.oncall.console.actions import console_actions
+from services.oncall.console.announcements import announcement_routes
 from services.oncall.console.forms import FormError
 from services.oncall.console.labels import refusal_text
 from services.oncall.console.pages import SECURITY_HEADERS
@@ -54,6 +55,7 @@ def console_router(runtime: Runtime, board: TicketBoard,
     _login_routes(router, console)
     _page_routes(router, console)
     _action_routes(router, console)
+    announcement_routes(router, console)
     return router
 
 
