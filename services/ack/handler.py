@@ -126,7 +126,8 @@ class ReceiptHandler:
             raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
         RECEIPT_DELAY.observe(max(0.0, (self.clock() - request.at).total_seconds()))
         await self.step_hook("accepted")
-        message_id = receipt_message_id(case, self.sender.reply_to)
+        message_id = receipt_message_id(case, self.sender.reply_to,
+                                        self.sender.secret_key)
         recipient = request.contact.email
         # The first durable record right after the 250 closes the window in which a crash
         # means a resend: AckSent itself on the history loaded before sending (usually

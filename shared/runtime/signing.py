@@ -51,12 +51,15 @@ FORM_CSRF = Purpose("csrf", encoding="base64url")  # the public intake form
 CONSOLE_CSRF = Purpose("console-csrf")  # console forms, bound to the session
 LOGIN_CSRF = Purpose("console-login-csrf")  # the console's login form, before a session
 FLASH_MESSAGE = Purpose("console-flash")
+# The secret part of the Message-IDs of mails sent for a ticket: a reply naming one shows
+# that its writer received our mail (docs/mail-in.md, "Trust").
+MESSAGE_ID = Purpose("message-id", digest_bytes=12)
 # Receivers verify HMAC(secret, "<timestamp>.<body>"): no label fits into that format.
 # The webhook secret is a key of its own that signs nothing else, which separates it.
 WEBHOOK = Purpose(None, separator=b".")
 
 PURPOSES = (SESSION, STATUS_LINK, ACKNOWLEDGE_LINK, FORM_CSRF, CONSOLE_CSRF, LOGIN_CSRF,
-            FLASH_MESSAGE, WEBHOOK)
+            FLASH_MESSAGE, MESSAGE_ID, WEBHOOK)
 
 
 def sign(secret: str, purpose: Purpose, *parts: Part) -> str:

@@ -19,8 +19,16 @@ from shared.domain.casenumber import with_check_digit
 from shared.runtime.app import running_system
 from shared.runtime.links import status_path
 from shared.settings import Settings
-from tests.factories import request_submitted
-from tests.mail_in.mails import CASE, CUSTOMER, PDF, PNG, SUPPORT, reply
+from tests.mail_in.mails import (
+    CASE,
+    CUSTOMER,
+    PDF,
+    PNG,
+    SUPPORT,
+    receipt_id,
+    reply,
+    ticket_with_receipt,
+)
 from tests.support import serve_app
 
 OTHER_CASE = with_check_digit("2026112600043")
@@ -46,15 +54,17 @@ async def door(settings: Settings) -> AsyncIterator[Door]:
                 serve_app(system.http_app()) as base_url,
                 httpx.AsyncClient(base_url=base_url, timeout=10) as http):
         store = system.runtime.store
-        await store.append(CASE, [request_submitted(case_number=CASE, email=CUSTOMER)], 0)
-        await store.append(OTHER_CASE, [request_submitted(case_number=OTHER_CASE,
-                                                          email="andere@example.org")], 0)
+        await store.append(CASE, ticket_with_receipt(), 0)
+        await store.append(OTHER_CASE, ticket_with_receipt(OTHER_CASE, "andere@example.org"),
+                           0)
         yield Door(http, inbound.smtp_port, store, settings.secret_key)
 
 
 async def send(door: Door, subject: str, sender: str, *files: tuple[str, str, bytes],
                text: str = "Anbei die Datei.") -> None:
-    await aiosmtplib.send(reply(subject, sender=sender, text=text, files=files),
+    case = OTHER_CASE if OTHER_CASE in subject else CASE
+    await aiosmtplib.send(reply(subject, sender=sender, text=text, files=files,
+                                In_Reply_To=receipt_id(case)),
                           sender=sender, recipients=[SUPPORT], hostname="127.0.0.1",
                           port=door.smtp_port, start_tls=False, timeout=10)
 
@@ -108,7 +118,7 @@ async def test_wrong_token_and_foreign_files_answer_404(door: Door) -> None:
     await send(door, f"AW: [SA#{CASE}] Drucker", "fremder@example.net",
                ("quarantaene.bin", "application/octet-stream", b"not for the customer"))
     history = (await door.store.load(CASE)).events
-    assert [type(r.event) for r in history][1:] == [ev.CustomerReplied, ev.ReplyQuarantined]
+    assert [type(r.event) for r in history][2:] == [ev.CustomerReplied, ev.ReplyQuarantined]
     url = links((await door.http.get(door.status())).text)["Fehler.pdf"]
     assert (await door.http.get(url)).content == PDF
 

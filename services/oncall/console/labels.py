@@ -49,6 +49,8 @@ EVENT_TITLES = {
     "OnCallAcknowledged": "Alarm übernommen", "TechnicianResponded": "Antwort an den Kunden",
     "SlaBreached": "SLA-Frist verletzt", "CustomerReplied": "Antwort des Kunden",
     "AutoReplyRecorded": "Automatische Antwort", "ReplyQuarantined": "Mail in Quarantäne",
+    "ReplyHeld": "Mail zurückgehalten (nicht authentifiziert)",
+    "MailReleased": "Mail freigegeben", "MailDiscarded": "Mail verworfen",
     "TimeLogged": "Zeit erfasst", "TimeEntryVoided": "Zeiteintrag storniert",
     "InvoiceIssued": "Rechnung gestellt", "InvoiceCancelled": "Rechnung storniert",
     "TicketResolved": "Gelöst", "TicketReopened": "Wieder geöffnet",
@@ -64,6 +66,8 @@ FIELD_LABELS = {
     "customer_id": "Kunde", "minutes_since_submission": "Minuten seit Eingang",
     "candidate_case_number": "Vermuteter Fall", "redacted": "Zugangsdaten entfernt",
     "message_id": "Message-ID", "invoice_date": "Rechnungsdatum", "due_date": "Fällig",
+    "envelope_sender": "Absender (SMTP)", "released_by": "freigegeben von",
+    "case_number": "Auftrag",
 }
 # Words of closed vocabularies (time kind, SLA clock), never of free text.
 VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt"},
