@@ -24,6 +24,8 @@ STATUS_LABELS = {
 REFUSALS = {
     "unknown_ticket": "Dieses Ticket gibt es nicht.",
     "invalid_case_number": "Das ist keine gültige Auftragsnummer.",
+    "unknown_mail": "Diese Mail gibt es hier nicht.",
+    "no_ticket": "Bitte die Auftragsnummer angeben, der die Mail zugeordnet wird.",
     "not_awaiting_acceptance": "Das Ticket wartet nicht (mehr) auf Annahme.",
     "reason_required": "Bitte einen Grund angeben.",
     "not_paged": "Für dieses Ticket gibt es keinen Alarm zu übernehmen.",
