@@ -94,8 +94,10 @@ class ReceiptHandler:
         claim = await self.claims.claim(case, self.clock())
         if claim.record.state == "sent":  # crashed after the server took the mail
             log.info("receipt %s: already accepted by SMTP, recording AckSent", case)
-            await self._record_sent(case, claim.record.message_id, claim.record.recipient,
-                                    recorded.seq)
+            # The recipient comes from the request: the claim keeps no e-mail address
+            # (claims outlive an erasure, the log's copy is encrypted).
+            recipient = state.request.contact.email if state.request else ""
+            await self._record_sent(case, claim.record.message_id, recipient, recorded.seq)
             return
         if claim.taken_over_from is not None:
             # The load may have come from a lagging replica, and a claim stays "sending"
@@ -126,7 +128,8 @@ class ReceiptHandler:
             raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
         RECEIPT_DELAY.observe(max(0.0, (self.clock() - request.at).total_seconds()))
         await self.step_hook("accepted")
-        message_id = receipt_message_id(case, self.sender.reply_to)
+        message_id = receipt_message_id(case, self.sender.reply_to,
+                                        self.sender.secret_key)
         recipient = request.contact.email
         # The first durable record right after the 250 closes the window in which a crash
         # means a resend: AckSent itself on the history loaded before sending (usually
@@ -144,8 +147,7 @@ class ReceiptHandler:
             # over later and the receipt sent twice, so the claim must say "sent" first.
             log.error("receipt %s: recording AckSent failed (%r); marking the claim sent",
                       case, error)
-        await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id,
-                                             recipient=recipient)
+        await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id)
         await self.step_hook("marked")
         await self._record_sent(case, message_id, recipient, history.version)
 

@@ -21,6 +21,7 @@ from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.domain.redaction import shorten
 from shared.runtime.links import status_path
+from shared.runtime.signing import MESSAGE_ID, sign
 
 # The short description's limit on the form (docs/domain.md 2.2).
 SUBJECT_TEXT_LIMIT = 80
@@ -40,13 +41,16 @@ BOUNDARY = "=_receipt_alternative"
 ENCODED_WORD_BYTES = 45
 
 
-def receipt_message_id(case_number: str, support_address: str) -> str:
-    """The receipt's Message-ID, derived from the ticket alone: ``<receipt.<case>@<domain>>``.
+def receipt_message_id(case_number: str, support_address: str, secret_key: str) -> str:
+    """The receipt's Message-ID: ``<receipt.<case>.<tag>@<domain>>``.
 
     Deterministic, so a resend after a crash carries the same id (receivers and our own
-    reply matching treat it as the same mail), and replies name it in In-Reply-To."""
+    reply matching treat it as the same mail), and replies name it in In-Reply-To. The tag
+    is signed with the secret key: only who received the receipt knows the id, so a reply
+    naming it counts as evidence that its writer is the customer (docs/mail-in.md)."""
     domain = support_address.rpartition("@")[2] or "localhost"
-    return f"<receipt.{case_number}@{domain}>"
+    tag = sign(secret_key, MESSAGE_ID, "receipt", case_number)
+    return f"<receipt.{case_number}.{tag}@{domain}>"
 
 
 def next_step(request: ev.RequestSubmitted) -> NextStep:
@@ -105,7 +109,8 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
         ("Reply-To", sender.reply_to),
         ("Subject", _subject_header(subject_token(request.case_number),
                                     context["short_description"])),
-        ("Message-ID", receipt_message_id(request.case_number, sender.reply_to)),
+        ("Message-ID", receipt_message_id(request.case_number, sender.reply_to,
+                                              sender.secret_key)),
         ("Date", format_datetime(now)),
         ("Auto-Submitted", "auto-replied"),
         ("X-Auto-Response-Suppress", "All"),
@@ -186,7 +191,7 @@ def _email_message(request: ev.RequestSubmitted, sender: ReceiptSender, now: dat
                             addr_spec=request.contact.email)
     message["Reply-To"] = sender.reply_to
     message["Subject"] = f"{subject_token(case)} {context['short_description']}"
-    message["Message-ID"] = receipt_message_id(case, sender.reply_to)
+    message["Message-ID"] = receipt_message_id(case, sender.reply_to, sender.secret_key)
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"

@@ -106,7 +106,8 @@ def history_entries(history: TicketHistory, language: Language,
         key = f"event.{type(event).__name__}"
         label = text(language, key if key in DE else "event.other")
         files: tuple[AttachmentLink, ...] = ()
-        if isinstance(event, ev.CustomerReplied) and attachment_url is not None:
+        if (isinstance(event, ev.CustomerReplied) and attachment_url is not None
+                and not history.state.personal_data_erased):
             files = tuple(AttachmentLink(ref.filename or ref.sha256[:12],
                                          format_size(ref.size, language),
                                          attachment_url(ref.sha256))
@@ -119,8 +120,11 @@ def history_entries(history: TicketHistory, language: Language,
 
 def visible_attachments(history: TicketHistory) -> dict[str, ev.AttachmentRef]:
     """The files the status page offers: those of customer replies, by sha256 (the first
-    reference names the file). Quarantined mail is never offered."""
+    reference names the file). Quarantined and held mail is never offered, nor anything of
+    an erased ticket (its files are deleted)."""
     found: dict[str, ev.AttachmentRef] = {}
+    if history.state.personal_data_erased:
+        return found
     for recorded in history.events:
         if isinstance(recorded.event, ev.CustomerReplied):
             for ref in recorded.event.attachments:

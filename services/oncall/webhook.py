@@ -4,9 +4,11 @@ Every call carries::
 
     X-Ticketcore-Event-Id:  <id, the same on every retry: deduplicate on it>
     X-Ticketcore-Timestamp: <unix seconds of this try>
-    X-Ticketcore-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>
+    X-Ticketcore-Signature: v2=<hex HMAC-SHA256(secret, f"v2.{timestamp}.{event_id}.{body}")>
 
-A receiver checks the signature and the timestamp with :func:`verify_webhook_signature`.
+Everything a receiver relies on is signed: the time (against replays outside the window),
+the event id (against replays inside it: deduplicate on it) and the body. A receiver checks
+with :func:`verify_webhook_signature` (docs/webhooks.md, examples/webhook_receiver.py).
 A webhook that is down never holds up the page mail: calls are queued on the work-queue
 stream ``WEBHOOKS`` and delivered by the durable consumer ``oncall-webhooks``, so retries
 survive restarts and replicas share them.
@@ -44,23 +46,37 @@ DURABLE = "oncall-webhooks"
 SUBJECT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
-def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` of HMAC-SHA256 over ``"<timestamp>.<body>"``."""
-    return "sha256=" + sign(secret, WEBHOOK, timestamp, body)
+SCHEME = "v2"
 
 
-def verify_webhook_signature(secret: str, timestamp: str, body: bytes, signature: str,
-                             tolerance_s: float = 300.0, now: float | None = None) -> bool:
-    """True if ``signature`` was made with ``secret`` over this ``timestamp`` and ``body``
-    and the timestamp is within ``tolerance_s`` of ``now`` (replays are refused)."""
+def webhook_event_id(event_id: str) -> str:
+    """The id as sent: itself when it is a plain token, else its sha256 (never a ".", so
+    the signed ``timestamp.event_id.body`` splits one way only)."""
+    return event_id if SUBJECT_TOKEN.match(event_id) else hashlib.sha256(
+        event_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def webhook_signature(secret: str, timestamp: str, event_id: str, body: bytes) -> str:
+    """``v2=<hex>`` of HMAC-SHA256 over ``"v2.<timestamp>.<event_id>.<body>"``."""
+    return f"{SCHEME}=" + sign(secret, WEBHOOK, timestamp, event_id, body)
+
+
+def verify_webhook_signature(secret: str, timestamp: str, event_id: str, body: bytes,
+                             signature: str, tolerance_s: float = 300.0,
+                             now: float | None = None) -> bool:
+    """True if ``signature`` was made with ``secret`` over this ``timestamp``, ``event_id``
+    and ``body`` and the timestamp is within ``tolerance_s`` of ``now`` (older deliveries
+    are refused; within the window, deduplicate on the event id)."""
     try:
         sent_at = int(timestamp)
     except ValueError:
         return False
     if abs((time.time() if now is None else now) - sent_at) > tolerance_s:
         return False
+    if not SUBJECT_TOKEN.match(event_id):
+        return False
     scheme, _, hex_digest = signature.partition("=")
-    return scheme == "sha256" and verify(secret, WEBHOOK, hex_digest, timestamp, body)
+    return scheme == SCHEME and verify(secret, WEBHOOK, hex_digest, timestamp, event_id, body)
 
 
 def webhook_body(payload: dict[str, Any]) -> bytes:
@@ -121,10 +137,9 @@ class WebhookSender:
 
     async def enqueue(self, url: str, event_id: str, payload: dict[str, Any]) -> None:
         """Queue one call; returns once the job is stored (the call runs on its own)."""
-        token = event_id if SUBJECT_TOKEN.match(event_id) else hashlib.sha256(
-            event_id.encode()).hexdigest()
+        token = webhook_event_id(event_id)
         await self.js.publish(f"webhooks.{token}", _encoder.encode(
-            WebhookJob(url, event_id, payload)), stream=WEBHOOKS_STREAM,
+            WebhookJob(url, token, payload)), stream=WEBHOOKS_STREAM,
             headers={"Nats-Msg-Id": f"webhook-{token}"})
 
     def spec(self) -> ConsumerSpec:
@@ -167,9 +182,10 @@ class WebhookSender:
     async def post(self, url: str, event_id: str, body: bytes, attempt: int) -> bool:
         """One signed POST; True if the receiver answered 2xx."""
         timestamp = str(int(time.time()))
+        event_id = webhook_event_id(event_id)
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id,
                    TIMESTAMP_HEADER: timestamp,
-                   SIGNATURE_HEADER: webhook_signature(self.secret, timestamp, body)}
+                   SIGNATURE_HEADER: webhook_signature(self.secret, timestamp, event_id, body)}
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout_s)
         try:

@@ -54,6 +54,7 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
     ev.CustomerReplied: [("sender", None), ("text", None)],
     ev.AutoReplyRecorded: [("sender", None)],
     ev.ReplyQuarantined: [("sender", None), ("text", None)],
+    ev.ReplyHeld: [("sender", None), ("envelope_sender", None), ("text", None)],
     ev.AckSent: [("recipient", None)],
     ev.InvoiceIssued: [
         (f"buyer.{f}", lambda e: _is_person(e.buyer))
@@ -155,13 +156,23 @@ class PiiVault:
         self._cache[ticket_id] = (key, time.monotonic())
         return key
 
-    async def key_for_writing(self, ticket_id: str) -> bytes:
+    async def key_for_writing(self, ticket_id: str, *, existing: bool = False) -> bytes:
+        """The ticket's key, created if there is none. ``existing``: the ticket has events,
+        so its key is read first (a service that may only read keys can write then)."""
         hit, cached = self._cached(ticket_id)
         if hit and cached is not None:
             return cached
+        kv = await self._bucket()
+        if existing:
+            try:
+                key = (await kv.get(ticket_id)).value or b""
+                if key:
+                    self._cache[ticket_id] = (key, time.monotonic())
+                    return key
+            except KeyNotFoundError:
+                pass
         # Create first: most writes start a new ticket, whose key cannot exist yet, so
         # looking first would cost every new ticket a round trip for nothing.
-        kv = await self._bucket()
         key = AESGCM.generate_key(bit_length=256)
         try:
             await kv.create(ticket_id, key)
@@ -176,10 +187,11 @@ class PiiVault:
         await kv.purge(ticket_id)
         self._cache[ticket_id] = (None, time.monotonic())
 
-    async def protect(self, ticket_id: str, event: ev.Event) -> ev.Event:
+    async def protect(self, ticket_id: str, event: ev.Event, *,
+                      existing: bool = False) -> ev.Event:
         if not has_personal_fields(event):
             return event
-        key = await self.key_for_writing(ticket_id)
+        key = await self.key_for_writing(ticket_id, existing=existing)
         return transform(event, lambda path, v: encrypt_field(key, ticket_id, path, v))
 
     async def all_keys(self) -> dict[str, bytes | None]:

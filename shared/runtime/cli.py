@@ -308,7 +308,9 @@ def _erase(args: argparse.Namespace) -> int:
             tickets = ([args.ticket] if args.ticket
                        else await tickets_of_customer(runtime.store, args.email))
             erased = [t for t in tickets
-                      if await erase_ticket(runtime.store, t, by=args.by, reason=args.reason)]
+                      if await erase_ticket(
+                          runtime.store, t, by=args.by, reason=args.reason,
+                          attachments_bucket=settings.inbound_mail.attachments_bucket)]
         finally:
             await runtime.close()
         print(json.dumps({"erased_tickets": erased}))

@@ -69,9 +69,9 @@ class Rights:
 SERVICE_RIGHTS: dict[str, Rights] = {
     "intake": Rights(
         # web form and API: SubmitRequest; mail listener: AddCustomerReply,
-        # RecordAutoReply and quarantined mail.
+        # RecordAutoReply, held and quarantined mail.
         records=("RequestSubmitted", "AwaitingAcceptance", "CustomerReplied",
-                 "AutoReplyRecorded", "ReplyQuarantined"),
+                 "AutoReplyRecorded", "ReplyHeld", "ReplyQuarantined"),
         keeps=("intake_counters", "intake_idempotency"),
         seals_personal_data=True,
         stores_files=(ATTACHMENTS,),
@@ -87,7 +87,9 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         records=("PriorityEscalated", "ResponseDeadlineSet", "OnCallReNotified",
                  "OnCallEscalated", "SlaBreached", "ReceiptOverdue", "TicketAccepted",
                  "TicketDeclined", "TechnicianResponded", "OnCallAcknowledged",
-                 "TicketResolved", "TimeLogged"),
+                 "TicketResolved", "TimeLogged",
+                 # the console's held mail: released (as the customer's reply) or discarded
+                 "MailReleased", "MailDiscarded", "CustomerReplied"),
         consumes=(Durable(STREAM, "oncall-requests"), Durable(TIMERS_STREAM, "oncall-timers"),
                   Durable(WEBHOOKS_STREAM, "oncall-webhooks")),
         # The console logs time through the same overlap check as billing.

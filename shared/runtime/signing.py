@@ -51,12 +51,16 @@ FORM_CSRF = Purpose("csrf", encoding="base64url")  # the public intake form
 CONSOLE_CSRF = Purpose("console-csrf")  # console forms, bound to the session
 LOGIN_CSRF = Purpose("console-login-csrf")  # the console's login form, before a session
 FLASH_MESSAGE = Purpose("console-flash")
-# Receivers verify HMAC(secret, "<timestamp>.<body>"): no label fits into that format.
-# The webhook secret is a key of its own that signs nothing else, which separates it.
-WEBHOOK = Purpose(None, separator=b".")
+# The secret part of the Message-IDs of mails sent for a ticket: a reply naming one shows
+# that its writer received our mail (docs/mail-in.md, "Trust").
+MESSAGE_ID = Purpose("message-id", digest_bytes=12)
+# Receivers verify HMAC(secret, "v2.<timestamp>.<event id>.<body>") (docs/webhooks.md):
+# the scheme's version is the label. The webhook secret is a key of its own that signs
+# nothing else. Event ids never hold a ".", so only the body (last) is free text.
+WEBHOOK = Purpose("v2", separator=b".")
 
 PURPOSES = (SESSION, STATUS_LINK, ACKNOWLEDGE_LINK, FORM_CSRF, CONSOLE_CSRF, LOGIN_CSRF,
-            FLASH_MESSAGE, WEBHOOK)
+            FLASH_MESSAGE, MESSAGE_ID, WEBHOOK)
 
 
 def sign(secret: str, purpose: Purpose, *parts: Part) -> str:

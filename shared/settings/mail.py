@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, IPvAnyNetwork
 
 
 class SmtpSettings(BaseModel):
@@ -74,3 +74,11 @@ class InboundMailSettings(BaseModel):
     attachments_bucket: str = Field(
         "attachments", pattern=r"^[A-Za-z0-9_-]+$",
         description="JetStream object store holding reply attachments by sha256.")
+    trusted_relays: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks of the mail servers in front (e.g. 10.0.0.5/32) whose "
+        "Authentication-Results ticketcore believes; empty: none.")
+    trusted_authserv_ids: list[str] = Field(
+        default_factory=list,
+        description="authserv-ids (first word of Authentication-Results) of those mail "
+        "servers; other Authentication-Results fields are ignored.")

@@ -168,12 +168,12 @@ async def test_mails_go_out_after_an_smtp_outage(settings: Settings, store: Even
             assert len(await sink.wait_for(2)) == 2
             for request in (fresh, late):
                 [sent] = await wait_for_event(store, request.case_number, ev.AckSent)
-                assert sent.message_id == f"<receipt.{request.case_number}@example.com>"
+                assert sent.message_id.startswith(f"<receipt.{request.case_number}.")
             assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
         finally:
             sink.stop()
-    assert sorted(m["Message-ID"].split("@")[0] for m in sink.messages) == sorted(
-        f"<receipt.{r.case_number}" for r in (fresh, late))
+    assert sorted(m["Message-ID"].split("@")[0].rsplit(".", 1)[0] for m in sink.messages
+                  ) == sorted(f"<receipt.{r.case_number}" for r in (fresh, late))
     assert [f.attempt for f in failures[:3]] == [1, 2, 3]
     assert not any(f.permanent for f in failures)
     # The promise was at risk for the hour-old request only, and is flagged once.

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.ack.receipt import receipt_message_id
 from services.ack.service import DURABLE
 from shared.adapters.eventstore import STREAM, EventStore
 from shared.domain import events as ev
@@ -93,6 +94,10 @@ async def test_killed_after_marking_the_claim_before_append_sends_one_mail(
     assert sent.message_id == smtp_sink.messages[0]["Message-ID"]
 
 
+def expected_id(settings: Settings, case: str) -> str:
+    return receipt_message_id(case, settings.inbound_mail.support_address, settings.secret_key)
+
+
 async def test_killed_before_the_server_took_the_mail_sends_it_after_restart(
         settings: Settings, store: EventStore, smtp_sink: SmtpSink, tmp_path: Path) -> None:
     settings = crash_settings(settings, smtp_sink)
@@ -103,7 +108,7 @@ async def test_killed_before_the_server_took_the_mail_sends_it_after_restart(
         [sent] = await wait_for_event(store, case, ev.AckSent)
         assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     assert len(smtp_sink.messages) == 1
-    assert sent.message_id == f"<receipt.{case}@example.com>"
+    assert sent.message_id == expected_id(settings, case)
 
 
 async def test_killed_inside_the_acceptance_window_resends_with_the_same_message_id(
@@ -117,6 +122,6 @@ async def test_killed_inside_the_acceptance_window_resends_with_the_same_message
         [sent] = await wait_for_event(store, case, ev.AckSent)
         assert await consumers_idle(system.runtime.js, STREAM, [DURABLE])
     ids = {m["Message-ID"] for m in smtp_sink.messages}
-    assert len(smtp_sink.messages) == 2 and ids == {f"<receipt.{case}@example.com>"}
-    assert sent.message_id == f"<receipt.{case}@example.com>"
+    assert len(smtp_sink.messages) == 2 and ids == {expected_id(settings, case)}
+    assert sent.message_id == expected_id(settings, case)
     assert len(await events_of(store, case, ev.AckSent)) == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -49,7 +52,8 @@ def test_german_receipt_headers_and_body() -> None:
     assert mail["From"].addresses[0].addr_spec == "service@msp.example"
     assert mail["From"].addresses[0].display_name == "Muster IT Support"
     assert mail["Reply-To"] == "auftrag@msp.example"
-    assert mail["Message-ID"] == "<receipt.202611260000427@msp.example>"
+    assert re.fullmatch(r"<receipt\.202611260000427\.[0-9a-f]{24}@msp\.example>",
+                        mail["Message-ID"])
     assert mail["Auto-Submitted"] == "auto-replied"
     assert mail["X-Auto-Response-Suppress"] == "All"
     assert mail["Content-Language"] == "de"
@@ -113,9 +117,18 @@ def test_message_id_depends_only_on_the_ticket() -> None:
     first = build_receipt(request, SENDER, NOW)
     again = build_receipt(request, SENDER, datetime(2026, 11, 27, tzinfo=UTC))
     assert first["Message-ID"] == again["Message-ID"] == receipt_message_id(
-        "202611260000427", "auftrag@msp.example")
+        "202611260000427", "auftrag@msp.example", SECRET)
     other = build_receipt(request_submitted(case_number="202611260000435"), SENDER, NOW)
     assert other["Message-ID"] != first["Message-ID"]
+
+
+def test_message_id_is_unguessable_without_the_secret_key() -> None:
+    # A reply naming it is evidence that its writer got the receipt (docs/mail-in.md).
+    mine = receipt_message_id("202611260000427", "auftrag@msp.example", SECRET)
+    other_key = receipt_message_id("202611260000427", "auftrag@msp.example", "another key")
+    tag = hmac.new(SECRET.encode(), b"message-id:receipt:202611260000427",
+                   hashlib.sha256).digest()[:12].hex()
+    assert mine == f"<receipt.202611260000427.{tag}@msp.example>" != other_key
 
 
 @given(st.text(min_size=1, max_size=120))

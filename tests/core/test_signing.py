@@ -53,15 +53,23 @@ def test_status_link_token_is_the_one_in_mailed_receipts() -> None:
     assert not verify_status_token(SECRET, "2026-11-25-00043-5", expected)
 
 
-def test_webhook_signature_keeps_the_wire_format_receivers_verify() -> None:
-    body, timestamp = b'{"case":"x","\xc3\xa4":1}', "1764000000"
-    expected = "sha256=" + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body,
-                                    hashlib.sha256).hexdigest()
-    assert webhook_signature(SECRET, timestamp, body) == expected
-    assert verify_webhook_signature(SECRET, timestamp, body, expected, now=1764000010)
-    assert not verify_webhook_signature(SECRET, timestamp, body + b" ", expected,
+def test_webhook_signature_known_answer_covers_timestamp_event_id_and_body() -> None:
+    # The v2 scheme receivers verify (docs/webhooks.md), computed with hmac directly.
+    body, timestamp, event_id = b'{"case":"x","\xc3\xa4":1}', "1764000000", "page-42-1-0"
+    expected = "v2=" + hmac.new(SECRET.encode(), b"v2.1764000000.page-42-1-0." + body,
+                                hashlib.sha256).hexdigest()
+    assert webhook_signature(SECRET, timestamp, event_id, body) == expected
+    assert verify_webhook_signature(SECRET, timestamp, event_id, body, expected,
+                                    now=1764000010)
+    for changed in ((timestamp, event_id, body + b" "), (timestamp, "page-42-1-1", body),
+                    ("1764000001", event_id, body)):
+        assert not verify_webhook_signature(SECRET, *changed, expected, now=1764000010)
+    assert not verify_webhook_signature(SECRET, timestamp, event_id, body, expected[3:],
                                         now=1764000010)
-    assert not verify_webhook_signature(SECRET, timestamp, body, expected[7:], now=1764000010)
+    old_scheme = "sha256=" + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body,
+                                      hashlib.sha256).hexdigest()
+    assert not verify_webhook_signature(SECRET, timestamp, event_id, body, old_scheme,
+                                        now=1764000010)
 
 
 def test_acknowledge_links_in_sent_page_mails_keep_working() -> None:
@@ -138,8 +146,8 @@ def test_an_expiring_signature_is_checked_for_both_signature_and_time() -> None:
                           now=1999) == "bad_signature"
 
 
-def test_webhook_purpose_signs_the_bare_format() -> None:
-    assert WEBHOOK.message([b"1", b"{}"]) == b"1.{}"
+def test_webhook_purpose_signs_the_versioned_format() -> None:
+    assert WEBHOOK.message([b"1", b"id", b"{}"]) == b"v2.1.id.{}"
     assert SESSION.message(["anna", "17"]) == b"session:anna:17"
 
 

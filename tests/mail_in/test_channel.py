@@ -25,8 +25,16 @@ from shared.domain.ticket.state import fold
 from shared.runtime.accounts import AccountStore
 from shared.runtime.context import Runtime
 from shared.settings import Settings as TicketcoreSettings
-from tests.factories import request_submitted
-from tests.mail_in.mails import CASE, CUSTOMER, PDF, PNG, SUPPORT, reply
+from tests.mail_in.mails import (
+    CASE,
+    CUSTOMER,
+    PDF,
+    PNG,
+    RECEIPT_ID,
+    SUPPORT,
+    reply,
+    ticket_with_receipt,
+)
 
 MAX_BYTES = 300_000
 
@@ -42,7 +50,7 @@ async def channel(settings: TicketcoreSettings, nc: NatsClient, store: EventStor
                       nats_url="unused")
     channel = InboundMailChannel(runtime)
     await channel.start()
-    await store.append(CASE, [request_submitted(case_number=CASE, email=CUSTOMER)], 0)
+    await store.append(CASE, ticket_with_receipt(), 0)
     try:
         yield channel
     finally:
@@ -113,6 +121,7 @@ async def test_long_umlaut_subject_refolded_by_the_client_still_matches(
     # The client re-encoded the subject and split the token across encoded words and lines.
     raw = (f"From: Erika <{CUSTOMER.upper()}>\r\nTo: {SUPPORT}\r\n"
            "Message-ID: <folded@example.de>\r\n"
+           f"In-Reply-To: {RECEIPT_ID}\r\n"
            "Subject: =?UTF-8?Q?AW:_WG:_Der_Dr=C3=BCcker_im_B=C3=BCro_gr=C3=BC?=\r\n"
            " =?UTF-8?Q?n_druckt_=C3=BCberhaupt_nicht_mehr_[SA#" + CASE[:7] + "?=\r\n"
            "\t=?UTF-8?Q?" + CASE[7:] + "]_Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=\r\n"
@@ -127,7 +136,7 @@ async def test_long_umlaut_subject_refolded_by_the_client_still_matches(
 
 async def test_reply_found_by_references_when_the_token_is_gone(
         channel: InboundMailChannel, store: EventStore) -> None:
-    message = reply("AW: Drucker", In_Reply_To=f"<receipt.{CASE}@example.com>")
+    message = reply("AW: Drucker", In_Reply_To=RECEIPT_ID)
     assert (await send(channel, message)).startswith("250")
     assert fold(await events_of(store, CASE)).reply_count == 1
 
@@ -234,6 +243,7 @@ async def test_hostile_mail_gets_clean_smtp_errors_and_the_listener_keeps_workin
     assert (await send(channel, many_parts)).startswith("554")
     # Broken MIME and invalid charsets: the text is salvaged, nothing is lost or crashes.
     broken = (f"From: {CUSTOMER}\r\nSubject: =?x-invalid?q?[SA#{CASE}]?=\r\n"
+              f"In-Reply-To: {RECEIPT_ID}\r\n"
               "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
               "--nope\r\nContent-Type: text/plain; charset=\"bogus\"\r\n\r\nGr\xfc\xdfe\r\n"
               ).encode("latin-1")
@@ -282,3 +292,71 @@ async def test_any_mail_gets_a_final_answer_never_a_temporary_error(
     status = await handler.receive(b"\r\n".join(lines) + b"\r\n" + tail, CUSTOMER)
     # 451 would mean the mail could not be stored: with the log up, that is a bug.
     assert status[:3] in ("250", "552", "554"), status
+
+
+# -- trust: the customer's words need evidence (docs/mail-in.md, "Trust") -------------------
+
+
+async def test_forged_from_of_the_customer_with_a_foreign_envelope_is_held(
+        channel: InboundMailChannel, store: EventStore) -> None:
+    # The measured attack: MAIL FROM attacker@evil.example, From: the real customer; it
+    # even names the receipt. Answered 250 (nothing tells the attacker), held, not a reply.
+    forged = reply(text="Bitte überweisen Sie an DE00 1234.")
+    assert (await send(channel, forged, sender="attacker@evil.example")).startswith("250")
+    events = await events_of(store, CASE)
+    assert not any(isinstance(e, ev.CustomerReplied) for e in events)
+    [held] = [e for e in events if isinstance(e, ev.ReplyHeld)]
+    assert (held.sender, held.envelope_sender) == (CUSTOMER, "attacker@evil.example")
+    assert held.reason == "the envelope sender is not in the From address's domain"
+    assert held.text == "Bitte überweisen Sie an DE00 1234."
+    assert fold(events).pending_mails == (held,)
+
+
+async def test_a_reply_naming_no_mail_of_ours_is_held_without_a_trusted_relay(
+        channel: InboundMailChannel, store: EventStore) -> None:
+    forged_verdict = "mx.msp.example; dmarc=pass header.from=example.de"
+    message = reply(In_Reply_To="<guessed@example.com>", Authentication_Results=forged_verdict)
+    assert (await send(channel, message)).startswith("250")
+    events = await events_of(store, CASE)
+    assert [type(e) for e in events][2:] == [ev.ReplyHeld]
+
+
+@pytest.fixture
+async def relayed(settings: TicketcoreSettings, nc: NatsClient, store: EventStore
+                  ) -> AsyncIterator[InboundMailChannel]:
+    """The listener behind a mail server on 127.0.0.1 whose verdicts it trusts."""
+    inbound = settings.inbound_mail.model_copy(update={
+        "smtp_port": free_port(), "support_address": SUPPORT,
+        "trusted_relays": ["127.0.0.1/32"], "trusted_authserv_ids": ["mx.msp.example"]})
+    runtime = Runtime(settings=settings.model_copy(update={"inbound_mail": inbound}), nc=nc,
+                      js=nc.jetstream(), store=store, accounts=AccountStore(),
+                      nats_url="unused")
+    channel = InboundMailChannel(runtime)
+    await channel.start()
+    await store.append(CASE, ticket_with_receipt(), 0)
+    try:
+        yield channel
+    finally:
+        await channel.stop()
+
+
+@pytest.mark.parametrize(("verdicts", "attached"), [
+    (["mx.msp.example; dkim=pass header.d=example.de; dmarc=pass header.from=example.de"],
+     True),
+    (["mx.msp.example 1; dmarc=pass (p=reject) header.from=example.de"], True),
+    (["mx.msp.example; dmarc=fail header.from=example.de"], False),
+    (["mx.msp.example; spf=pass smtp.mailfrom=kunde@example.de"], False),
+    (["other.example; dmarc=pass header.from=example.de"], False),  # not our relay's
+    # Only the topmost field is the relay's own: one further down was in the mail already.
+    (["mx.msp.example; dmarc=fail header.from=example.de",
+      "mx.msp.example; dmarc=pass header.from=example.de"], False),
+])
+async def test_a_trusted_relays_dmarc_pass_authenticates_a_reply(
+        relayed: InboundMailChannel, store: EventStore, verdicts: list[str],
+        attached: bool) -> None:
+    message = reply(In_Reply_To="<elsewhere@example.de>")
+    for verdict in verdicts:
+        message["Authentication-Results"] = verdict
+    assert (await send(relayed, message)).startswith("250")
+    events = await events_of(store, CASE)
+    assert [type(e) for e in events][2:] == [ev.CustomerReplied if attached else ev.ReplyHeld]

@@ -11,16 +11,26 @@ from dataclasses import dataclass
 import aiosmtplib
 import httpx
 import pytest
+from nats.js import JetStreamContext
 
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import free_port
+from shared.application.erasure import erase_ticket
 from shared.domain import events as ev
 from shared.domain.casenumber import with_check_digit
 from shared.runtime.app import running_system
 from shared.runtime.links import status_path
 from shared.settings import Settings
-from tests.factories import request_submitted
-from tests.mail_in.mails import CASE, CUSTOMER, PDF, PNG, SUPPORT, reply
+from tests.mail_in.mails import (
+    CASE,
+    CUSTOMER,
+    PDF,
+    PNG,
+    SUPPORT,
+    receipt_id,
+    reply,
+    ticket_with_receipt,
+)
 from tests.support import serve_app
 
 OTHER_CASE = with_check_digit("2026112600043")
@@ -46,15 +56,17 @@ async def door(settings: Settings) -> AsyncIterator[Door]:
                 serve_app(system.http_app()) as base_url,
                 httpx.AsyncClient(base_url=base_url, timeout=10) as http):
         store = system.runtime.store
-        await store.append(CASE, [request_submitted(case_number=CASE, email=CUSTOMER)], 0)
-        await store.append(OTHER_CASE, [request_submitted(case_number=OTHER_CASE,
-                                                          email="andere@example.org")], 0)
+        await store.append(CASE, ticket_with_receipt(), 0)
+        await store.append(OTHER_CASE, ticket_with_receipt(OTHER_CASE, "andere@example.org"),
+                           0)
         yield Door(http, inbound.smtp_port, store, settings.secret_key)
 
 
 async def send(door: Door, subject: str, sender: str, *files: tuple[str, str, bytes],
                text: str = "Anbei die Datei.") -> None:
-    await aiosmtplib.send(reply(subject, sender=sender, text=text, files=files),
+    case = OTHER_CASE if OTHER_CASE in subject else CASE
+    await aiosmtplib.send(reply(subject, sender=sender, text=text, files=files,
+                                In_Reply_To=receipt_id(case)),
                           sender=sender, recipients=[SUPPORT], hostname="127.0.0.1",
                           port=door.smtp_port, start_tls=False, timeout=10)
 
@@ -108,7 +120,7 @@ async def test_wrong_token_and_foreign_files_answer_404(door: Door) -> None:
     await send(door, f"AW: [SA#{CASE}] Drucker", "fremder@example.net",
                ("quarantaene.bin", "application/octet-stream", b"not for the customer"))
     history = (await door.store.load(CASE)).events
-    assert [type(r.event) for r in history][1:] == [ev.CustomerReplied, ev.ReplyQuarantined]
+    assert [type(r.event) for r in history][2:] == [ev.CustomerReplied, ev.ReplyQuarantined]
     url = links((await door.http.get(door.status())).text)["Fehler.pdf"]
     assert (await door.http.get(url)).content == PDF
 
@@ -139,3 +151,47 @@ async def test_redacted_reply_says_so_on_the_status_page(door: Door) -> None:
     page = await door.http.get(door.status())
     assert "Zugangsdaten (z. B. ein Passwort) wurden vor dem Speichern entfernt" in page.text
     assert "Xy9!abc" not in page.text
+
+
+async def raw_bytes(js: JetStreamContext, stream: str) -> bytes:
+    """Every message body a stream still holds, as stored (chunks of deleted objects are
+    purged, not merely marked)."""
+    info = await js.stream_info(stream)
+    if info.state.messages == 0:
+        return b""
+    sub = await js.subscribe(">", stream=stream, ordered_consumer=True)
+    found = b""
+    try:
+        while True:
+            msg = await sub.next_msg(timeout=10)
+            found += msg.data or b""
+            if msg.metadata.num_pending == 0:
+                return found
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_after_erasure_the_files_are_gone_and_no_longer_listed(door: Door) -> None:
+    secret_file = b"Kontoauszug Erika Mustermann, IBAN DE02 1203 0000 0000 2020 51"
+    await send(door, f"AW: [SA#{CASE}] Drucker", CUSTOMER,
+               ("kontoauszug-mustermann.pdf", "application/pdf", secret_file),
+               ("Fehler.pdf", "application/pdf", PDF))
+    # The other customer sent the same PDF bytes: their copy must survive.
+    await send(door, f"AW: [SA#{OTHER_CASE}] Server", "andere@example.org",
+               ("auch.pdf", "application/pdf", PDF))
+    before = links((await door.http.get(door.status())).text)
+    assert set(before) == {"kontoauszug-mustermann.pdf", "Fehler.pdf"}
+
+    assert await erase_ticket(door.store, CASE, by="dsb@msp.example")
+
+    page = await door.http.get(door.status())
+    assert page.status_code == 200
+    assert links(page.text) == {} and "kontoauszug" not in page.text
+    for url in before.values():
+        assert (await door.http.get(url)).status_code == 404
+    objects = await door.store.js.object_store("attachments")
+    names = {info.name for info in await objects.list(ignore_deletes=True)}
+    assert hashlib.sha256(secret_file).hexdigest() not in names
+    assert secret_file not in await raw_bytes(door.store.js, "OBJ_attachments")
+    other = links((await door.http.get(door.status(OTHER_CASE))).text)
+    assert (await door.http.get(other["auch.pdf"])).content == PDF

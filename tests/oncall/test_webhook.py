@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
@@ -31,22 +37,28 @@ SECRET = "webhook-secret-for-tests"
 
 
 def test_signature_verifies_and_refuses_tampering() -> None:
-    body, now = b'{"ticket": "1"}', 1_800_000_000
-    signature = webhook_signature(SECRET, str(now), body)
-    assert verify_webhook_signature(SECRET, str(now), body, signature, now=now + 10)
-    assert not verify_webhook_signature(SECRET, str(now), body + b" ", signature, now=now)
-    assert not verify_webhook_signature("other-secret", str(now), body, signature, now=now)
-    assert not verify_webhook_signature(SECRET, str(now + 1), body, signature, now=now)
-    assert not verify_webhook_signature(SECRET, str(now), body, signature, now=now + 301)
-    assert not verify_webhook_signature(SECRET, "yesterday", body, signature, now=now)
+    body, now, event = b'{"ticket": "1"}', 1_800_000_000, "page-1-1-0"
+    signature = webhook_signature(SECRET, str(now), event, body)
+    assert verify_webhook_signature(SECRET, str(now), event, body, signature, now=now + 10)
+    assert not verify_webhook_signature(SECRET, str(now), event, body + b" ", signature,
+                                        now=now)
+    assert not verify_webhook_signature(SECRET, str(now), "page-1-1-1", body, signature,
+                                        now=now)
+    assert not verify_webhook_signature("other-secret", str(now), event, body, signature,
+                                        now=now)
+    assert not verify_webhook_signature(SECRET, str(now + 1), event, body, signature, now=now)
+    assert not verify_webhook_signature(SECRET, str(now), event, body, signature,
+                                        now=now + 301)
+    assert not verify_webhook_signature(SECRET, "yesterday", event, body, signature, now=now)
 
 
 @given(body=st.binary(max_size=200), timestamp=st.text(max_size=20),
-       signature=st.text(max_size=80))
-def test_random_signatures_are_refused(body: bytes, timestamp: str, signature: str) -> None:
-    assert not verify_webhook_signature(SECRET, timestamp, body, signature,
+       event=st.text(max_size=20), signature=st.text(max_size=80))
+def test_random_signatures_are_refused(body: bytes, timestamp: str, event: str,
+                                       signature: str) -> None:
+    assert not verify_webhook_signature(SECRET, timestamp, event, body, signature,
                                         now=time.time()) or (
-        signature == webhook_signature(SECRET, timestamp, body))
+        signature == webhook_signature(SECRET, timestamp, event, body))
 
 
 @dataclass
@@ -64,7 +76,8 @@ class Receiver:
         async def hook(request: Request) -> Response:
             body = await request.body()
             valid = verify_webhook_signature(
-                self.secret, request.headers.get("x-ticketcore-timestamp", ""), body,
+                self.secret, request.headers.get("x-ticketcore-timestamp", ""),
+                request.headers.get("x-ticketcore-event-id", ""), body,
                 request.headers.get("x-ticketcore-signature", ""), tolerance_s=300)
             self.calls.append({"valid": valid, "body": json.loads(body),
                                "event_id": request.headers.get("x-ticketcore-event-id")})
@@ -216,3 +229,55 @@ async def test_an_unreadable_webhook_job_is_recorded_and_leaves_the_queue(
         queued = (await js.stream_info(WEBHOOKS_STREAM)).state.messages
     assert entry is not None and b"unreadable webhook job" in (entry.value or b"")
     assert queued == 0  # terminated, not redelivered in a loop
+
+
+def example_receiver_module() -> ModuleType:
+    """examples/webhook_receiver.py, loaded as an integrator would run it."""
+    path = Path(__file__).parents[2] / "examples" / "webhook_receiver.py"
+    spec = importlib.util.spec_from_file_location("webhook_receiver_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_and_tampering(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    example = example_receiver_module()
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
+    handled: list[dict[str, object]] = []
+    deliveries: list[tuple[dict[str, str], bytes]] = []
+
+    class Recording(example.Receiver):  # type: ignore[name-defined, misc]
+        def check(self, headers: Any, body: bytes) -> tuple[int, str]:
+            deliveries.append((dict(headers.items()), body))
+            return super().check(headers, body)  # type: ignore[no-any-return]
+
+    receiver = Recording(settings.oncall.webhook_secret, handled.append)
+    server = receiver.server("127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        async with running_system(settings, ("oncall",)):
+            case = await submit(store, priority=True)
+            assert await wait_until(lambda: len(handled) >= 1)
+        [(headers, body)] = deliveries
+        url = f"http://127.0.0.1:{port}/hook"
+        async with httpx.AsyncClient(timeout=10) as http:
+            replayed = await http.post(url, content=body, headers=headers)
+            tampered = await http.post(url, content=body.replace(b'"level": 1', b'"level": 2'),
+                                       headers=headers)
+            other_id = await http.post(url, content=body, headers={
+                **headers, "X-Ticketcore-Event-Id": f"page-{case}-1-9"})
+            receiver.clock = lambda: time.time() + 301  # the same call, too late
+            late = await http.post(url, content=body, headers={
+                **headers, "X-Ticketcore-Event-Id": f"page-{case}-1-0"})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [h["case_number"] for h in handled] == [case]  # acted on once
+    assert (replayed.status_code, replayed.json()["result"]) == (200, "duplicate, ignored")
+    assert (tampered.status_code, tampered.json()["result"]) == (401, "bad signature")
+    assert (other_id.status_code, other_id.json()["result"]) == (401, "bad signature")
+    assert (late.status_code, late.json()["result"]) == (401, "outside the replay window")

@@ -2,12 +2,15 @@
 
 - a reply from an address the ticket knows -> ``CustomerReplied`` on that ticket;
 - an automatic mail (out-of-office, bounce) about a ticket -> ``AutoReplyRecorded`` there;
+- the ticket's address but not authenticated enough (docs/mail-in.md, "Trust") ->
+  ``ReplyHeld`` on that ticket, for a technician to release or discard;
 - a known ticket but a sender it does not know -> ``ReplyQuarantined`` on that ticket;
 - anything else (no number, a mistyped or unknown number) -> ``ReplyQuarantined`` on a
   quarantine entry of its own (ticket id ``Q<hash>``), for a technician to decide.
 
 These rules are the decider's (``FileMail``, ``QuarantineMail`` in shared/domain/ticket);
-this adapter parses, redacts, stores the files and runs the command.
+this adapter parses, redacts, stores the files, gathers the evidence of who sent the mail
+(envelope sender, references, a trusted relay's verdicts) and runs the command.
 
 Nothing here sends mail. The event id is derived from the mail, so an MTA delivering the same
 mail again does not add it twice.
@@ -23,6 +26,7 @@ from typing import Any, Literal
 
 import msgspec.structs
 
+from services.intake.mail.evidence import evidence
 from services.intake.mail.match import (
     event_id,
     mail_key,
@@ -45,7 +49,7 @@ log = logging.getLogger(__name__)
 # Events must fit in one NATS message: longer text is kept in full as an attachment.
 MAX_EVENT_TEXT = 32_000
 MAX_SUBJECT = 998
-Kind = Literal["reply", "auto_reply", "quarantine_on_ticket", "quarantine"]
+Kind = Literal["reply", "auto_reply", "held", "quarantine_on_ticket", "quarantine"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def outcome_of(event: ev.Event, ticket_id: str, mail_event_id: str, *,
         return Outcome("reply", ticket_id, mail_event_id)
     if isinstance(event, ev.AutoReplyRecorded):
         return Outcome("auto_reply", ticket_id, mail_event_id, event.reason)
+    if isinstance(event, ev.ReplyHeld):
+        return Outcome("held", ticket_id, mail_event_id, event.reason)
     assert isinstance(event, ev.ReplyQuarantined)
     kind: Kind = "quarantine" if quarantine_entry else "quarantine_on_ticket"
     return Outcome(kind, ticket_id, mail_event_id, event.reason)
@@ -99,7 +105,8 @@ class InboundMailHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        status = await self.receive(bytes(envelope.content), envelope.mail_from)
+        peer = session.peer[0] if isinstance(session.peer, tuple) else None
+        status = await self.receive(bytes(envelope.content), envelope.mail_from, peer=peer)
         if self.lmtp:  # LMTP answers once per accepted recipient
             return "\r\n".join([status] * max(1, len(envelope.rcpt_tos)))
         return status
@@ -110,8 +117,10 @@ class InboundMailHandler:
 
     # -- one mail -------------------------------------------------------------------------
 
-    async def receive(self, raw: bytes, envelope_sender: str | None) -> str:
-        """Parse and file one mail; return the SMTP status. Never raises."""
+    async def receive(self, raw: bytes, envelope_sender: str | None, *,
+                      peer: str | None = None) -> str:
+        """Parse and file one mail (``peer``: the sending server's IP address); return the
+        SMTP status. Never raises."""
         try:
             mail = parse_mail(raw, envelope_sender, self.limits)
         except MailRefused as refused:
@@ -121,7 +130,8 @@ class InboundMailHandler:
             log.exception("inbound mail could not be parsed")
             return "554 5.6.0 Message could not be parsed"
         try:
-            outcome = await self.deliver(mail, raw)
+            outcome = await self.deliver(mail, raw, envelope_sender=envelope_sender,
+                                         peer=peer)
         except Exception:  # the log is unreachable: the sending MTA will retry
             log.exception("inbound mail could not be stored")
             return "451 4.3.0 Could not store the message, please try again later"
@@ -129,14 +139,18 @@ class InboundMailHandler:
                  outcome.ticket_id, outcome.reason)
         return "250 2.0.0 Message accepted"
 
-    async def deliver(self, mail: InboundMail, raw: bytes) -> Outcome:
+    async def deliver(self, mail: InboundMail, raw: bytes, *,
+                      envelope_sender: str | None = None, peer: str | None = None) -> Outcome:
         """Append the one event this mail becomes (idempotent by the mail's id): the
         decider's FileMail on the ticket it names, else QuarantineMail on an entry of its
         own."""
         key = mail_key(mail.message_id, mail.sender, raw)
         mail_event_id = event_id(key)
         match = match_case(mail.subject, mail.reference_ids)
-        received = await self._content(mail)
+        received = msgspec.structs.replace(
+            await self._content(mail), mail_id=mail_event_id,
+            **evidence(mail, envelope_sender, peer, self.settings.trusted_relays,
+                       self.settings.trusted_authserv_ids))
         if match.case_number is not None:
             try:
                 return await self._file_on_ticket(match.case_number, received, mail_event_id)

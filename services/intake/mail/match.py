@@ -23,7 +23,9 @@ REPLY_PREFIX = re.compile(
 )
 # Tolerates spaces a client may have put in while re-wrapping; the check digit decides.
 CASE_TOKEN = re.compile(r"\[\s*SA\s*#\s*(\d[\d ]{0,40}?)\s*\]", re.IGNORECASE)
-RECEIPT_MESSAGE_ID = re.compile(r"^<?\s*receipt\.(\d{1,40})@[^<>\s]+>?$", re.IGNORECASE)
+# Receipts name the case, then (since Message-IDs are evidence) a signed tag.
+RECEIPT_MESSAGE_ID = re.compile(r"^<?\s*receipt\.(\d{1,40})(?:\.[0-9a-f]{1,64})?@[^<>\s]+>?$",
+                                re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ class InboundMail:
     files: tuple[MailFile, ...] = ()
     auto_reply: str | None = None  # why it is an automatic mail, if it is one
     defects: tuple[str, ...] = field(default=())
+    # The Authentication-Results fields, topmost (the last relay's) first.
+    authentication_results: tuple[str, ...] = ()
 
 
 def check_header_section(raw: bytes, limits: MailLimits) -> None:
@@ -107,6 +109,7 @@ def parse_mail(raw: bytes, envelope_sender: str | None = None, limits: MailLimit
         auto_reply=auto_reply_reason(message, sender, subject, envelope_sender,
                                      header=_header),
         defects=tuple(defects),
+        authentication_results=_all_headers(message, "Authentication-Results"),
     )
 
 
@@ -124,6 +127,17 @@ def _header(message: Message, name: str) -> str:
             except Exception:
                 return clean_text(str(raw_value))
     return ""
+
+
+def _all_headers(message: Message, name: str) -> tuple[str, ...]:
+    """Every value of a header field, in order (malformed ones skipped)."""
+    values = []
+    for value in message.get_all(name) or []:
+        try:
+            values.append(" ".join(clean_text(str(value)).split()))
+        except Exception:
+            continue
+    return tuple(values[:20])
 
 
 def _addresses(message: Message, name: str) -> list[str]:

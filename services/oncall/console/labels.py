@@ -24,6 +24,8 @@ STATUS_LABELS = {
 REFUSALS = {
     "unknown_ticket": "Dieses Ticket gibt es nicht.",
     "invalid_case_number": "Das ist keine gültige Auftragsnummer.",
+    "unknown_mail": "Diese Mail gibt es hier nicht.",
+    "no_ticket": "Bitte die Auftragsnummer angeben, der die Mail zugeordnet wird.",
     "not_awaiting_acceptance": "Das Ticket wartet nicht (mehr) auf Annahme.",
     "reason_required": "Bitte einen Grund angeben.",
     "not_paged": "Für dieses Ticket gibt es keinen Alarm zu übernehmen.",
@@ -49,6 +51,8 @@ EVENT_TITLES = {
     "OnCallAcknowledged": "Alarm übernommen", "TechnicianResponded": "Antwort an den Kunden",
     "SlaBreached": "SLA-Frist verletzt", "CustomerReplied": "Antwort des Kunden",
     "AutoReplyRecorded": "Automatische Antwort", "ReplyQuarantined": "Mail in Quarantäne",
+    "ReplyHeld": "Mail zurückgehalten (nicht authentifiziert)",
+    "MailReleased": "Mail freigegeben", "MailDiscarded": "Mail verworfen",
     "TimeLogged": "Zeit erfasst", "TimeEntryVoided": "Zeiteintrag storniert",
     "InvoiceIssued": "Rechnung gestellt", "InvoiceCancelled": "Rechnung storniert",
     "TicketResolved": "Gelöst", "TicketReopened": "Wieder geöffnet",
@@ -64,6 +68,8 @@ FIELD_LABELS = {
     "customer_id": "Kunde", "minutes_since_submission": "Minuten seit Eingang",
     "candidate_case_number": "Vermuteter Fall", "redacted": "Zugangsdaten entfernt",
     "message_id": "Message-ID", "invoice_date": "Rechnungsdatum", "due_date": "Fällig",
+    "envelope_sender": "Absender (SMTP)", "released_by": "freigegeben von",
+    "case_number": "Auftrag",
 }
 # Words of closed vocabularies (time kind, SLA clock), never of free text.
 VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt"},

@@ -16,6 +16,7 @@ from services.oncall.console.actions import console_actions
 from services.oncall.console.announcements import announcement_routes
 from services.oncall.console.forms import FormError
 from services.oncall.console.labels import refusal_text
+from services.oncall.console.mail import mail_routes
 from services.oncall.console.pages import SECURITY_HEADERS
 from services.oncall.console.sessions import (
     FLASH_COOKIE,
@@ -31,6 +32,7 @@ from services.oncall.console.views import (
     time_defaults,
 )
 from services.oncall.console.web import Console
+from services.oncall.heldmail import QUARANTINE_ENTRY
 from services.oncall.readmodel import TicketBoard
 from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
@@ -56,6 +58,7 @@ def console_router(runtime: Runtime, board: TicketBoard,
     _page_routes(router, console)
     _action_routes(router, console)
     announcement_routes(router, console)
+    mail_routes(router, console)
     return router
 
 
@@ -113,6 +116,8 @@ def _page_routes(router: APIRouter, console: Console) -> None:
         case = case.strip().replace(" ", "")
         if is_valid_case_number(case):
             return RedirectResponse(f"/console/tickets/{case}", status_code=303)
+        if QUARANTINE_ENTRY.match(case):  # a quarantine entry: its mail
+            return RedirectResponse(f"/console/mail/{case}", status_code=303)
         return console.not_found(request, "Das ist keine gültige Auftragsnummer.")
 
     @router.get("/tickets/{case}")

@@ -61,7 +61,8 @@ class Appender:
         pending = [e if isinstance(e, PendingEvent) else PendingEvent(e) for e in events]
         if not pending:
             return expected_version
-        stored = [await self._protect(ticket_id, p) for p in pending]
+        stored = [await self._protect(ticket_id, p, existing=expected_version > 0)
+                  for p in pending]
         messages = [self._message(ticket_id, p, causation_id) for p in stored]
         messages[0][1]["Nats-Expected-Last-Subject-Sequence"] = str(expected_version)
         messages[0][1]["Nats-Expected-Last-Subject-Sequence-Subject"] = ticket_subject(ticket_id)
@@ -80,11 +81,12 @@ class Appender:
             return last
         return await self._resolve_refusal(ticket_id, pending, expected_version, error)
 
-    async def _protect(self, ticket_id: str, pending: PendingEvent) -> PendingEvent:
+    async def _protect(self, ticket_id: str, pending: PendingEvent, *,
+                       existing: bool) -> PendingEvent:
         if self.vault is None or not has_personal_fields(pending.event):
             return pending
-        return PendingEvent(await self.vault.protect(ticket_id, pending.event),
-                            pending.event_id)
+        return PendingEvent(await self.vault.protect(ticket_id, pending.event,
+                                                     existing=existing), pending.event_id)
 
     @staticmethod
     def _message(ticket_id: str, pending: PendingEvent, causation_id: str | None) -> Message:

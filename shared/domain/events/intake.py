@@ -84,6 +84,8 @@ class CustomerReplied(Event, tag=True, frozen=True, kw_only=True):
     text: str
     attachments: tuple[AttachmentRef, ...] = ()
     redacted: bool = False
+    # The technician who vouched for a held or quarantined mail ("" : authenticated mail).
+    released_by: str = ""
 
 
 class AutoReplyRecorded(Event, tag=True, frozen=True, kw_only=True):
@@ -105,3 +107,42 @@ class ReplyQuarantined(Event, tag=True, frozen=True, kw_only=True):
     text: str = ""
     attachments: tuple[AttachmentRef, ...] = ()
     candidate_case_number: str | None = None
+    # Names this mail in the technician's decisions (the mail's event id; "" before it).
+    mail_id: str = ""
+    redacted: bool = False
+
+
+class ReplyHeld(Event, tag=True, frozen=True, kw_only=True):
+    """A mail from the ticket's contact address that is not authenticated enough to be
+    taken as the customer's words (docs/mail-in.md, "Trust"): kept for a technician, never
+    shown to the customer, never answered."""
+
+    mail_id: str
+    message_id: str
+    sender: str
+    envelope_sender: str
+    subject: str
+    reason: str
+    text: str = ""
+    attachments: tuple[AttachmentRef, ...] = ()
+    redacted: bool = False
+
+
+class MailReleased(Event, tag=True, frozen=True, kw_only=True):
+    """A technician took a held or quarantined mail as the customer's words: it follows
+    as ``CustomerReplied`` on ``case_number`` (this ticket or another one)."""
+
+    technician: str
+    mail_id: str
+    case_number: str
+
+
+class MailDiscarded(Event, tag=True, frozen=True, kw_only=True):
+    """A technician dismissed a held or quarantined mail; it is no longer pending."""
+
+    technician: str
+    mail_id: str
+    reason: str = ""
+
+
+PendingMail = ReplyHeld | ReplyQuarantined

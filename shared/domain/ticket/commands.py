@@ -84,12 +84,29 @@ class RecordAutoReply(Command, frozen=True, kw_only=True):
     auto_reply: ev.AutoReplyRecorded
 
 
+class AuthResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One verdict of a trusted relay's ``Authentication-Results`` (RFC 8601), e.g.
+    ``dmarc=pass header.from=example.de`` or ``dkim=pass header.d=example.de``."""
+
+    method: str  # "dmarc", "dkim", "spf" (lowercase)
+    result: str  # "pass", "fail", "none", ... (lowercase)
+    domain: str  # header.from (dmarc), header.d (dkim), smtp.mailfrom's domain (spf)
+
+
 class ReceivedMail(msgspec.Struct, frozen=True, kw_only=True):
-    """An inbound mail as the rules see it: parsed, its text redacted, its files stored."""
+    """An inbound mail as the rules see it: parsed, its text redacted, its files stored,
+    and the evidence of who sent it, as gathered by the mail adapter."""
 
     message_id: str
     sender: str  # the From address, lowercased ("" when there is none)
     sender_count: int = 1
+    mail_id: str = ""  # the mail's own id (its event id), to name it in decisions
+    # Evidence: the SMTP envelope sender (MAIL FROM, lowercased), the Message-IDs it
+    # answers (In-Reply-To, References) and the verdicts of a trusted relay (only
+    # verdicts of a relay the settings name reach the rules).
+    envelope_sender: str = ""
+    reference_ids: tuple[str, ...] = ()
+    relay_results: tuple[AuthResult, ...] = ()
     auto_reply: str | None = None  # why it is automatic (out-of-office, bounce), else None
     subject: str = ""
     text: str = ""
@@ -113,6 +130,28 @@ class QuarantineMail(Command, frozen=True, kw_only=True):
     case_number: str | None = None
     unmatched_reason: str = ""
     candidate: str | None = None
+
+
+class ReleaseMail(Command, frozen=True, kw_only=True):
+    """A technician takes a held or quarantined mail of this ticket as the customer's
+    words on ``to_case`` (this ticket when empty; another ticket: see AttachMail)."""
+
+    technician: str
+    mail_id: str
+    to_case: str = ""
+
+
+class AttachMail(Command, frozen=True, kw_only=True):
+    """The other half of ReleaseMail to another ticket: the mail becomes a reply there."""
+
+    technician: str
+    mail: ev.PendingMail
+
+
+class DiscardMail(Command, frozen=True, kw_only=True):
+    technician: str
+    mail_id: str
+    reason: str = ""
 
 
 class LogTime(Command, frozen=True, kw_only=True):

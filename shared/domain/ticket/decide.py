@@ -11,7 +11,7 @@ from functools import singledispatch
 
 from shared.domain import events as ev
 from shared.domain.ticket import commands as c
-from shared.domain.ticket.state import TicketState
+from shared.domain.ticket.state import TicketState, mail_id_of
 
 # Entries further in the future than this are typos, not plans.
 MAX_FUTURE_ENTRY = timedelta(hours=1)
@@ -174,6 +174,9 @@ def _(command: c.RecordSlaBreach, state: TicketState) -> list[ev.Event]:
 
 NO_SINGLE_SENDER = "the mail has no single sender address"
 UNKNOWN_SENDER = "the sender is not known to this ticket"
+FOREIGN_ENVELOPE = "the envelope sender is not in the From address's domain"
+NOT_AUTHENTICATED = ("the mail answers no mail sent for this ticket and no trusted relay "
+                     "reports DMARC or aligned DKIM passing for its From domain")
 
 
 @decide.register
@@ -191,6 +194,10 @@ def _(command: c.FileMail, state: TicketState) -> list[ev.Event]:
         return [_quarantined(command.at, mail, NO_SINGLE_SENDER, state.case_number)]
     if mail.sender.lower() not in state.known_addresses:
         return [_quarantined(command.at, mail, UNKNOWN_SENDER, state.case_number)]
+    # A From address costs a forger nothing: the customer's words need evidence.
+    doubt = trust_problem(mail, state)
+    if doubt is not None:
+        return [_held(command.at, mail, doubt)]
     return decide(c.AddCustomerReply(at=command.at, reply=ev.CustomerReplied(
         at=command.at, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
         text=mail.text, attachments=mail.attachments, redacted=mail.redacted)), state)
@@ -212,7 +219,97 @@ def _quarantined(at: datetime, mail: c.ReceivedMail, reason: str,
                  candidate: str | None) -> ev.ReplyQuarantined:
     return ev.ReplyQuarantined(at=at, message_id=mail.message_id, sender=mail.sender,
                                subject=mail.subject, reason=reason, text=mail.text,
-                               attachments=mail.attachments, candidate_case_number=candidate)
+                               attachments=mail.attachments, candidate_case_number=candidate,
+                               mail_id=mail.mail_id, redacted=mail.redacted)
+
+
+def _held(at: datetime, mail: c.ReceivedMail, reason: str) -> ev.ReplyHeld:
+    return ev.ReplyHeld(at=at, mail_id=mail.mail_id, message_id=mail.message_id,
+                        sender=mail.sender, envelope_sender=mail.envelope_sender,
+                        subject=mail.subject, reason=reason, text=mail.text,
+                        attachments=mail.attachments, redacted=mail.redacted)
+
+
+def domain_of(address: str) -> str:
+    return address.rpartition("@")[2].strip().strip(".").lower()
+
+
+def aligned(domain: str, from_domain: str) -> bool:
+    """Relaxed alignment (DMARC's idea, without a public-suffix list): the same domain, or
+    one a subdomain of the other."""
+    if not domain or not from_domain:
+        return False
+    return (domain == from_domain or domain.endswith("." + from_domain)
+            or from_domain.endswith("." + domain))
+
+
+def trust_problem(mail: c.ReceivedMail, state: TicketState) -> str | None:
+    """Why a mail from the ticket's contact address is not taken as the customer's words
+    (None: it is). It must come from the From address's domain by its SMTP envelope AND
+    either answer a Message-ID sent for this ticket (unguessable, only the recipient of our
+    mail knows it) or carry a trusted relay's DMARC pass (or aligned DKIM pass)."""
+    from_domain = domain_of(mail.sender)
+    if not aligned(domain_of(mail.envelope_sender), from_domain):
+        return FOREIGN_ENVELOPE
+    if state.sent_message_ids.intersection(mail.reference_ids):
+        return None
+    for verdict in mail.relay_results:
+        if verdict.result != "pass":
+            continue
+        if verdict.method == "dmarc" and verdict.domain == from_domain:
+            return None
+        if verdict.method == "dkim" and aligned(verdict.domain, from_domain):
+            return None
+    return NOT_AUTHENTICATED
+
+
+# -- a technician decides about held and quarantined mail ----------------------------------
+
+
+def _require_pending(state: TicketState, mail_id: str) -> ev.PendingMail | None:
+    """The pending mail, None when it was already decided (a retry), else refused."""
+    mail = state.pending_mail(mail_id)
+    if mail is None and mail_id not in state.settled_mail_ids:
+        raise DomainError("unknown_mail", "no held or quarantined mail with this id here")
+    return mail
+
+
+def reply_of(mail: ev.PendingMail, at: datetime, technician: str) -> ev.CustomerReplied:
+    """A pending mail as the customer's reply, vouched for by ``technician``."""
+    return ev.CustomerReplied(at=at, message_id=mail.message_id, sender=mail.sender,
+                              subject=mail.subject, text=mail.text,
+                              attachments=mail.attachments, redacted=mail.redacted,
+                              released_by=technician)
+
+
+@decide.register
+def _(command: c.ReleaseMail, state: TicketState) -> list[ev.Event]:
+    mail = _require_pending(state, command.mail_id)
+    if mail is None:
+        return []
+    to_case = command.to_case or state.case_number
+    _require(bool(to_case), "no_ticket",
+             "a quarantine entry has no ticket: name the ticket to attach the mail to")
+    released = ev.MailReleased(at=command.at, technician=command.technician,
+                               mail_id=mail_id_of(mail), case_number=to_case)
+    if to_case != state.case_number:
+        return [released]  # the reply itself is appended there (AttachMail)
+    return [released, reply_of(mail, command.at, command.technician)]
+
+
+@decide.register
+def _(command: c.AttachMail, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    return [reply_of(command.mail, command.at, command.technician)]
+
+
+@decide.register
+def _(command: c.DiscardMail, state: TicketState) -> list[ev.Event]:
+    mail = _require_pending(state, command.mail_id)
+    if mail is None:
+        return []
+    return [ev.MailDiscarded(at=command.at, technician=command.technician,
+                             mail_id=mail_id_of(mail), reason=command.reason)]
 
 
 @decide.register

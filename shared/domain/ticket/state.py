@@ -48,6 +48,11 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     breached_clocks: frozenset[str] = frozenset()
     # Customer mail
     reply_count: int = 0
+    # Message-IDs of the mails sent for this ticket: a reply naming one answers us.
+    sent_message_ids: frozenset[str] = frozenset()
+    # Held and quarantined mail waiting for a technician, and the mails already decided.
+    pending_mails: tuple[ev.PendingMail, ...] = ()
+    settled_mail_ids: frozenset[str] = frozenset()
     # Time and invoices
     time_entries: tuple[ev.TimeLogged, ...] = ()
     active_invoices: tuple[ev.InvoiceIssued, ...] = ()
@@ -72,8 +77,16 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     def uninvoiced_entries(self) -> tuple[ev.TimeLogged, ...]:
         return tuple(e for e in self.time_entries if e.entry_id not in self.invoiced_entry_ids)
 
+    def pending_mail(self, mail_id: str) -> ev.PendingMail | None:
+        return next((m for m in self.pending_mails if mail_id_of(m) == mail_id), None)
+
     def entry(self, entry_id: str) -> ev.TimeLogged | None:
         return next((e for e in self.time_entries if e.entry_id == entry_id), None)
+
+
+def mail_id_of(mail: ev.PendingMail) -> str:
+    """How technicians name a pending mail (quarantined before mail ids: its Message-ID)."""
+    return mail.mail_id or mail.message_id
 
 
 INITIAL_STATE = TicketState()
@@ -119,7 +132,8 @@ def _(event: ev.TicketDeclined, state: TicketState) -> TicketState:
 
 @_apply.register
 def _(event: ev.AckSent, state: TicketState) -> TicketState:
-    return replace(state, receipt_message_id=event.message_id)
+    return replace(state, receipt_message_id=event.message_id,
+                   sent_message_ids=state.sent_message_ids | {event.message_id})
 
 
 @_apply.register
@@ -174,6 +188,38 @@ def _(event: ev.SlaBreached, state: TicketState) -> TicketState:
 @_apply.register
 def _(event: ev.CustomerReplied, state: TicketState) -> TicketState:
     return replace(state, reply_count=state.reply_count + 1)
+
+
+@_apply.register
+def _(event: ev.ReplyHeld, state: TicketState) -> TicketState:
+    return _pending(state, event)
+
+
+@_apply.register
+def _(event: ev.ReplyQuarantined, state: TicketState) -> TicketState:
+    return _pending(state, event)
+
+
+def _pending(state: TicketState, mail: ev.PendingMail) -> TicketState:
+    if mail_id_of(mail) in state.settled_mail_ids or state.pending_mail(mail_id_of(mail)):
+        return state
+    return replace(state, pending_mails=(*state.pending_mails, mail))
+
+
+def _settled(state: TicketState, mail_id: str) -> TicketState:
+    kept = tuple(m for m in state.pending_mails if mail_id_of(m) != mail_id)
+    return replace(state, pending_mails=kept,
+                   settled_mail_ids=state.settled_mail_ids | {mail_id})
+
+
+@_apply.register
+def _(event: ev.MailReleased, state: TicketState) -> TicketState:
+    return _settled(state, event.mail_id)
+
+
+@_apply.register
+def _(event: ev.MailDiscarded, state: TicketState) -> TicketState:
+    return _settled(state, event.mail_id)
 
 
 @_apply.register

@@ -1,0 +1,85 @@
+"""Held and quarantined mail, worked by a technician: release it to its ticket, attach it
+to another ticket, or discard it. Each is a command through the one command path; each
+event names the technician, and a form sent twice stores nothing twice (fixed event ids,
+and the decider ignores a mail already decided).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+
+from shared.application.handling import Handled, execute
+from shared.domain import events as ev
+from shared.domain.casenumber import is_valid_case_number
+from shared.domain.ticket import DomainError
+from shared.domain.ticket import commands as c
+from shared.runtime.context import Runtime
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_ENTRY = re.compile(r"^Q[0-9a-f]{16}$")
+MAIL_ID = re.compile(r"^[A-Za-z0-9@<>._+=-]{1,600}$")
+
+
+def is_mail_holder(ticket: str) -> bool:
+    """A ticket or a quarantine entry ``Q<16 hex>`` (both can hold mail)."""
+    return is_valid_case_number(ticket) or bool(QUARANTINE_ENTRY.match(ticket))
+
+
+def _check(ticket: str, mail_id: str) -> None:
+    if not is_mail_holder(ticket) or not MAIL_ID.match(mail_id):
+        raise DomainError("unknown_mail", "no held or quarantined mail with this id here")
+
+
+async def pending_mail(runtime: Runtime, ticket: str, mail_id: str) -> ev.PendingMail | None:
+    """The mail still waiting for a decision (None: decided, or none such)."""
+    _check(ticket, mail_id)
+    return (await runtime.store.load(ticket)).state.pending_mail(mail_id)
+
+
+async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
+                  to_case: str = "") -> Handled:
+    """The mail becomes the customer's reply on ``to_case`` (its own ticket when empty).
+
+    To another ticket: the reply is appended there first, then the release here; a crash
+    in between leaves the mail pending, and a retry finds the reply already there."""
+    _check(ticket, mail_id)
+    target = to_case.strip().replace(" ", "")
+    if target == ticket:
+        target = ""
+    if target:
+        if not is_valid_case_number(target):
+            raise DomainError("invalid_case_number", f"{target!r} is not a valid case number")
+        mail = await pending_mail(runtime, ticket, mail_id)
+        if mail is not None:
+            await execute(runtime.store, target,
+                          lambda s: c.AttachMail(at=_now(), technician=technician, mail=mail),
+                          lambda e: f"attached-{ticket}-{mail_id}"[:200])
+    handled = await execute(
+        runtime.store, ticket,
+        lambda s: c.ReleaseMail(at=_now(), technician=technician, mail_id=mail_id,
+                                to_case=target),
+        lambda e: f"mail-decided-{mail_id}-{type(e).__name__}"[:200])
+    if handled.changed:
+        log.info("held mail %s on %s released to %s by %s", mail_id, ticket,
+                 target or ticket, technician)
+    return handled
+
+
+async def discard(runtime: Runtime, ticket: str, mail_id: str, technician: str,
+                  reason: str = "") -> Handled:
+    _check(ticket, mail_id)
+    handled = await execute(
+        runtime.store, ticket,
+        lambda s: c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id,
+                                reason=reason),
+        lambda e: f"mail-decided-{mail_id}-{type(e).__name__}"[:200])
+    if handled.changed:
+        log.info("held mail %s on %s discarded by %s", mail_id, ticket, technician)
+    return handled
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
