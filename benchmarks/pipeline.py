@@ -310,7 +310,8 @@ async def run(options: Options) -> dict[str, Any]:
                 "smtp sink": psutil.Process(sink_pid), "load generator": psutil.Process()})
             rss = RssWatch(tree)
             watcher = asyncio.create_task(rss.run())
-            nc = await nats.connect(f"nats://127.0.0.1:{system.nats_port}")
+            nc = await nats.connect(f"nats://127.0.0.1:{system.nats_port}",
+                                    **system.nats_login)
             try:
                 say("raw limits of the same server (stream BENCHRAW) ...")
                 limits = await raw_limits(nc, options.sync, options.raw_count)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from pathlib import Path
 import httpx
 
 from shared.adapters.natsserver import EmbeddedNats, free_port
+from shared.runtime.credentials import ADMIN, inbox_prefix
+from shared.runtime.natsconfig import PASSWORDS_FILE
 
 LAYOUTS = ("one", "split")
 ONE_PROCESS = "ticketcore up (intake, ack, oncall, billing)"
@@ -33,6 +36,8 @@ class SystemUnderTest:
     intake_urls: list[str]
     nats_port: int
     processes: dict[str, int] = field(default_factory=dict)  # name -> pid (RSS watched)
+    # How the load generator logs in to NATS (`up` runs its server with users).
+    nats_login: dict[str, str] = field(default_factory=dict)
 
 
 def child_env(data_dir: Path | str, **settings: str) -> dict[str, str]:
@@ -72,7 +77,14 @@ async def _one_process(folder: Path, smtp_port: int, sync: str
         "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
         "TICKETCORE_NATS__SYNC_ALWAYS": "true" if sync == "always" else "false"}
     async with child(["up"], env, folder / "system.log", http_port) as pid:
-        yield SystemUnderTest([f"http://127.0.0.1:{http_port}"], nats_port, {ONE_PROCESS: pid})
+        yield SystemUnderTest([f"http://127.0.0.1:{http_port}"], nats_port, {ONE_PROCESS: pid},
+                              nats_login=admin_login(folder))
+
+
+def admin_login(data_dir: Path) -> dict[str, str]:
+    """nats-py's options to connect as admin to the server `up` started in ``data_dir``."""
+    password = json.loads((data_dir / PASSWORDS_FILE).read_text())[ADMIN]
+    return {"user": ADMIN, "password": password, "inbox_prefix": inbox_prefix(ADMIN)}
 
 
 @contextlib.asynccontextmanager

@@ -26,9 +26,11 @@ from tests.factories import request_submitted
 
 pytestmark = pytest.mark.slow
 
-ROUNDS = 40
-STALE_ANSWERS_WANTED = 3
-BURST = 150  # writes to other tickets while the follower is stopped: the catch-up it must do
+ROUNDS = 150
+STALE_ANSWERS_WANTED = 2
+RAW_READS = 8
+PADDING = b"x" * 1000
+BURST = 300  # writes to other tickets while the follower is stopped: the catch-up it must do
 
 
 @pytest.fixture
@@ -85,15 +87,19 @@ async def test_a_load_never_returns_a_history_older_than_the_sequence_it_must_se
         case = f"RYW{round_}"
         process.send_signal(signal.SIGSTOP)
         try:
-            await asyncio.gather(*(writer.append(f"PAD{round_}x{i}", [request_submitted(
-                case_number=f"PAD{round_}x{i}")], 0) for i in range(BURST)))
+            for i in range(BURST):  # one by one: many small steps for the follower to take
+                await writer.js.publish(f"tickets.PAD{round_}x{i}.Padding", PADDING)
             version = await writer.append(case, [request_submitted(case_number=case)], 0)
-            raw = asyncio.ensure_future(raw_last_sequence(reader_client, case))
+            # Raw reads first: those the follower answers while it is still catching up
+            # show that the setup produces stale answers; then the load under test.
+            raw = asyncio.gather(*(raw_last_sequence(reader_client, case)
+                                   for _ in range(RAW_READS)))
+            await asyncio.sleep(0)
             loaded = asyncio.ensure_future(reader.load(case, min_seq=version))
             await asyncio.sleep(0.05)  # both requests wait in the stopped follower's socket
         finally:
             process.send_signal(signal.SIGCONT)
-        stale_raw += await raw < version
+        stale_raw += sum(sequence < version for sequence in await raw)
         history = await loaded
         assert history.version >= version, f"round {round_}: stale history {history.version}"
         assert history.state.case_number == case
