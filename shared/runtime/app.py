@@ -26,6 +26,7 @@ from shared.runtime.credentials import ADMIN, all_permissions
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
+from shared.runtime.secrets import require_secrets
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,10 @@ async def running_system(settings: Settings, names: tuple[str, ...] | None = Non
 
     The embedded server runs with ticketcore's NATS users (shared.runtime.credentials):
     the streams are provisioned as ``admin`` and every service connects as its own user.
-    Against an external server each process connects as the configured user, if any."""
+    Against an external server each process connects as the configured user, if any.
+    Refuses (ConfigurationError) while a secret the services sign with is unusable."""
     names = registry.service_names() if names is None else names
+    require_secrets(settings, names)
     embedded, url, passwords = await _start_nats(settings, embedded_ok)
     try:
         runtimes = await _connect_services(settings, names, url, passwords)

@@ -8,6 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+SECRET_MIN_LENGTH = 16
+
+
+def check_secret_length(value: str) -> str:
+    """A secret setting is unset (empty: `up` fills it, `serve` refuses) or long enough."""
+    if value and len(value) < SECRET_MIN_LENGTH:
+        raise ValueError(f"give at least {SECRET_MIN_LENGTH} random characters")
+    return value
 
 
 def nats_servers(url: str) -> list[str]:
