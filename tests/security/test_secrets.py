@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from shared.runtime.auth import session_cookie_value
 from shared.runtime.secrets import SECRETS_FILE, ensure_secrets, require_secrets
+from shared.runtime.signing import SESSION, sign_expiring
 from shared.settings import ConfigurationError, Settings, load_settings
 from tests.oncall.conftest import TOKENS, new_case
 from tests.security.conftest import web_system
@@ -84,11 +86,16 @@ async def test_a_cookie_signed_with_the_old_default_opens_nothing(
     # Started as `up` starts it: without a configured secret.
     async with web_system(ensure_secrets(web_settings(secret_key="")),
                           ("oncall", "billing")) as (_, http):
-        forged = {"tc_session": session_cookie_value(OLD_DEFAULT, "anna")}
+        expiry = int(time.time()) + 3600
+        forgeries = [  # the cookie format of the finding, and today's
+            f"anna.{expiry}.{sign_expiring(OLD_DEFAULT, SESSION, expiry, 'anna')}",
+            session_cookie_value(OLD_DEFAULT, "anna", "some-session")]
         case = new_case()
-        for path in (f"/api/tickets/{case}/billing", f"/api/oncall/tickets/{case}"):
-            assert (await http.get(path, cookies=forged)).status_code == 401
-            token = {"Authorization": f"Bearer {TOKENS['anna']}"}
-            assert (await http.get(path, headers=token)).status_code == 404
-        console = await http.get("/console", cookies=forged)
-        assert console.status_code == 303 and console.headers["location"] == "/console/login"
+        for forged in ({"tc_session": value} for value in forgeries):
+            for path in (f"/api/tickets/{case}/billing", f"/api/oncall/tickets/{case}"):
+                assert (await http.get(path, cookies=forged)).status_code == 401
+                token = {"Authorization": f"Bearer {TOKENS['anna']}"}
+                assert (await http.get(path, headers=token)).status_code == 404
+            console = await http.get("/console", cookies=forged)
+            assert console.status_code == 303
+            assert console.headers["location"] == "/console/login"
