@@ -27,6 +27,7 @@ from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from shared.runtime.secrets import require_secrets
+from shared.runtime.textguard import TextGuard
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class RunningSystem:
     def http_app(self) -> FastAPI:
         app = FastAPI(title="ticketcore", version="0.1.0",
                       description="Event-sourced support-ticket core.")
+        app.add_middleware(TextGuard)  # text that cannot be encoded: 422, never a 500
         for service in self.services:
             router = service.router()
             if router is not None:
