@@ -23,6 +23,7 @@ from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
 from shared.runtime.credentials import ADMIN, all_permissions
+from shared.runtime.httpserver import server_config
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
@@ -239,9 +240,8 @@ async def serve_forever(settings: Settings, names: tuple[str, ...], *,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
-        config = uvicorn.Config(system.http_app(), host=settings.http.host,
-                                port=settings.http.port, log_level="warning",
-                                lifespan="off", server_header=False)
+        config = server_config(system.http_app(), settings.http.host, settings.http.port,
+                               request_timeout_s=settings.http.request_timeout_s)
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         web = asyncio.create_task(server.serve())

@@ -89,3 +89,6 @@ class HttpSettings(BaseModel):
         description="Base URL customers and technicians reach (for links in mails). "
         "Default: http://<host>:<port>.",
     )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="A request's headers and body must arrive within this many "
+        "seconds of its first byte, or the connection is closed (slow clients).")
