@@ -21,12 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import HTTPException, Request
 
 from shared.adapters.sessions import SESSION_TTL_S, SessionStore
 from shared.runtime.accounts import AccountStore, Technician
-from shared.runtime.context import Runtime
 from shared.runtime.csrf import csrf_valid
 from shared.runtime.signing import CONSOLE_CSRF, SESSION, check_expiring, sign_expiring
 from shared.runtime.throttle import LoginThrottle
@@ -39,8 +39,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads: never all cores for guessers
 
 __all__ = ["SESSION_COOKIE", "SESSION_TTL_S", "Authenticator", "SessionCookie",
-           "Throttled", "authenticate", "authenticator_of", "client_address",
+           "Throttled", "authenticate", "client_address",
            "session_cookie_value"]
+
+
+class HasAuthenticator(Protocol):
+    """What a route needs of its runtime to authenticate (shared.runtime.context.Runtime)."""
+
+    @property
+    def authenticator(self) -> Authenticator: ...
 
 
 class Throttled(Exception):
@@ -90,7 +97,8 @@ def client_address(request: Request) -> str:
 
 
 class Authenticator:
-    """Finds the technician of a request; opens and ends console sessions."""
+    """Finds the technician of a request; opens and ends console sessions. One per
+    service runtime (``Runtime.authenticator``), so one throttle per service process."""
 
     def __init__(self, accounts: Callable[[], AccountStore], secret: str,
                  sessions: SessionStore, throttle: LoginThrottle | None = None) -> None:
@@ -175,17 +183,7 @@ class Authenticator:
         return await self.sessions.close_all(technician_id)
 
 
-def authenticator_of(runtime: Runtime) -> Authenticator:
-    """The one Authenticator of ``runtime`` (one throttle per process), made on first use."""
-    found = runtime.extras.get("authenticator")
-    if not isinstance(found, Authenticator):
-        found = Authenticator(lambda: runtime.accounts, runtime.settings.secret_key,
-                              SessionStore(runtime.js))
-        runtime.extras["authenticator"] = found
-    return found
-
-
-async def authenticate(request: Request, runtime: Runtime) -> Technician:
+async def authenticate(request: Request, runtime: HasAuthenticator) -> Technician:
     """The technician making API ``request``, or HTTPException 401 (403 without the CSRF
     token a cookie needs, 429 when throttled)."""
-    return await authenticator_of(runtime).technician(request)
+    return await runtime.authenticator.technician(request)

@@ -30,7 +30,7 @@ from services.oncall.readmodel import TicketBoard
 from shared.domain.calendar import BusinessCalendar, calendar_from_settings
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import TicketState
-from shared.runtime.auth import SESSION_COOKIE, Authenticator, authenticator_of
+from shared.runtime.auth import SESSION_COOKIE, Authenticator
 from shared.runtime.context import Runtime
 
 
@@ -77,7 +77,7 @@ class Console:
     @property
     def auth(self) -> Authenticator:
         """Passwords, throttling and the sessions kept on the server."""
-        return authenticator_of(self.runtime)
+        return self.runtime.authenticator
 
     async def session(self, request: Request) -> Session | None:
         """The technician's session, if the request carries a genuine, open one."""
