@@ -18,6 +18,10 @@ from shared.adapters.provision import provision
 from shared.settings import Settings, load_settings
 from tests.support import SmtpSink
 
+# Secrets of the test settings: random-looking, never a published default (those are refused).
+TEST_SECRET_KEY = "test-secret-key-5b0d7f3c9e2a4b61"
+TEST_WEBHOOK_SECRET = "test-webhook-secret-8c1e4d2a7f"
+
 # Locally hypothesis explores new random inputs on every run; in CI (CI=true) the examples
 # are derived from each test's name, so a run is reproducible and a landing never depends on
 # luck. No deadline: the machines are shared and timing says nothing here.
@@ -61,7 +65,9 @@ def settings(tmp_path: Path, nats_server: EmbeddedNats, monkeypatch: pytest.Monk
     """Settings pointing at the test nats-server, with HTTP on a free port."""
     monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
     return load_settings(data_dir=tmp_path / "data", nats={"url": nats_server.url},
-                         http={"port": 0}, inbound_mail={"smtp_port": 0})
+                         http={"port": 0}, inbound_mail={"smtp_port": 0},
+                         secret_key=TEST_SECRET_KEY,
+                         oncall={"webhook_secret": TEST_WEBHOOK_SECRET})
 
 
 @pytest.fixture

@@ -18,15 +18,17 @@ from fastapi import FastAPI
 from nats.js import JetStreamContext
 
 from shared.adapters.natsserver import free_port
+from shared.runtime.httpserver import server_config
 
 
 @contextlib.asynccontextmanager
-async def serve_app(app: FastAPI, *, keep_alive_s: int = 5) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on a free loopback port; yield its base URL."""
+async def serve_app(app: FastAPI, *, keep_alive_s: int = 5,
+                    request_timeout_s: float = 30.0) -> AsyncIterator[str]:
+    """Serve ``app`` as every service is served (shared.runtime.httpserver) on a free
+    loopback port; yield its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off",
-                                           timeout_keep_alive=keep_alive_s))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, keep_alive_s=keep_alive_s,
+                                          request_timeout_s=request_timeout_s))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -140,9 +140,10 @@ class BillingService:
         return logged
 
     async def void_time(self, ticket_id: str, technician: str, entry_id: str,
-                        reason: str) -> None:
+                        reason: str, *, lead: bool = False) -> None:
+        """Void an entry: one's own, or as a lead anyone's (the event records it)."""
         command = c.VoidTimeEntry(at=self.clock(), entry_id=entry_id, technician=technician,
-                                  reason=reason)
+                                  reason=reason, lead=lead)
         handled = await execute(self.store, ticket_id, lambda state: command,
                                 lambda e: f"void-{entry_id}")
         # At once for the caller; the consumer does the same if this is lost.
@@ -245,6 +246,8 @@ def _invoice_in(history: TicketHistory, number: str) -> ev.InvoiceIssued | None:
 def _http_error(error: DomainError) -> HTTPException:
     if error.code in ("unknown_ticket", "unknown_invoice"):
         status = 404
+    elif error.code == "not_your_entry":
+        status = 403
     elif error.code in INPUT_ERRORS or error.code == "naive_timestamp":
         status = 422
     else:
@@ -257,8 +260,8 @@ def build_router(service: BillingService) -> APIRouter:
     router = APIRouter(tags=["billing"])
     runtime = service.runtime
 
-    def technician(request: Request) -> str:
-        return authenticate(request, runtime.accounts, runtime.settings.secret_key).id
+    async def technician(request: Request) -> str:
+        return (await authenticate(request, runtime)).id
 
     async def run(coroutine: Any) -> Any:
         try:
@@ -268,32 +271,33 @@ def build_router(service: BillingService) -> APIRouter:
 
     @router.post("/api/tickets/{case}/time", status_code=201)
     async def log_time(case: str, body: TimeEntryIn, request: Request) -> Any:
-        logged = await run(service.log_time(case, technician(request), body))
+        logged = await run(service.log_time(case, await technician(request), body))
         return _json(logged)
 
     @router.post("/api/tickets/{case}/time/{entry_id}/void")
     async def void_time(case: str, entry_id: str, body: ReasonIn, request: Request) -> Any:
-        await run(service.void_time(case, technician(request), entry_id, body.reason))
+        tech = await authenticate(request, runtime)
+        await run(service.void_time(case, tech.id, entry_id, body.reason, lead=tech.is_lead))
         return {"voided": entry_id}
 
     @router.get("/api/tickets/{case}/billing")
     async def billing(case: str, request: Request) -> Any:
-        technician(request)
+        await technician(request)
         quote, state = await run(service.running_total(case))
         return quote_json(quote, state)
 
     @router.post("/api/tickets/{case}/invoice", status_code=201)
     async def issue(case: str, request: Request) -> Any:
-        return _json(await run(service.issue_invoice(case, technician(request))))
+        return _json(await run(service.issue_invoice(case, await technician(request))))
 
     @router.post("/api/invoices/{number}/cancel", status_code=201)
     async def cancel(number: str, body: ReasonIn, request: Request) -> Any:
-        return _json(await run(service.cancel_invoice(number, technician(request),
+        return _json(await run(service.cancel_invoice(number, await technician(request),
                                                       body.reason)))
 
     @router.get("/api/invoices/{name}")
     async def invoice(name: str, request: Request) -> Response:
-        technician(request)
+        await technician(request)
         number, _, suffix = name.partition(".")
         doc = await run(service.find_document(number))
         if suffix == "html":

@@ -102,6 +102,10 @@ DE: dict[str, str] = {
     "error.not_boolean": "Erwartet wird true oder false.",
     "error.too_long": "Bitte höchstens {max} Zeichen eingeben.",
     "error.control_characters": "Das Feld enthält unzulässige Steuerzeichen.",
+    "error.not_encodable": "Das Feld enthält Zeichen, die sich nicht speichern lassen "
+                           "(ungültiges Unicode).",
+    "error.invisible_characters": "Das Feld enthält unsichtbare oder Formatierungszeichen "
+                                  "(z. B. Leerzeichen ohne Breite) – bitte neu eingeben.",
     "error.short_description_length": "Die Kurzbeschreibung braucht 4 bis 80 Zeichen "
                                       "(jetzt: {count}).",
     "error.email": "Bitte geben Sie eine gültige E-Mail-Adresse an, z. B. name@firma.de.",
@@ -273,6 +277,10 @@ EN: dict[str, str] = {
     "error.not_boolean": "Expected true or false.",
     "error.too_long": "Please enter at most {max} characters.",
     "error.control_characters": "The field contains control characters that are not allowed.",
+    "error.not_encodable": "The field contains characters that cannot be stored "
+                           "(invalid Unicode).",
+    "error.invisible_characters": "The field contains invisible or formatting characters "
+                                  "(e.g. zero-width spaces): please type it again.",
     "error.short_description_length": "The short description needs 4 to 80 characters "
                                       "(now: {count}).",
     "error.email": "Please enter a valid e-mail address, e.g. name@company.com.",

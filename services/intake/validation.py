@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Literal
 
+from shared.domain.text import encodable, first_invisible, strip_invisible
+
 Source = Literal["form", "json"]
 
 CONTACT_FIELDS = ("company", "first_name", "last_name", "email", "phone", "street",
@@ -101,7 +103,14 @@ def _clean_text(name: str, raw: object, source: Source) -> str | FieldError:
         return ""
     if not isinstance(raw, str):
         return FieldError("not_text")
+    if not encodable(raw):  # a lone surrogate: nothing could store or show it
+        return FieldError("not_encodable")
     text = unicodedata.normalize("NFC", raw.replace("\r\n", "\n").replace("\r", "\n"))
+    if name in CONTACT_FIELDS:  # identity: refuse what would disguise it (shared.domain.text)
+        if first_invisible(text) is not None:
+            return FieldError("invisible_characters")
+    else:
+        text = strip_invisible(text)
     if CONTROL.search(text) or (name not in MULTILINE and ("\n" in text or "\t" in text)):
         return FieldError("control_characters")
     text = text.strip()

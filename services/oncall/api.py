@@ -1,6 +1,7 @@
 """HTTP routes of the oncall service.
 
-- ``GET /api/oncall/now[?at=<ISO time>]``: who is on call per level, and rota gaps.
+- ``GET /api/oncall/now[?at=<ISO time>]``: who is on call per level, and rota gaps
+  (technicians only: names and addresses).
 - ``GET /oncall/ack/{case}/{technician}?exp=..&sig=..``: the acknowledge link of a page
   shows a confirm page (mail scanners follow links: GET never changes anything);
   ``POST`` to the same address acknowledges.
@@ -98,9 +99,12 @@ def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
 
 def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
     @router.get("/api/oncall/now", tags=["oncall"])
-    async def on_call_now(at: str | None = Query(None, description="ISO time, default now")
+    async def on_call_now(request: Request,
+                          at: str | None = Query(None, description="ISO time, default now")
                           ) -> dict[str, Any]:
-        """Who is on call at ``at`` on every escalation level, and the rota's gaps."""
+        """Who is on call at ``at`` on every escalation level, and the rota's gaps. For
+        technicians only: it names people and their addresses."""
+        await authenticate(request, runtime)
         return on_call_report(rota, _parse_at(at), runtime.settings.oncall.rota_check_weeks)
 
 
@@ -161,8 +165,8 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
 
 
 def _action_routes(router: APIRouter, runtime: Runtime) -> None:
-    def technician_of(request: Request) -> str:
-        return authenticate(request, runtime.accounts, runtime.settings.secret_key).id
+    async def technician_of(request: Request) -> str:
+        return (await authenticate(request, runtime)).id
 
     async def run(coroutine: Any) -> JSONResponse:
         try:
@@ -174,7 +178,7 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
     @router.get("/api/oncall/tickets/{case}", tags=["oncall"])
     async def clocks(case: str, request: Request) -> JSONResponse:
         """A ticket's SLA clocks and paging state, for technicians."""
-        technician_of(request)
+        await technician_of(request)
         try:
             actions.check_case(case)
             history = await runtime.store.load(case)
@@ -196,27 +200,27 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
     @router.post("/api/tickets/{case}/accept", tags=["oncall"])
     async def accept(case: str, request: Request) -> JSONResponse:
         """Accept a ticket of a customer without SLA agreement."""
-        return await run(actions.accept(runtime, case, technician_of(request)))
+        return await run(actions.accept(runtime, case, await technician_of(request)))
 
     @router.post("/api/tickets/{case}/decline", tags=["oncall"])
     async def decline(case: str, body: DeclineBody, request: Request) -> JSONResponse:
         """Decline a ticket of a customer without SLA; the reason is mailed to them."""
-        return await run(actions.decline(runtime, case, technician_of(request), body.reason))
+        return await run(actions.decline(runtime, case, await technician_of(request), body.reason))
 
     @router.post("/api/tickets/{case}/respond", tags=["oncall"])
     async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
         """Record a response; the first one stops the reaction / first-response clock."""
-        return await run(actions.respond(runtime, case, technician_of(request), body.message,
+        return await run(actions.respond(runtime, case, await technician_of(request), body.message,
                                          request_id=body.request_id))
 
     @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"])
     async def acknowledge(case: str, request: Request) -> JSONResponse:
         """Acknowledge the page (only the paged technician; twice is harmless)."""
-        return await run(actions.acknowledge(runtime, case, technician_of(request)))
+        return await run(actions.acknowledge(runtime, case, await technician_of(request)))
 
     @router.post("/api/tickets/{case}/resolve", tags=["oncall"])
     async def resolve(case: str, request: Request, body: ResolveBody | None = None
                       ) -> JSONResponse:
         """Resolve the ticket; its pending timers then do nothing."""
-        return await run(actions.resolve(runtime, case, technician_of(request),
+        return await run(actions.resolve(runtime, case, await technician_of(request),
                                          body.resolution if body else ""))

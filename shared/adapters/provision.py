@@ -21,6 +21,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from shared.adapters.eventstore import STREAM
 from shared.adapters.pii import PII_BUCKET
+from shared.adapters.sessions import SESSION_TTL_S, SESSIONS_BUCKET
 from shared.adapters.snapshots import ensure_snapshots_stream
 
 log = logging.getLogger(__name__)
@@ -108,3 +109,4 @@ async def provision(js: JetStreamContext, replicas: int = 1) -> None:
     await ensure_stream(js, timers_stream(replicas))
     await ensure_kv(js, OPS_BUCKET, replicas=replicas)
     await ensure_kv(js, PII_BUCKET, replicas=replicas)
+    await ensure_kv(js, SESSIONS_BUCKET, ttl_s=SESSION_TTL_S, replicas=replicas)

@@ -8,6 +8,7 @@
     language = "en"                               # optional: pages in English (default de)
     password_hash = "$argon2id$v=19$..."          # ticketcore accounts hash-password
     token_hashes = ["sha256:9f86d08..."]          # ticketcore accounts new-token
+    roles = ["lead"]                              # optional: may void others' time
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+LEAD = "lead"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,12 @@ class Technician:
     token_hashes: tuple[str, ...] = ()
     webhook_url: str | None = None
     language: str | None = None  # "en": page mails and acknowledge page in English
+    roles: tuple[str, ...] = ()
+
+    @property
+    def is_lead(self) -> bool:
+        """The lead role: may correct (void) other technicians' time entries."""
+        return LEAD in self.roles
 
 
 def _language(value: object) -> str | None:
@@ -83,6 +91,7 @@ class AccountStore:
                 token_hashes=tuple(entry.get("token_hashes", ())),
                 webhook_url=entry.get("webhook_url"),
                 language=_language(entry.get("language")),
+                roles=tuple(str(role) for role in entry.get("roles", ())),
             )
             technicians[tech.id] = tech
         return cls(technicians)

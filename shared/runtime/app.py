@@ -23,9 +23,12 @@ from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
 from shared.runtime.credentials import ADMIN, all_permissions
+from shared.runtime.httpserver import server_config
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
+from shared.runtime.secrets import require_secrets
+from shared.runtime.textguard import TextGuard
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class RunningSystem:
     def http_app(self) -> FastAPI:
         app = FastAPI(title="ticketcore", version="0.1.0",
                       description="Event-sourced support-ticket core.")
+        app.add_middleware(TextGuard)  # text that cannot be encoded: 422, never a 500
         for service in self.services:
             router = service.router()
             if router is not None:
@@ -125,8 +129,10 @@ async def running_system(settings: Settings, names: tuple[str, ...] | None = Non
 
     The embedded server runs with ticketcore's NATS users (shared.runtime.credentials):
     the streams are provisioned as ``admin`` and every service connects as its own user.
-    Against an external server each process connects as the configured user, if any."""
+    Against an external server each process connects as the configured user, if any.
+    Refuses (ConfigurationError) while a secret the services sign with is unusable."""
     names = registry.service_names() if names is None else names
+    require_secrets(settings, names)
     embedded, url, passwords = await _start_nats(settings, embedded_ok)
     try:
         runtimes = await _connect_services(settings, names, url, passwords)
@@ -234,9 +240,8 @@ async def serve_forever(settings: Settings, names: tuple[str, ...], *,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
-        config = uvicorn.Config(system.http_app(), host=settings.http.host,
-                                port=settings.http.port, log_level="warning",
-                                lifespan="off", server_header=False)
+        config = server_config(system.http_app(), settings.http.host, settings.http.port,
+                               request_timeout_s=settings.http.request_timeout_s)
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         web = asyncio.create_task(server.serve())

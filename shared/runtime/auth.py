@@ -1,20 +1,69 @@
 """HTTP authentication of technicians: ``Authorization: Bearer <API token>`` for scripts,
 HTTP Basic (id + password) as a fallback, and the console's session cookie. Anything else
-gets 401 and changes nothing."""
+gets 401 and changes nothing.
+
+- Password checks (argon2, slow on purpose) run in worker threads, at most
+  ``PASSWORD_CHECKS_AT_ONCE`` at a time, and are throttled per client address and per
+  account (:mod:`shared.runtime.throttle`): 429 with Retry-After, no hashing at all.
+- Sessions live on the server (:mod:`shared.adapters.sessions`): the signed cookie names
+  one, logout and "log out everywhere" end them, a cookie of an ended session is refused.
+- The JSON API takes a session cookie only for reading; a request that changes something
+  with a cookie must also carry the console's CSRF token in ``X-CSRF-Token`` (a foreign
+  site can make the browser send the cookie, never the token).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import HTTPException, Request
 
+from shared.adapters.sessions import SESSION_TTL_S, SessionStore
 from shared.runtime.accounts import AccountStore, Technician
-from shared.runtime.signing import SESSION, check_expiring, sign_expiring
+from shared.runtime.csrf import csrf_valid
+from shared.runtime.signing import CONSOLE_CSRF, SESSION, check_expiring, sign_expiring
+from shared.runtime.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "tc_session"
-SESSION_TTL_S = 12 * 3600
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads: never all cores for guessers
+
+__all__ = ["SESSION_COOKIE", "SESSION_TTL_S", "Authenticator", "SessionCookie",
+           "Throttled", "authenticate", "client_address",
+           "session_cookie_value"]
+
+
+class HasAuthenticator(Protocol):
+    """What a route needs of its runtime to authenticate (shared.runtime.context.Runtime)."""
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+
+class Throttled(Exception):
+    """Too many password attempts from this client or for this account."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many login attempts: retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class SessionCookie:
+    """The parts of a genuine, unexpired session cookie."""
+
+    technician_id: str
+    session_id: str
 
 
 def _unauthorized() -> HTTPException:
@@ -22,39 +71,119 @@ def _unauthorized() -> HTTPException:
                          headers={"WWW-Authenticate": 'Bearer realm="ticketcore"'})
 
 
-def session_cookie_value(secret: str, technician_id: str, now: float | None = None) -> str:
-    """A signed, expiring session value: ``<id>.<expiry>.<signature>``."""
+def session_cookie_value(secret: str, technician_id: str, session_id: str,
+                         now: float | None = None) -> str:
+    """A signed, expiring session value: ``<id>.<session id>.<expiry>.<signature>``."""
     expiry = int((now or time.time()) + SESSION_TTL_S)
-    signature = sign_expiring(secret, SESSION, expiry, technician_id)
-    return f"{technician_id}.{expiry}.{signature}"
+    signature = sign_expiring(secret, SESSION, expiry, session_id, technician_id)
+    return f"{technician_id}.{session_id}.{expiry}.{signature}"
 
 
-def technician_from_session(accounts: AccountStore, secret: str, value: str) -> Technician | None:
-    """The technician of a genuine, unexpired session value; None for anything else."""
+def parse_session_cookie(secret: str, value: str) -> SessionCookie | None:
+    """The technician and session of a genuinely signed, unexpired value; None otherwise
+    (whether the session is still open is the session store's question)."""
     try:
-        technician_id, expiry, signature = value.rsplit(".", 2)
+        technician_id, session_id, expiry, signature = value.rsplit(".", 3)
     except ValueError:
         return None
-    if check_expiring(secret, SESSION, signature, expiry, technician_id) != "ok":
+    if check_expiring(secret, SESSION, signature, expiry, session_id, technician_id) != "ok":
         return None
-    return accounts.technicians.get(technician_id)
+    return SessionCookie(technician_id, session_id)
 
 
-def authenticate(request: Request, accounts: AccountStore, secret: str) -> Technician:
-    """The technician making ``request``, or HTTPException 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    tech: Technician | None = None
-    if scheme.lower() == "bearer" and credentials:
-        tech = accounts.by_token(credentials.strip())
-    elif scheme.lower() == "basic" and credentials:
+def client_address(request: Request) -> str:
+    """The direct peer (behind a proxy: the proxy, see docs/security.md)."""
+    return request.client.host if request.client else "unknown"
+
+
+class Authenticator:
+    """Finds the technician of a request; opens and ends console sessions. One per
+    service runtime (``Runtime.authenticator``), so one throttle per service process."""
+
+    def __init__(self, accounts: Callable[[], AccountStore], secret: str,
+                 sessions: SessionStore, throttle: LoginThrottle | None = None) -> None:
+        self.accounts = accounts
+        self.secret = secret
+        self.sessions = sessions
+        self.throttle = throttle or LoginThrottle()
+        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
+
+    async def technician(self, request: Request) -> Technician:
+        """The technician making an API ``request``; HTTPException 401 (or 429)."""
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        tech: Technician | None = None
+        if scheme.lower() == "bearer" and credentials:
+            tech = self.accounts().by_token(credentials.strip())
+        elif scheme.lower() == "basic" and credentials:
+            tech = await self._basic(request, credentials)
+        elif SESSION_COOKIE in request.cookies:
+            tech = await self._cookie(request)
+        if tech is None:
+            raise _unauthorized()
+        return tech
+
+    async def _basic(self, request: Request, credentials: str) -> Technician | None:
         try:
             user, _, password = base64.b64decode(credentials).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise _unauthorized() from None
-        tech = accounts.by_password(user, password)
-    elif SESSION_COOKIE in request.cookies:
-        tech = technician_from_session(accounts, secret, request.cookies[SESSION_COOKIE])
-    if tech is None:
-        raise _unauthorized()
-    return tech
+        try:
+            return await self.password(client_address(request), user, password)
+        except Throttled as throttled:
+            raise HTTPException(status_code=429, detail=str(throttled), headers={
+                "Retry-After": str(throttled.retry_after_s)}) from None
+
+    async def _cookie(self, request: Request) -> Technician | None:
+        value = request.cookies[SESSION_COOKIE]
+        if request.method not in SAFE_METHODS and not csrf_valid(
+                self.secret, CONSOLE_CSRF, request.headers.get(CSRF_HEADER), value):
+            raise HTTPException(status_code=403, detail=f"{CSRF_HEADER}: a request with the "
+                                "session cookie needs the console's CSRF token; scripts "
+                                "use an API token (Authorization: Bearer)")
+        return await self.session(value)
+
+    async def password(self, client: str, technician_id: str, password: str
+                       ) -> Technician | None:
+        """The technician if the password is right; raises Throttled when ``client`` or
+        the account has tried too often. argon2 runs in a worker thread."""
+        account = technician_id[:200]
+        wait = self.throttle.try_attempt(client, account)
+        if wait:
+            log.info("login: throttled attempt for %r from %s (retry in %d s)", account,
+                     client, wait)
+            raise Throttled(wait)
+        async with self._password_checks:
+            tech = await asyncio.to_thread(self.accounts().by_password, technician_id,
+                                           password)
+        if tech is not None:
+            self.throttle.succeeded(client, account)
+        return tech
+
+    async def session(self, value: str) -> Technician | None:
+        """The technician of an open session's cookie value; None for anything else."""
+        cookie = parse_session_cookie(self.secret, value)
+        if cookie is None or not await self.sessions.is_open(cookie.technician_id,
+                                                             cookie.session_id):
+            return None
+        return self.accounts().technicians.get(cookie.technician_id)
+
+    async def open_session(self, tech: Technician) -> str:
+        """A new session of ``tech``; returns the cookie value."""
+        session_id = await self.sessions.open(tech.id)
+        return session_cookie_value(self.secret, tech.id, session_id)
+
+    async def close_session(self, value: str) -> None:
+        """Logout: the session of this cookie value ends on the server."""
+        cookie = parse_session_cookie(self.secret, value)
+        if cookie is not None:
+            await self.sessions.close(cookie.technician_id, cookie.session_id)
+
+    async def close_all_sessions(self, technician_id: str) -> int:
+        """Log out everywhere: every session of ``technician_id`` ends."""
+        return await self.sessions.close_all(technician_id)
+
+
+async def authenticate(request: Request, runtime: HasAuthenticator) -> Technician:
+    """The technician making API ``request``, or HTTPException 401 (403 without the CSRF
+    token a cookie needs, 429 when throttled)."""
+    return await runtime.authenticator.technician(request)

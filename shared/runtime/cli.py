@@ -83,8 +83,9 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 def _up(args: argparse.Namespace) -> int:
     from shared.runtime.accounts import ensure_first_account
     from shared.runtime.app import serve_forever
+    from shared.runtime.secrets import ensure_secrets
 
-    settings = settings_from_env()
+    settings = ensure_secrets(settings_from_env())
     if settings.accounts_file is None:
         # Quick start: a first technician account, so the console can be tried at once.
         accounts_file = settings.data_dir / "accounts.toml"

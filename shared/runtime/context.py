@@ -18,7 +18,9 @@ from nats.js import JetStreamContext
 
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.eventstore import EventStore
+from shared.adapters.sessions import SessionStore
 from shared.runtime.accounts import AccountStore
+from shared.runtime.auth import Authenticator
 from shared.runtime.credentials import inbox_prefix
 from shared.runtime.mail import LocalMail
 from shared.settings import Settings
@@ -68,9 +70,13 @@ class Runtime:
     http_port: int = 0
     # One embedded mail catcher per process, shared by its services (without SMTP).
     local_mail: LocalMail = field(init=False)
+    # Technicians' passwords, throttling and sessions (reads ``accounts`` on every use).
+    authenticator: Authenticator = field(init=False)
 
     def __post_init__(self) -> None:
         self.local_mail = LocalMail(self.settings)
+        self.authenticator = Authenticator(lambda: self.accounts, self.settings.secret_key,
+                                           SessionStore(self.js))
 
     @property
     def public_url(self) -> str:

@@ -26,6 +26,7 @@ from shared.adapters.eventstore import STREAM
 from shared.adapters.orderholds import HOLDS_BUCKET
 from shared.adapters.pii import PII_BUCKET
 from shared.adapters.provision import OPS_BUCKET, TIMERS_STREAM
+from shared.adapters.sessions import SESSIONS_BUCKET
 from shared.adapters.snapshots import SNAPSHOTS_STREAM, snapshot_subject
 
 API = "$JS.API"
@@ -93,7 +94,8 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         consumes=(Durable(STREAM, "oncall-requests"), Durable(TIMERS_STREAM, "oncall-timers"),
                   Durable(WEBHOOKS_STREAM, "oncall-webhooks")),
         # The console logs time through the same overlap check as billing.
-        keeps=("oncall_pages", "oncall_announcements", "billing_technician_entries"),
+        keeps=("oncall_pages", "oncall_announcements", "billing_technician_entries",
+               SESSIONS_BUCKET),
         reads_files=(ATTACHMENTS,),
         schedules_timers=True,
         owns_streams=(OwnStream(WEBHOOKS_STREAM, "webhooks.>"),),
@@ -103,7 +105,7 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         records=("TimeLogged", "TimeEntryVoided", "InvoiceIssued", "InvoiceCancelled"),
         consumes=(Durable(STREAM, "billing-technician-entries"),),
         keeps=("billing_invoice_numbers", "billing_invoice_reservations",
-               "billing_technician_entries"),
+               "billing_technician_entries", SESSIONS_BUCKET),
         replays_log=True,
     ),
 }

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from shared.settings.billing import BillingSettings
-from shared.settings.core import HttpSettings, NatsSettings
+from shared.settings.core import HttpSettings, NatsSettings, check_secret_length
 from shared.settings.intake import IntakeSettings
 from shared.settings.mail import AckSettings, InboundMailSettings, SmtpSettings
 from shared.settings.oncall import OnCallSettings
@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), description="Folder for the embedded NATS store, "
                            "the mail outbox and other local files.")
     secret_key: str = Field(
-        "change-me-in-production-0123456789",
-        min_length=16,
-        description="Secret for signed links (status page, acknowledge links) and tokens.",
+        "",
+        description="Secret for sessions, signed links (status page, acknowledge links) and "
+        "CSRF tokens; required (`up` creates one in the data folder; docs/security.md).",
     )
     accounts_file: Path | None = Field(
         None, description="TOML file with technician accounts (see README)."
@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     billing: BillingSettings = BillingSettings()
     oncall: OnCallSettings = OnCallSettings()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        return check_secret_length(value)
 
     @classmethod
     def settings_customise_sources(

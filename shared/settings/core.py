@@ -8,6 +8,14 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+SECRET_MIN_LENGTH = 16
+
+
+def check_secret_length(value: str) -> str:
+    """A secret setting is unset (empty: `up` fills it, `serve` refuses) or long enough."""
+    if value and len(value) < SECRET_MIN_LENGTH:
+        raise ValueError(f"give at least {SECRET_MIN_LENGTH} random characters")
+    return value
 
 
 def nats_servers(url: str) -> list[str]:
@@ -81,3 +89,6 @@ class HttpSettings(BaseModel):
         description="Base URL customers and technicians reach (for links in mails). "
         "Default: http://<host>:<port>.",
     )
+    request_timeout_s: float = Field(
+        30.0, gt=0, description="A request's headers and body must arrive within this many "
+        "seconds of its first byte, or the connection is closed (slow clients).")

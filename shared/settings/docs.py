@@ -19,7 +19,7 @@ def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str]]
         default: Any = field.default
         if default is PydanticUndefined and field.default_factory is not None:
             default = field.default_factory()  # type: ignore[call-arg]
-        shown = "(unset)" if default is None else f"`{default}`"
+        shown = "(unset)" if default is None or default == "" else f"`{default}`"
         if isinstance(default, list) and not default:
             shown = "`[]`"
         yield variable, shown, (field.description or "").replace("\n", " ")

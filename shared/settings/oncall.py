@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from shared.settings.core import check_secret_length
 
 
 class OnCallSettings(BaseModel):
@@ -18,8 +20,15 @@ class OnCallSettings(BaseModel):
                                 description="Re-notifications before escalating a level.")
     first_response_bt_minutes: int = Field(
         9 * 60, ge=1, description="Normal-priority first response, in Business-Time minutes.")
-    webhook_secret: str = Field("change-me-webhook-secret", min_length=8,
-                                description="Key of the HMAC-SHA256 webhook signature.")
+    webhook_secret: str = Field("",
+                                description="Key of the HMAC-SHA256 webhook signature; "
+                                "required by oncall (`up` creates one in the data folder).")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: str) -> str:
+        return check_secret_length(value)
+
     webhook_attempts: int = Field(6, ge=1, le=20,
                                   description="Tries per webhook call before giving up.")
     webhook_backoff_s: float = Field(2.0, gt=0, description="First retry delay of a webhook "

@@ -51,13 +51,15 @@ async def test_logout_needs_the_csrf_token(console: ConsoleUnderTest) -> None:
 
 async def test_another_technicians_session_cannot_be_forged(console: ConsoleUnderTest) -> None:
     secret = console.runtime.settings.secret_key
-    bernd = session_cookie_value(secret, "bernd")
-    _, expiry, signature = bernd.rsplit(".", 2)
+    async with console.login("bernd") as client:
+        bernd = client.cookies[SESSION_COOKIE]
+    _, session_id, expiry, signature = bernd.rsplit(".", 3)
     forgeries = [
-        f"anna.{expiry}.{signature}",                        # bernd's signature, anna's id
-        session_cookie_value("another-secret-0123456789", "anna"),   # wrong key
-        session_cookie_value(secret, "anna", now=1_000_000.0),       # long expired
-        "anna", "", "anna..",
+        f"anna.{session_id}.{expiry}.{signature}",           # bernd's signature, anna's id
+        session_cookie_value("another-secret-0123456789", "anna", session_id),  # wrong key
+        session_cookie_value(secret, "anna", session_id, now=1_000_000.0),     # expired
+        session_cookie_value(secret, "anna", "no-such-session"),  # signed, never opened
+        "anna", "", "anna..", "anna...",
     ]
     for forged in forgeries:
         async with console.client() as client:
@@ -65,8 +67,8 @@ async def test_another_technicians_session_cannot_be_forged(console: ConsoleUnde
             response = await client.get("/console")
             assert response.status_code == 303, forged
     # The genuine cookie works: the refusals above are about the forgery, not the setup.
-    async with console.client() as client:
-        client.cookies.set(SESSION_COOKIE, session_cookie_value(secret, "anna"))
+    async with console.login("anna") as login, console.client() as client:
+        client.cookies.set(SESSION_COOKIE, login.cookies[SESSION_COOKIE])
         response = await client.get("/console")
         assert response.status_code == 200
         assert "Anna (anna)" in response.text

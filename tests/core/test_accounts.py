@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI, Request
+from nats.aio.client import Client as NatsClient
 
+from shared.adapters.provision import provision
+from shared.adapters.sessions import SessionStore
 from shared.runtime.accounts import AccountStore, hash_password, hash_token, new_token
-from shared.runtime.auth import authenticate, session_cookie_value
+from shared.runtime.auth import Authenticator, session_cookie_value
 from tests.support import serve_app
 
 SECRET = "test-secret-key-0123456789"
@@ -30,27 +33,32 @@ def test_passwords_are_hashed_and_checked() -> None:
     assert hash_token(token) in store.technicians["anna"].token_hashes
 
 
-async def test_only_known_technicians_pass_and_others_get_401() -> None:
+async def test_only_known_technicians_pass_and_others_get_401(nc: NatsClient) -> None:
     store, token = accounts()
+    js = nc.jetstream()
+    await provision(js)
+    auth = Authenticator(lambda: store, SECRET, SessionStore(js))
     changes: list[str] = []
     app = FastAPI()
 
-    @app.post("/change")
+    @app.get("/change")
     async def change(request: Request) -> dict[str, str]:
-        tech = authenticate(request, store, SECRET)
+        tech = await auth.technician(request)
         changes.append(tech.id)
         return {"by": tech.id}
 
     async with serve_app(app) as url, httpx.AsyncClient(base_url=url) as client:
-        assert (await client.post("/change", headers={"Authorization": f"Bearer {token}"})
+        assert (await client.get("/change", headers={"Authorization": f"Bearer {token}"})
                 ).json() == {"by": "anna"}
-        assert (await client.post("/change", auth=("anna", "s3cret!"))).status_code == 200
-        cookie = session_cookie_value(SECRET, "anna")
-        assert (await client.post("/change", cookies={"tc_session": cookie})).status_code \
+        assert (await client.get("/change", auth=("anna", "s3cret!"))).status_code == 200
+        cookie = await auth.open_session(store.technicians["anna"])
+        assert (await client.get("/change", cookies={"tc_session": cookie})).status_code \
             == 200
+        unopened = session_cookie_value(SECRET, "anna", "never-opened")
         for bad in ({"Authorization": "Bearer nope"}, {"Authorization": "Basic !!"},
-                    {}, {"Cookie": "tc_session=" + cookie.replace("anna", "eve")}):
-            response = await client.post("/change", headers=bad)
+                    {}, {"Cookie": "tc_session=" + cookie.replace("anna", "eve")},
+                    {"Cookie": "tc_session=" + unopened}):
+            response = await client.get("/change", headers=bad)
             assert response.status_code == 401, bad
-        assert (await client.post("/change", auth=("anna", "wrong"))).status_code == 401
+        assert (await client.get("/change", auth=("anna", "wrong"))).status_code == 401
     assert changes == ["anna", "anna", "anna"]

@@ -322,3 +322,35 @@ def test_erasure_is_recorded_once() -> None:
     assert erased == [ev.PersonalDataErased(at=LATER, by="dpo", reason="Art. 17")]
     assert fold([SUBMITTED, *erased]).personal_data_erased
     assert when([SUBMITTED, *erased], command) == []
+
+
+# -- whose time entries --------------------------------------------------------------------
+
+def test_a_technician_voids_only_their_own_entries() -> None:
+    """Given anna's entry, when ben voids it, then it is refused; anna may."""
+    history = given(SUBMITTED, ENTRY)
+    assert refused(history, c.VoidTimeEntry(at=LATER, entry_id="e1", technician="ben")) \
+        == "not_your_entry"
+    own = when(history, c.VoidTimeEntry(at=LATER, entry_id="e1", technician="anna"))
+    assert own == [ev.TimeEntryVoided(at=LATER, entry_id="e1", technician="anna")]
+
+
+def test_a_lead_voids_anyones_entry_and_the_event_says_so() -> None:
+    voided = when(given(SUBMITTED, ENTRY), c.VoidTimeEntry(
+        at=LATER, entry_id="e1", technician="lea", reason="double", lead=True))
+    assert voided == [ev.TimeEntryVoided(at=LATER, entry_id="e1", technician="lea",
+                                         reason="double", as_lead=True)]
+    # A lead voiding their own entry acts as its technician, not as lead.
+    leas = when(given(SUBMITTED), log(technician="lea", entry_id="e9"))
+    own = when(given(SUBMITTED, *leas), c.VoidTimeEntry(
+        at=LATER, entry_id="e9", technician="lea", lead=True))
+    assert own[0].as_lead is False  # type: ignore[attr-defined]
+
+
+def test_an_entry_id_of_another_technician_is_refused_not_taken_over() -> None:
+    """Given anna's entry e1, when ben logs with id e1, then it is refused (not a no-op
+    that would answer with anna's entry and lose ben's time)."""
+    assert refused(given(SUBMITTED, ENTRY), log(technician="ben", entry_id="e1")) \
+        == "entry_id_taken"
+    # anna's own retry stays a no-op
+    assert when(given(SUBMITTED, ENTRY), log(entry_id="e1", start_min=0)) == []

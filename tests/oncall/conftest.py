@@ -24,6 +24,7 @@ from shared.domain.casenumber import with_check_digit
 from shared.runtime.accounts import hash_password, hash_token
 from shared.runtime.app import RunningSystem, running_system
 from shared.settings import Settings, load_settings
+from tests.conftest import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
 from tests.factories import request_submitted
 from tests.support import SmtpSink, serve_app
 
@@ -110,9 +111,10 @@ def make_settings(tmp_path: Path, nats_server: EmbeddedNats, smtp_sink: SmtpSink
         return load_settings(
             data_dir=tmp_path / "data", nats={"url": nats_server.url}, http={"port": 0},
             smtp={"host": "127.0.0.1", "port": smtp_sink.port, "security": "none"},
-            accounts_file=accounts,
-            oncall={"rota_file": rota, "renotify_after_s": 600, "webhook_backoff_s": 0.05,
-                    "webhook_attempts": 4, "webhook_timeout_s": 2, **oncall})
+            accounts_file=accounts, secret_key=TEST_SECRET_KEY,
+            oncall={"rota_file": rota, "webhook_secret": TEST_WEBHOOK_SECRET,
+                    "renotify_after_s": 600, "webhook_backoff_s": 0.05, "webhook_attempts": 4,
+                    "webhook_timeout_s": 2, **oncall})
 
     return build
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from services.oncall.rota import RotaError, default_rota, load_rota, parse_rota
 from shared.runtime.cli import main
-from tests.oncall.conftest import ROTA, oncall_http, write_rota
+from tests.oncall.conftest import ROTA, TOKENS, oncall_http, write_rota
 
 
 def rota():
@@ -130,9 +130,13 @@ def test_cli_oncall_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 async def test_http_oncall_now(make_settings) -> None:
     async with oncall_http(make_settings()) as (_, http):
+        anonymous = await http.get("/api/oncall/now")
+        http.headers["Authorization"] = f"Bearer {TOKENS['anna']}"
         ok = await http.get("/api/oncall/now", params={"at": "2026-11-29T03:00:00+01:00"})
         naive = await http.get("/api/oncall/now", params={"at": "2026-11-29T03:00:00"})
         bad = await http.get("/api/oncall/now", params={"at": "soon"})
+    # It names people and their addresses: technicians only.
+    assert anonymous.status_code == 401 and "example.com" not in anonymous.text
     assert ok.status_code == 200
     assert [lvl["person"]["id"] for lvl in ok.json()["levels"]] == ["carla", "carla"]
     assert naive.status_code == 422 and "offset" in naive.text

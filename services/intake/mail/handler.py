@@ -40,6 +40,7 @@ from shared.adapters.eventstore import EventStore
 from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.redaction import redact
+from shared.domain.text import strip_invisible
 from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
 from shared.settings.mail import InboundMailSettings
@@ -182,13 +183,14 @@ class InboundMailHandler:
     async def _content(self, mail: InboundMail) -> c.ReceivedMail:
         """The mail for the decider: subject and new text with credentials redacted, files
         stored by content hash. Automatic mails keep no text and no files."""
-        subject = redact(mail.subject[:MAX_SUBJECT])
+        # Free text: invisible characters go, as for the form and the API (docs/security.md).
+        subject = redact(strip_invisible(mail.subject[:MAX_SUBJECT]))
         received = c.ReceivedMail(message_id=mail.message_id, sender=mail.sender,
                                   sender_count=mail.sender_count, auto_reply=mail.auto_reply,
                                   subject=subject.text, redacted=subject.redacted)
         if mail.auto_reply:
             return received
-        text = redact(trim_quoted_history(mail.text))
+        text = redact(strip_invisible(trim_quoted_history(mail.text)))
         refs = [await self.attachments.put(f.data, filename=f.filename,
                                            content_type=f.content_type) for f in mail.files]
         body = text.text

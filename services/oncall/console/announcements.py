@@ -20,14 +20,14 @@ def announcement_routes(router: APIRouter, console: Console) -> None:
 
     @router.get("/announcements")
     async def page(request: Request) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         return console.page("announcements.html", request, session,
                             announcements=await announcements.live(),
                             live_status=LIVE_STATUS_PATH)
 
     @router.post("/announcements")
     async def publish(request: Request) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         form = await console.form(request, session)
         try:
             await announcements.publish(form.get("text", ""), session.technician.id)
@@ -37,7 +37,7 @@ def announcement_routes(router: APIRouter, console: Console) -> None:
 
     @router.post("/announcements/{announcement_id}/withdraw")
     async def withdraw(request: Request, announcement_id: str) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         await console.form(request, session)
         try:
             await announcements.withdraw(announcement_id[:64], session.technician.id)

@@ -56,18 +56,19 @@ def waiting_mails(console: Console) -> list[WaitingMail]:
 def mail_routes(router: APIRouter, console: Console) -> None:
     @router.get("/mail")
     async def mailbox(request: Request) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         await console.board.start()
         return console.page("mailbox.html", request, session, entries=waiting_mails(console))
 
     @router.get("/mail/{ticket}")
     async def held(request: Request, ticket: str) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         if not heldmail.is_mail_holder(ticket):
-            return console.not_found(request, "Das ist weder Auftrag noch Quarantäne-Eintrag.")
+            return await console.not_found(
+                request, "Das ist weder Auftrag noch Quarantäne-Eintrag.")
         history = await console.runtime.store.load(ticket)
         if not history.events:
-            return console.not_found(request, f"Nichts unter {ticket}.")
+            return await console.not_found(request, f"Nichts unter {ticket}.")
         mails = [MailView(mail_id_of(m), isinstance(m, ev.ReplyHeld), m)
                  for m in history.state.pending_mails]
         return console.page("held_mail.html", request, session, ticket=ticket, mails=mails,
@@ -75,10 +76,10 @@ def mail_routes(router: APIRouter, console: Console) -> None:
 
     @router.post("/mail/{ticket}/{mail_id}/{action}")
     async def decide(request: Request, ticket: str, mail_id: str, action: str) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         form = await console.form(request, session)
         if action not in ("release", "discard") or not heldmail.is_mail_holder(ticket):
-            return console.not_found(request, "Diese Aktion gibt es nicht.")
+            return await console.not_found(request, "Diese Aktion gibt es nicht.")
         kind, text = "ok", ""
         try:
             text = await _decide(console, ticket, unquote(mail_id), action,

@@ -3,7 +3,6 @@ its files, and the actions on it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import uuid
@@ -39,7 +38,7 @@ from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
 from shared.application.timeentries import TechnicianEntries
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
-from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, session_cookie_value
+from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, Throttled, client_address
 from shared.runtime.context import Runtime
 from shared.runtime.responses import attachment_download
 
@@ -65,7 +64,7 @@ def console_router(runtime: Runtime, board: TicketBoard,
 def _login_routes(router: APIRouter, console: Console) -> None:
     @router.get("/login")
     async def login_form(request: Request) -> Response:
-        if console.session(request) is not None:
+        if await console.session(request) is not None:
             return RedirectResponse("/console", status_code=303)
         return console.login_page(request)
 
@@ -79,24 +78,43 @@ def _login_routes(router: APIRouter, console: Console) -> None:
             return console.login_page(
                 request, status_code=403, technician_id=technician_id[:100],
                 error="Das Anmeldeformular ist abgelaufen – bitte erneut anmelden.")
-        # argon2 is deliberately slow: keep the event loop free while it runs.
-        tech = await asyncio.to_thread(console.runtime.accounts.by_password,
-                                       technician_id, password)
+        try:  # argon2 runs off the event loop; floods are throttled before hashing
+            tech = await console.auth.password(client_address(request), technician_id,
+                                               password)
+        except Throttled as throttled:
+            page = console.login_page(
+                request, status_code=429, technician_id=technician_id[:100],
+                error=f"Zu viele Anmeldeversuche – bitte in {throttled.retry_after_s} "
+                "Sekunden erneut versuchen.")
+            page.headers["Retry-After"] = str(throttled.retry_after_s)
+            return page
         if tech is None:
             return console.login_page(request, status_code=401,
                                       error="Kennung oder Passwort falsch.",
                                       technician_id=technician_id[:100])
         response = RedirectResponse("/console", status_code=303)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
-        response.set_cookie(SESSION_COOKIE, session_cookie_value(console.secret, tech.id),
+        log.info("console: %s logged in", tech.id)
+        response.set_cookie(SESSION_COOKIE, await console.auth.open_session(tech),
                             max_age=SESSION_TTL_S, path="/", httponly=True, samesite="lax",
                             secure=console.secure_cookies(request))
         return response
 
     @router.post("/logout")
     async def logout(request: Request) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         await console.form(request, session)
+        await console.auth.close_session(session.cookie)
+        response = RedirectResponse(LOGIN_PATH, status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.post("/logout-everywhere")
+    async def logout_everywhere(request: Request) -> Response:
+        """End every session of this technician, on every device (a lost laptop)."""
+        session = await console.require_session(request)
+        await console.form(request, session)
+        await console.auth.close_all_sessions(session.technician.id)
         response = RedirectResponse(LOGIN_PATH, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -105,29 +123,29 @@ def _login_routes(router: APIRouter, console: Console) -> None:
 def _page_routes(router: APIRouter, console: Console) -> None:
     @router.get("")
     async def queue(request: Request) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         await console.board.start()
         entries = console.board.queue(datetime.now(UTC))
         return console.page("queue.html", request, session, entries=entries)
 
     @router.get("/find")
     async def find(request: Request, case: str = "") -> Response:
-        console.require_session(request)
+        await console.require_session(request)
         case = case.strip().replace(" ", "")
         if is_valid_case_number(case):
             return RedirectResponse(f"/console/tickets/{case}", status_code=303)
         if QUARANTINE_ENTRY.match(case):  # a quarantine entry: its mail
             return RedirectResponse(f"/console/mail/{case}", status_code=303)
-        return console.not_found(request, "Das ist keine gültige Auftragsnummer.")
+        return await console.not_found(request, "Das ist keine gültige Auftragsnummer.")
 
     @router.get("/tickets/{case}")
     async def ticket(request: Request, case: str) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         if not is_valid_case_number(case):
-            return console.not_found(request, "Das ist keine gültige Auftragsnummer.")
+            return await console.not_found(request, "Das ist keine gültige Auftragsnummer.")
         history = await console.runtime.store.load(case)
         if not history.events:
-            return console.not_found(request, f"Kein Ticket {case}.")
+            return await console.not_found(request, f"Kein Ticket {case}.")
         state = history.state
         return console.page("ticket.html", request, session, case=case, state=state,
                             events=[describe(r) for r in history.events],
@@ -139,23 +157,23 @@ def _page_routes(router: APIRouter, console: Console) -> None:
 
     @router.get("/attachments/{sha256}")
     async def attachment(request: Request, sha256: str) -> Response:
-        console.require_session(request)
+        await console.require_session(request)
         await console.board.start()
         ref = console.board.attachment(sha256) if SHA256_HEX.match(sha256) else None
         data = await _read_file(console, sha256) if ref is not None else None
         if ref is None or data is None:
-            return console.not_found(request, "Diese Datei gibt es nicht.")
+            return await console.not_found(request, "Diese Datei gibt es nicht.")
         return attachment_download(data, ref, headers=SECURITY_HEADERS)
 
 
 def _action_routes(router: APIRouter, console: Console) -> None:
     @router.post("/tickets/{case}/{action}")
     async def act(request: Request, case: str, action: str) -> Response:
-        session = console.require_session(request)
+        session = await console.require_session(request)
         form = await console.form(request, session)
         handler = console.actions.get(action)
         if handler is None or not is_valid_case_number(case):
-            return console.not_found(request, "Diese Aktion gibt es nicht.")
+            return await console.not_found(request, "Diese Aktion gibt es nicht.")
         kind, text = "ok", ""
         try:
             text, version = await handler(console.runtime, case, session.technician, form)

@@ -30,7 +30,7 @@ from services.oncall.readmodel import TicketBoard
 from shared.domain.calendar import BusinessCalendar, calendar_from_settings
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import TicketState
-from shared.runtime.auth import SESSION_COOKIE, technician_from_session
+from shared.runtime.auth import SESSION_COOKIE, Authenticator
 from shared.runtime.context import Runtime
 
 
@@ -74,17 +74,22 @@ class Console:
         """True if the login form was sent from the login page this browser got."""
         return login_csrf_valid(self.secret, request.cookies.get(LOGIN_CSRF_COOKIE, ""), token)
 
-    def session(self, request: Request) -> Session | None:
-        """The technician's session, if the request carries a genuine, unexpired one."""
+    @property
+    def auth(self) -> Authenticator:
+        """Passwords, throttling and the sessions kept on the server."""
+        return self.runtime.authenticator
+
+    async def session(self, request: Request) -> Session | None:
+        """The technician's session, if the request carries a genuine, open one."""
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
-        tech = technician_from_session(self.runtime.accounts, self.secret, value)
+        tech = await self.auth.session(value)
         return session_of(tech, self.secret, value) if tech is not None else None
 
-    def require_session(self, request: Request) -> Session:
+    async def require_session(self, request: Request) -> Session:
         """The session, or a redirect to the login form."""
-        session = self.session(request)
+        session = await self.session(request)
         if session is None:
             raise login_redirect()
         return session
@@ -111,7 +116,8 @@ class Console:
             response.delete_cookie(FLASH_COOKIE, path="/console")
         return response
 
-    def not_found(self, request: Request, message: str) -> HTMLResponse:
+    async def not_found(self, request: Request, message: str) -> HTMLResponse:
         """The 404 page saying what was not found."""
-        return self.page("not_found.html", request, self.session(request), status_code=404,
+        return self.page("not_found.html", request, await self.session(request),
+                         status_code=404,
                          message=message)

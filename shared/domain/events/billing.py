@@ -28,6 +28,8 @@ class TimeEntryVoided(Event, tag=True, frozen=True, kw_only=True):
     entry_id: str
     technician: str
     reason: str = ""
+    # True when ``technician`` voided another technician's entry with the lead role.
+    as_lead: bool = False
 
 
 class InvoiceLine(msgspec.Struct, frozen=True, kw_only=True):

@@ -167,6 +167,7 @@ class VoidTimeEntry(Command, frozen=True, kw_only=True):
     entry_id: str
     technician: str
     reason: str = ""
+    lead: bool = False  # the technician has the lead role: may void others' entries
 
 
 class ResolveTicket(Command, frozen=True, kw_only=True):

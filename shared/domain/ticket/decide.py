@@ -327,7 +327,12 @@ def _(command: c.RecordAutoReply, state: TicketState) -> list[ev.Event]:
 @decide.register
 def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
-    if state.entry(command.entry_id) is not None:
+    logged = state.entry(command.entry_id)
+    if logged is not None:
+        # The same technician's retry is a no-op; another's entry is never theirs to claim.
+        _require(logged.technician == command.technician, "entry_id_taken",
+                 f"entry id {command.entry_id} belongs to another technician's entry: "
+                 "choose a new one")
         return []
     _require(state.status in TIME_LOGGABLE, "ticket_not_open_for_time",
              f"time cannot be logged on a {state.status.replace('_', ' ')} ticket")
@@ -350,12 +355,19 @@ def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
 @decide.register
 def _(command: c.VoidTimeEntry, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
-    _require(state.entry(command.entry_id) is not None, "unknown_entry",
-             f"no active time entry {command.entry_id}")
+    entry = state.entry(command.entry_id)
+    _require(entry is not None, "unknown_entry", f"no active time entry {command.entry_id}")
+    assert entry is not None
     _require(command.entry_id not in state.invoiced_entry_ids, "entry_invoiced",
              "the entry is invoiced: cancel the invoice first")
+    # A technician's time is their own; a lead may correct anyone's, and the event says so.
+    as_lead = entry.technician != command.technician
+    _require(not as_lead or command.lead, "not_your_entry",
+             f"entry {command.entry_id} is {entry.technician}'s: only they or a lead may "
+             "void it")
     return [ev.TimeEntryVoided(at=command.at, entry_id=command.entry_id,
-                               technician=command.technician, reason=command.reason)]
+                               technician=command.technician, reason=command.reason,
+                               as_lead=as_lead)]
 
 
 @decide.register
