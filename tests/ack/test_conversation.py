@@ -260,7 +260,6 @@ async def test_a_mail_that_left_before_a_crash_is_recorded_not_resent(
     settings = with_smtp(settings, smtp_sink.port)
     case = await a_ticket(store)
     await append(store, case, answer(), "respond-1")
-    event = (await store.load(case)).events[-1]
     message_id = conversation_message_id(case, "answer", "respond-1", SUPPORT)
     async with running_system(settings, ()) as system:
         crashed = AckService(system.runtime)

@@ -7,8 +7,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import HTTPException, Request, UploadFile
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile  # what request.form() holds
 
 from services.oncall.answers import Upload
 from services.oncall.console.actions import ActionHandler
