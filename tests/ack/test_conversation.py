@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
+from services.ack.bootstrap import bootstrap
 from services.ack.conversation import (
     File,
     build_customer_mail,
@@ -193,7 +194,7 @@ async def test_two_replicas_at_once_send_one_mail(settings: Settings, store: Eve
     await append(store, case, answer(), "respond-1")
     event = (await store.load(case)).events[-1]
     async with running_system(settings, ()) as system:  # no consumers: the test calls
-        replicas = [AckService(system.runtime), AckService(system.runtime)]
+        replicas = [bootstrap(system.runtime), bootstrap(system.runtime)]
         for replica in replicas:
             await replica.start()
         results = await asyncio.gather(*(r.conversation(event) for r in replicas),
@@ -262,7 +263,7 @@ async def test_a_mail_that_left_before_a_crash_is_recorded_not_resent(
     await append(store, case, answer(), "respond-1")
     message_id = conversation_message_id(case, "answer", "respond-1", SUPPORT)
     async with running_system(settings, ()) as system:
-        crashed = AckService(system.runtime)
+        crashed = bootstrap(system.runtime)
         await crashed.start()
         claim = await crashed.conversation_claims.claim(
             conversation_key(case, "answer", "respond-1"), datetime.now(UTC))
@@ -282,7 +283,7 @@ async def test_a_replica_that_died_mid_send_is_taken_over(settings: Settings,
     case = await a_ticket(store)
     await append(store, case, answer(), "respond-1")
     async with running_system(settings, ()) as system:
-        crashed = AckService(system.runtime)
+        crashed = bootstrap(system.runtime)
         await crashed.start()
         await crashed.conversation_claims.claim(conversation_key(case, "answer", "respond-1"),
                                                 datetime.now(UTC) - timedelta(seconds=5))
