@@ -44,6 +44,7 @@ class Desk:
     """The running system as customer and technician meet it."""
 
     http: httpx.AsyncClient
+    base_url: str
     store: EventStore
     sink: SmtpSink
     inbound_port: int
@@ -88,6 +89,9 @@ class Desk:
                               hostname="127.0.0.1", port=self.inbound_port, start_tls=False,
                               timeout=10)
 
+    async def status_url(self, case: str) -> str:
+        return status_path(self.secret, case)
+
     async def status_page(self, case: str, language: str = "de") -> str:
         page = await self.http.get(status_path(self.secret, case) + f"&lang={language}")
         assert page.status_code == 200, page.text
@@ -104,7 +108,7 @@ async def desk(settings: Settings, smtp_sink: SmtpSink, request: Any) -> AsyncIt
         system.runtime.accounts = AccountStore.from_dict(ACCOUNTS)
         async with (serve_app(system.http_app()) as base_url,
                     httpx.AsyncClient(base_url=base_url, timeout=10) as http):
-            desk = Desk(http, system.runtime.store, smtp_sink, inbound.smtp_port,
+            desk = Desk(http, base_url, system.runtime.store, smtp_sink, inbound.smtp_port,
                         settings.secret_key)
             await desk.login()
             yield desk
