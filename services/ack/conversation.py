@@ -43,6 +43,7 @@ from shared.domain.casenumber import subject_token
 from shared.domain.ticket import Command, TicketState
 from shared.domain.ticket import commands as c
 from shared.runtime.links import status_path
+from shared.runtime.signing import MESSAGE_ID, sign
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +88,22 @@ def conversation_key(case: str, kind: str, event_id: str) -> str:
     return f"{case}.{kind}.{_digest(event_id)}"
 
 
-def conversation_message_id(case: str, kind: str, event_id: str, support_address: str) -> str:
-    """Deterministic, so a resend carries the same id; the inbound matcher knows the form
-    (services/intake/mail/match.py) and files the customer's reply on the ticket."""
+def conversation_message_id(case: str, kind: str, event_id: str, support_address: str,
+                            secret_key: str) -> str:
+    """``<kind.<case>.<tag>@<domain>>``: deterministic, so a resend carries the same id;
+    the inbound matcher knows the form (services/intake/mail/match.py) and files the
+    customer's reply on the ticket. The tag is signed (as the receipt's): only who received
+    the mail knows the id, so a reply naming it is evidence that the customer wrote it."""
     domain = support_address.rpartition("@")[2] or "localhost"
-    return f"<{kind}.{case}.{_digest(event_id)}@{domain}>"
+    tag = sign(secret_key, MESSAGE_ID, kind, case, event_id)
+    return f"<{kind}.{case}.{tag}@{domain}>"
 
 
-def thread_ids(history: TicketHistory, before_seq: int, support_address: str) -> list[str]:
+def thread_ids(history: TicketHistory, before_seq: int, sender: ReceiptSender) -> list[str]:
     """The Message-IDs of the thread before the mail of the event at ``before_seq``: the
     receipt, the customer's replies and our earlier mails, in the log's order."""
     case = history.ticket_id
-    ids = [receipt_message_id(case, support_address)]
+    ids = [receipt_message_id(case, sender.reply_to, sender.secret_key)]
     for recorded in history.events:
         if recorded.seq >= before_seq:
             break
@@ -109,7 +114,7 @@ def thread_ids(history: TicketHistory, before_seq: int, support_address: str) ->
         kind = mail_kind(event)
         if kind is not None:
             ids.append(conversation_message_id(case, kind, recorded.event_id,
-                                               support_address))
+                                               sender.reply_to, sender.secret_key))
     if len(ids) > MAX_REFERENCES:
         ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
     return ids
@@ -142,7 +147,7 @@ def build_customer_mail(recorded: RecordedEvent, history: TicketHistory,
         "reopen_days": f"{reopen_days:g}",
         "files": [f.ref.filename for f in files],
     }
-    thread = thread_ids(history, recorded.seq, sender.reply_to)
+    thread = thread_ids(history, recorded.seq, sender)
     message = EmailMessage()
     message["From"] = Address(display_name=sender.name, addr_spec=sender.address)
     message["To"] = Address(display_name=request.contact.full_name,
@@ -151,7 +156,7 @@ def build_customer_mail(recorded: RecordedEvent, history: TicketHistory,
     message["Subject"] = (f"{subject_token(case)} {SUBJECT_PREFIX[kind][language]}"
                           f"{context['short_description']}")
     message["Message-ID"] = conversation_message_id(case, kind, recorded.event_id,
-                                                    sender.reply_to)
+                                                    sender.reply_to, sender.secret_key)
     message["In-Reply-To"] = thread[-1]
     message["References"] = " ".join(thread)
     message["Date"] = format_datetime(now)

@@ -77,16 +77,16 @@ def test_an_answer_is_threaded_after_the_receipt_earlier_answers_and_replies() -
                            content_type="application/pdf", size=4)
     mail = build_customer_mail(current, history, SENDER, NOW, reopen_days=14,
                                files=(File(pdf, b"%PDF"),))
-    own_id = conversation_message_id(case, "answer", "respond-2", SUPPORT)
-    earlier = conversation_message_id(case, "answer", "respond-1", SUPPORT)
+    own_id = conversation_message_id(case, "answer", "respond-2", SUPPORT, SENDER.secret_key)
+    earlier = conversation_message_id(case, "answer", "respond-1", SUPPORT, SENDER.secret_key)
     assert mail["Message-ID"] == own_id
     assert own_id.startswith(f"<answer.{case}.") and own_id.endswith("@msp.example>")
     assert mail["Subject"] == f"[SA#{case}] Drucker druckt nicht"
     assert mail["Reply-To"] == SUPPORT
     assert mail["To"].addresses[0].addr_spec == "kunde@example.de"
     assert mail["In-Reply-To"] == "<kunde-1@example.de>"  # the latest mail of the thread
-    assert mail["References"].split() == [receipt_message_id(case, SUPPORT), earlier,
-                                          "<kunde-1@example.de>"]
+    receipt = receipt_message_id(case, SUPPORT, SENDER.secret_key)
+    assert mail["References"].split() == [receipt, earlier, "<kunde-1@example.de>"]
     assert mail["Auto-Submitted"] is None  # a person's answer, not an automatic mail
     assert mail["Content-Language"] == "de"
     text = body(mail)
@@ -261,7 +261,7 @@ async def test_a_mail_that_left_before_a_crash_is_recorded_not_resent(
     settings = with_smtp(settings, smtp_sink.port)
     case = await a_ticket(store)
     await append(store, case, answer(), "respond-1")
-    message_id = conversation_message_id(case, "answer", "respond-1", SUPPORT)
+    message_id = conversation_message_id(case, "answer", "respond-1", SUPPORT, SENDER.secret_key)
     async with running_system(settings, ()) as system:
         crashed = bootstrap(system.runtime)
         await crashed.start()

@@ -45,6 +45,7 @@ async def test_a_technician_answers_in_the_console_and_the_customer_sees_it(
 
             [answer] = await desk.mails_to_customer(1)
             assert [a.get_filename() for a in answer.iter_attachments()] == ["Anleitung.txt"]
+            await wait_for_event(desk.store, case, ev.CustomerMailed)  # its id is evidence
             await desk.customer_replies(reply(f"AW: {answer['Subject']}",
                                               text="Hat geholfen, Foto anbei.",
                                               files=(("foto.png", "image/png", PNG),),

@@ -135,7 +135,7 @@ async def test_answer_by_mail_reply_with_a_file_and_both_on_the_status_page(
     assert "Antwort erfasst" in done
 
     [answer] = await desk.mails_to_customer(1)
-    receipt_id = receipt_message_id(case, SUPPORT)
+    receipt_id = receipt_message_id(case, SUPPORT, desk.secret)
     assert answer["Subject"] == f"[SA#{case}] Drucker druckt nicht"
     assert answer["In-Reply-To"] == receipt_id and answer["References"] == receipt_id
     assert answer["Reply-To"] == SUPPORT
@@ -179,6 +179,8 @@ async def test_a_reply_within_the_period_reopens_the_resolved_ticket(desk: Desk)
     mails = await desk.mails_to_customer(2)
     resolved = next(m for m in mails if "Erledigt" in m["Subject"])
     assert "innerhalb von 14 Tagen" in plain(resolved)
+    # Recorded as sent: a reply naming the mail is then evidence of the customer.
+    await wait_for_event(desk.store, case, ev.CustomerMailed, 2)
     await desk.customer_replies(reply(f"AW: {resolved['Subject']}",
                                       text="Leider druckt er wieder nicht.",
                                       In_Reply_To=resolved["Message-ID"]))
@@ -195,9 +197,11 @@ async def test_a_reply_within_the_period_reopens_the_resolved_ticket(desk: Desk)
 async def test_a_reply_after_the_period_is_held_and_reopens_nothing(desk: Desk) -> None:
     case = await a_ticket(desk, 3)
     await desk.act(case, "resolve", {"resolution": ""})
-    await desk.mails_to_customer(1)
+    [resolved] = await desk.mails_to_customer(1)
+    await wait_for_event(desk.store, case, ev.CustomerMailed)
     await desk.customer_replies(reply(f"AW: [SA#{case}] Drucker druckt nicht",
-                                      text="Noch eine Frage zu etwas anderem."))
+                                      text="Noch eine Frage zu etwas anderem.",
+                                      In_Reply_To=resolved["Message-ID"]))
     [held] = await wait_for_event(desk.store, case, ev.ReplyQuarantined)
     assert held.reason == "the ticket was resolved too long ago to be reopened by a reply"
     assert await events_of(desk.store, case, ev.TicketReopened) == []

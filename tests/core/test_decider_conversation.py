@@ -18,14 +18,19 @@ FILE = ev.AttachmentRef(sha256="1" * 64, filename="plan.pdf", content_type="appl
                         size=9)
 RESOLVED = ev.TicketResolved(at=NOW - timedelta(days=3), technician="anna")
 PERIOD = timedelta(days=14)
+# The receipt went out: a reply naming its Message-ID is the customer's (the trust rule).
+RECEIPT = ev.AckSent(at=NOW - timedelta(days=5), message_id="<receipt.1.tag@x>",
+                     recipient="kunde@example.de")
 
 
 def when(history: list[ev.Event], command: c.Command) -> list[ev.Event]:
     return decide(command, fold(history))
 
 
-def reply_mail(at_offset: timedelta = timedelta()) -> c.FileMail:
+def reply_mail(at_offset: timedelta = timedelta(),
+               answers: str = "<receipt.1.tag@x>") -> c.FileMail:
     received = c.ReceivedMail(message_id="<r@x>", sender="kunde@example.de",
+                              envelope_sender="kunde@example.de", reference_ids=(answers,),
                               subject=f"AW: [SA#{CASE}] Drucker", text="geht wieder nicht")
     return c.FileMail(at=NOW + at_offset, mail=received, reopen_within=PERIOD)
 
@@ -38,7 +43,7 @@ def test_an_answer_carries_the_first_name_and_files() -> None:
 
 
 def test_an_internal_note_is_its_own_event_and_needs_a_text() -> None:
-    [note] = when([SUBMITTED, RESOLVED], c.AddInternalNote(at=NOW, technician="anna",
+    [note] = when([SUBMITTED, RECEIPT, RESOLVED], c.AddInternalNote(at=NOW, technician="anna",
                                                             text="  Kunde ruft zurück "))
     assert note == ev.InternalNoteAdded(at=NOW, technician="anna", text="Kunde ruft zurück")
     assert not ev.InternalNoteAdded.CUSTOMER_VISIBLE
@@ -63,34 +68,44 @@ def test_a_customer_mail_is_recorded_once_per_source_event() -> None:
 
 
 def test_a_reply_within_the_period_reopens_the_resolved_ticket() -> None:
-    reply, reopened = when([SUBMITTED, RESOLVED], reply_mail())
+    reply, reopened = when([SUBMITTED, RECEIPT, RESOLVED], reply_mail())
     assert isinstance(reply, ev.CustomerReplied) and reply.text == "geht wieder nicht"
     assert reopened == ev.TicketReopened(at=NOW, by="customer", reason="reply by mail")
-    state = fold([SUBMITTED, RESOLVED, reply, reopened])
+    state = fold([SUBMITTED, RECEIPT, RESOLVED, reply, reopened])
     assert (state.status, state.resolved_at, state.reply_count) == ("in_progress", None, 1)
 
 
 def test_a_reply_on_the_last_day_still_reopens() -> None:
     last_moment = RESOLVED.at + PERIOD - NOW
-    events = when([SUBMITTED, RESOLVED], reply_mail(last_moment))
+    events = when([SUBMITTED, RECEIPT, RESOLVED], reply_mail(last_moment))
     assert [type(e) for e in events] == [ev.CustomerReplied, ev.TicketReopened]
 
 
 def test_a_reply_after_the_period_is_held_for_a_technician_and_reopens_nothing() -> None:
     too_late = RESOLVED.at + PERIOD - NOW + timedelta(seconds=1)
-    [held] = when([SUBMITTED, RESOLVED], reply_mail(too_late))
+    [held] = when([SUBMITTED, RECEIPT, RESOLVED], reply_mail(too_late))
     assert isinstance(held, ev.ReplyQuarantined)
     assert held.reason == "the ticket was resolved too long ago to be reopened by a reply"
     assert (held.text, held.candidate_case_number) == ("geht wieder nicht", CASE)
-    assert fold([SUBMITTED, RESOLVED, held]).status == "resolved"
+    assert fold([SUBMITTED, RECEIPT, RESOLVED, held]).status == "resolved"
 
 
 def test_a_reply_to_an_open_ticket_reopens_nothing() -> None:
-    [reply] = when([SUBMITTED], reply_mail())
+    [reply] = when([SUBMITTED, RECEIPT], reply_mail())
     assert isinstance(reply, ev.CustomerReplied)
+
+
+def test_a_reply_naming_a_mailed_answer_is_the_customers() -> None:
+    mailed = ev.CustomerMailed(at=NOW, kind="answer", source_event_id="respond-1",
+                               message_id="<answer.1.tag@x>")
+    assert fold([SUBMITTED, mailed]).sent_message_ids == {"<answer.1.tag@x>"}
+    [reply] = when([SUBMITTED, mailed], reply_mail(answers="<answer.1.tag@x>"))
+    assert isinstance(reply, ev.CustomerReplied)
+    [doubted] = when([SUBMITTED], reply_mail(answers="<answer.1.tag@x>"))
+    assert isinstance(doubted, ev.ReplyHeld)
 
 
 def test_an_automatic_mail_never_reopens() -> None:
     auto = c.ReceivedMail(message_id="<a@x>", sender="kunde@example.de", auto_reply="ooo")
-    [recorded] = when([SUBMITTED, RESOLVED], c.FileMail(at=NOW, mail=auto))
+    [recorded] = when([SUBMITTED, RECEIPT, RESOLVED], c.FileMail(at=NOW, mail=auto))
     assert isinstance(recorded, ev.AutoReplyRecorded)
