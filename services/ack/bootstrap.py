@@ -7,10 +7,12 @@ import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from services.ack.conversation import CONVERSATION_BUCKET, CustomerMailHandler
 from services.ack.handler import RECEIPT_BUCKET, Clock, ReceiptHandler
 from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
 from services.ack.receipt import ReceiptSender
 from services.ack.service import AckService
+from shared.adapters.attachments import AttachmentStore
 from shared.adapters.claims import ClaimStore
 from shared.adapters.mailer import Mailer
 from shared.runtime.context import Runtime
@@ -30,6 +32,9 @@ def bootstrap(runtime: Runtime, *, clock: Clock = _utcnow) -> AckService:
     # Notice claims are kept for good: no event records a notice (docs/ack.md).
     notice_claims = ClaimStore(runtime.js, NOTICE_BUCKET, claim_timeout, replica=replica,
                                ttl_s=None)
+    # CustomerMailed is the lasting record of a conversation mail: its claims may expire.
+    conversation_claims = ClaimStore(runtime.js, CONVERSATION_BUCKET, claim_timeout,
+                                     replica=replica)
     sender = ReceiptSender(
         address=settings.smtp.sender, name=settings.smtp.sender_name,
         reply_to=settings.inbound_mail.support_address,
@@ -43,5 +48,12 @@ def bootstrap(runtime: Runtime, *, clock: Clock = _utcnow) -> AckService:
         store=runtime.store, claims=notice_claims, mailer=Mailer(settings.smtp),
         sender=sender, max_age=timedelta(hours=settings.ack.notice_max_age_hours),
         send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+    conversation = CustomerMailHandler(
+        store=runtime.store, claims=conversation_claims, mailer=Mailer(settings.smtp),
+        attachments=AttachmentStore(runtime.js, settings.inbound_mail.attachments_bucket),
+        sender=sender, max_age=timedelta(hours=settings.ack.answer_max_age_hours),
+        reopen_days=settings.inbound_mail.reopen_days,
+        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
     return AckService(runtime, claims=claims, notice_claims=notice_claims, handler=handler,
-                      notices=notices)
+                      notices=notices, conversation_claims=conversation_claims,
+                      conversation=conversation)

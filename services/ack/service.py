@@ -3,7 +3,10 @@ the notice that credentials were removed from a customer reply, exactly once per
 
 Consumes ``RequestSubmitted`` (durable ``ack-receipts``), sends the receipt through SMTP
 and appends ``AckSent``; failures become ``AckFailed`` / ``ReceiptOverdue``. Consumes
-``CustomerReplied`` (durable ``ack-notices``) and mails a notice for redacted replies. Without a
+``CustomerReplied`` (durable ``ack-notices``) and mails a notice for redacted replies.
+Consumes ``TechnicianResponded``, ``TicketAccepted`` and ``TicketResolved`` (durable
+``ack-conversation``) and mails each answer and notification to the customer once,
+recording ``CustomerMailed``. Without a
 configured SMTP server it runs the embedded mail catcher and shows its mails on
 ``/outbox``. How "exactly once" holds is explained in docs/ack.md.
 """
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from services.ack.conversation import CustomerMailHandler
 from services.ack.handler import ReceiptHandler, StepHook
 from services.ack.notice import RedactionNoticeHandler
 from services.ack.outbox import outbox_router
@@ -25,6 +29,7 @@ from shared.runtime.context import Runtime
 
 DURABLE = "ack-receipts"
 NOTICES_DURABLE = "ack-notices"
+CONVERSATION_DURABLE = "ack-conversation"
 # Never give up on a receipt: with the backoff's last step repeating, this is years.
 MAX_DELIVER = 1_000_000
 
@@ -34,18 +39,23 @@ def _utcnow() -> datetime:
 
 
 class AckService:
-    """Receipts and notices; built with its collaborators by services.ack.bootstrap."""
+    """Receipts, notices and the conversation's mails; built with its collaborators by
+    services.ack.bootstrap."""
 
     name = "ack"
 
     def __init__(self, runtime: Runtime, *, claims: ClaimStore, notice_claims: ClaimStore,
-                 handler: ReceiptHandler, notices: RedactionNoticeHandler) -> None:
+                 handler: ReceiptHandler, notices: RedactionNoticeHandler,
+                 conversation_claims: ClaimStore,
+                 conversation: CustomerMailHandler) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.claims = claims
         self.notice_claims = notice_claims
         self.handler = handler
         self.notices = notices
+        self.conversation_claims = conversation_claims
+        self.conversation = conversation
         self.catcher: MailCatcher | None = None
 
     @property
@@ -66,6 +76,11 @@ class AckService:
             ack_wait_s=ack.ack_wait_s, batch=16),
             ConsumerSpec(NOTICES_DURABLE, ["tickets.*.CustomerReplied"], self.notices,
                          max_deliver=MAX_DELIVER, backoff_s=ack.retry_backoff_s,
+                         ack_wait_s=ack.ack_wait_s, batch=16),
+            ConsumerSpec(CONVERSATION_DURABLE,
+                         ["tickets.*.TechnicianResponded", "tickets.*.TicketAccepted",
+                          "tickets.*.TicketResolved"], self.conversation,
+                         max_deliver=MAX_DELIVER, backoff_s=ack.retry_backoff_s,
                          ack_wait_s=ack.ack_wait_s, batch=16)]
 
     def router(self) -> APIRouter | None:
@@ -74,14 +89,17 @@ class AckService:
     async def start(self) -> None:
         await self.claims.ensure_bucket(self.settings.nats.replicas)
         await self.notice_claims.ensure_bucket(self.settings.nats.replicas)
+        await self.conversation_claims.ensure_bucket(self.settings.nats.replicas)
         if self.settings.smtp.host is None:
             self.catcher = await self.runtime.local_mail.catcher_started()
-        self.handler.mailer = self.notices.mailer = await self.runtime.local_mail.mailer()
+        self.handler.mailer = self.notices.mailer = self.conversation.mailer = \
+            await self.runtime.local_mail.mailer()
 
     async def stop(self) -> None:
         await self.handler.mailer.close()
-        if self.notices.mailer is not self.handler.mailer:
-            await self.notices.mailer.close()
+        for other in (self.notices.mailer, self.conversation.mailer):
+            if other is not self.handler.mailer:
+                await other.close()
         self.catcher = None  # the process's catcher is stopped by the runtime
 
     async def health(self) -> dict[str, object]:

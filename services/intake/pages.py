@@ -43,6 +43,9 @@ class HistoryEntry:
     label: str
     detail: str = ""
     attachments: tuple[AttachmentLink, ...] = ()
+    # The conversation's text: the customer's reply or a technician's answer.
+    message: str = ""
+    author: str = ""  # "customer" | "technician" | "" (a state change)
 
 
 # Builds the download URL of an attachment (by sha256) on this ticket's status page.
@@ -96,8 +99,10 @@ def format_size(size: int, language: Language) -> str:
 
 def history_entries(history: TicketHistory, language: Language,
                     attachment_url: AttachmentUrl | None = None) -> list[HistoryEntry]:
-    """The customer-visible events of a ticket, oldest first; with ``attachment_url`` the
-    files of customer replies are linked for download."""
+    """The customer-visible events of a ticket, oldest first: the conversation (the
+    customer's replies and the technicians' answers with their texts) between the state
+    changes. With ``attachment_url`` their files are linked for download. Of a technician
+    only the first name is shown; internal notes are not customer-visible at all."""
     entries = []
     for recorded in history.events:
         event = recorded.event
@@ -105,8 +110,15 @@ def history_entries(history: TicketHistory, language: Language,
             continue
         key = f"event.{type(event).__name__}"
         label = text(language, key if key in DE else "event.other")
+        message, author = "", ""
+        if isinstance(event, ev.TechnicianResponded) and _is_answer(event):
+            name = event.first_name or text(language, "status.technician")
+            label = text(language, "event.TechnicianAnswered", name=name)
+            message, author = event.message, "technician"
+        elif isinstance(event, ev.CustomerReplied):
+            message, author = event.text, "customer"
         files: tuple[AttachmentLink, ...] = ()
-        if (isinstance(event, ev.CustomerReplied) and attachment_url is not None
+        if (isinstance(event, CONVERSATION) and attachment_url is not None
                 and not history.state.personal_data_erased):
             files = tuple(AttachmentLink(ref.filename or ref.sha256[:12],
                                          format_size(ref.size, language),
@@ -114,19 +126,27 @@ def history_entries(history: TicketHistory, language: Language,
                           for ref in event.attachments)
         entries.append(HistoryEntry(iso=event.at.isoformat(), when=format_time(event.at, language),
                                     label=label, detail=_detail(event, language),
-                                    attachments=files))
+                                    attachments=files, message=message, author=author))
     return entries
 
 
+# The events whose files the customer sees: their own replies' and the answers'.
+CONVERSATION = (ev.CustomerReplied, ev.TechnicianResponded)
+
+
+def _is_answer(event: ev.TechnicianResponded) -> bool:
+    return bool(event.message.strip() or event.attachments)
+
+
 def visible_attachments(history: TicketHistory) -> dict[str, ev.AttachmentRef]:
-    """The files the status page offers: those of customer replies, by sha256 (the first
-    reference names the file). Quarantined and held mail is never offered, nor anything of
-    an erased ticket (its files are deleted)."""
+    """The files the status page offers: those of customer replies and technicians'
+    answers, by sha256 (the first reference names the file). Quarantined and held mail is
+    never offered, nor anything of an erased ticket (its files are deleted)."""
     found: dict[str, ev.AttachmentRef] = {}
     if history.state.personal_data_erased:
         return found
     for recorded in history.events:
-        if isinstance(recorded.event, ev.CustomerReplied):
+        if isinstance(recorded.event, CONVERSATION):
             for ref in recorded.event.attachments:
                 found.setdefault(ref.sha256, ref)
     return found
@@ -135,6 +155,8 @@ def visible_attachments(history: TicketHistory) -> dict[str, ev.AttachmentRef]:
 def _detail(event: ev.Event, language: Language) -> str:
     if isinstance(event, ev.TicketDeclined):
         return event.reason
+    if isinstance(event, ev.TicketResolved):
+        return event.resolution
     if isinstance(event, ev.InvoiceIssued):
         return event.invoice_number
     if isinstance(event, ev.CustomerReplied) and event.redacted:

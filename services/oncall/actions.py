@@ -16,9 +16,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from services.oncall.answers import Upload, store_uploads
+from shared.adapters.attachments import AttachmentStore
 from shared.application.handling import EventIdFor, Handled, execute
+from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
-from shared.domain.ticket import DomainError
+from shared.domain.ticket import DomainError, decide
 from shared.domain.ticket import commands as c
 from shared.runtime.context import Runtime
 
@@ -66,14 +69,47 @@ async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
 
 
 async def respond(runtime: Runtime, case: str, technician: str, message: str = "", *,
-                  at: datetime | None = None, request_id: str | None = None) -> Handled:
-    """Record a technician's response (``TechnicianResponded``); the first one stops the
-    reaction and first-response clocks. ``request_id`` makes a retried call store once."""
+                  at: datetime | None = None, request_id: str | None = None,
+                  files: list[Upload] | None = None) -> Handled:
+    """Record a technician's answer (``TechnicianResponded``); the first one stops the
+    reaction and first-response clocks, and the ack service mails each one to the customer
+    with its ``files`` (checked, then stored; FileRefused stores nothing). ``request_id``
+    makes a retried call store once."""
     check_case(case)
+    attachments: tuple[ev.AttachmentRef, ...] = ()
+    if files:
+        # Refusals first (no ticket, not active, a file too large): then nothing is stored.
+        history = await runtime.store.load(case)
+        decide(c.Respond(at=at or _now(), technician=technician), history.state)
+        attachments = await store_uploads(_attachments(runtime), files, runtime.settings)
     ids = _fixed(f"respond-{case}-{request_id}") if request_id else _random(f"respond-{case}")
     return await execute(runtime.store, case,
                          lambda s: c.Respond(at=at or _now(), technician=technician,
-                                             message=message), ids)
+                                             message=message,
+                                             first_name=first_name(runtime, technician),
+                                             attachments=attachments), ids)
+
+
+async def note(runtime: Runtime, case: str, technician: str, text: str, *,
+               at: datetime | None = None, request_id: str | None = None) -> Handled:
+    """Record an internal note (``InternalNoteAdded``): for technicians only, never mailed
+    and never on the status page."""
+    check_case(case)
+    ids = _fixed(f"note-{case}-{request_id}") if request_id else _random(f"note-{case}")
+    return await execute(runtime.store, case,
+                         lambda s: c.AddInternalNote(at=at or _now(), technician=technician,
+                                                     text=text), ids)
+
+
+def first_name(runtime: Runtime, technician: str) -> str:
+    """All the customer learns of a technician: the first word of the account's name."""
+    account = runtime.accounts.technicians.get(technician)
+    name = account.name if account is not None else ""
+    return (name.split() or [""])[0]
+
+
+def _attachments(runtime: Runtime) -> AttachmentStore:
+    return AttachmentStore(runtime.js, runtime.settings.inbound_mail.attachments_bucket)
 
 
 async def acknowledge(runtime: Runtime, case: str, technician: str, *,

@@ -5,13 +5,15 @@
 - ``GET /oncall/ack/{case}/{technician}?exp=..&sig=..``: the acknowledge link of a page
   shows a confirm page (mail scanners follow links: GET never changes anything);
   ``POST`` to the same address acknowledges.
-- ``POST /api/tickets/{case}/accept|decline|respond|acknowledge|resolve``: technician
+- ``POST /api/tickets/{case}/accept|decline|respond|note|acknowledge|resolve``: technician
   actions (Bearer token, Basic or console session); the technician is the account.
 - ``GET /api/oncall/tickets/{case}``: a ticket's deadlines and paging state.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from services.oncall import actions
+from services.oncall.answers import FileRefused, Upload
 from services.oncall.console import console_router
 from services.oncall.console.labels import refusal_text
 from services.oncall.livestatus import live_status_router
@@ -37,17 +40,45 @@ from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
 
 STATUS_OF_ERROR = {"unknown_ticket": 404, "invalid_case_number": 404,
-                   "reason_required": 422}
+                   "reason_required": 422, "note_required": 422}
 
 
 class DeclineBody(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="Mailed to the customer.")
 
 
+class FileBody(BaseModel):
+    filename: str = Field(min_length=1, max_length=255,
+                          description="Its extension decides the type (pdf, png, txt, ...).")
+    content_base64: str = Field(description="The file's bytes, base64-encoded.")
+
+
 class RespondBody(BaseModel):
-    message: str = Field("", max_length=10_000)
+    message: str = Field("", max_length=10_000,
+                         description="Mailed to the customer and shown on the status page.")
     request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
                                    description="Makes a retried call store once.")
+    files: list[FileBody] = Field(default_factory=list,
+                                  description="Attached to the customer's mail.")
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000,
+                      description="For technicians only: never mailed, never shown.")
+    request_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                   description="Makes a retried call store once.")
+
+
+def _uploads(files: list[FileBody]) -> list[Upload]:
+    uploads = []
+    for file in files:
+        try:
+            data = base64.b64decode(file.content_base64, validate=True)
+        except binascii.Error:
+            raise HTTPException(422, detail=f"files: {file.filename}: content_base64 is "
+                                "not valid base64") from None
+        uploads.append(Upload(file.filename, data))
+    return uploads
 
 
 class ResolveBody(BaseModel):
@@ -209,9 +240,21 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
 
     @router.post("/api/tickets/{case}/respond", tags=["oncall"])
     async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
-        """Record a response; the first one stops the reaction / first-response clock."""
-        return await run(actions.respond(runtime, case, await technician_of(request), body.message,
-                                         request_id=body.request_id))
+        """Answer the customer (mailed, with the files, once); the first answer stops the
+        reaction / first-response clock. A refused file answers 422 and stores nothing."""
+        try:
+            return await run(actions.respond(runtime, case, await technician_of(request),
+                                             body.message, request_id=body.request_id,
+                                             files=_uploads(body.files)))
+        except FileRefused as refused:
+            return JSONResponse({"error": refused.code, "message": refused.english},
+                                status_code=422)
+
+    @router.post("/api/tickets/{case}/note", tags=["oncall"])
+    async def note(case: str, body: NoteBody, request: Request) -> JSONResponse:
+        """Add an internal note: technicians only, never mailed, never on the status page."""
+        return await run(actions.note(runtime, case, await technician_of(request), body.text,
+                                      request_id=body.request_id))
 
     @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"])
     async def acknowledge(case: str, request: Request) -> JSONResponse:

@@ -16,7 +16,8 @@ from shared.domain import events as ev
 from shared.domain.ticket.commands import RecordErasure
 
 log = logging.getLogger(__name__)
-FILE_EVENTS = ("CustomerReplied", "ReplyHeld", "ReplyQuarantined")
+# Technicians' files on answers go too: they were made for this customer.
+FILE_EVENTS = ("CustomerReplied", "ReplyHeld", "ReplyQuarantined", "TechnicianResponded")
 
 
 def files_of(events: list[ev.Event]) -> set[str]:

@@ -72,23 +72,25 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         # web form and API: SubmitRequest; mail listener: AddCustomerReply,
         # RecordAutoReply, held and quarantined mail.
         records=("RequestSubmitted", "AwaitingAcceptance", "CustomerReplied",
-                 "AutoReplyRecorded", "ReplyHeld", "ReplyQuarantined"),
+                 "AutoReplyRecorded", "ReplyHeld", "ReplyQuarantined", "TicketReopened"),
         keeps=("intake_counters", "intake_idempotency"),
         seals_personal_data=True,
         stores_files=(ATTACHMENTS,),
     ),
     "ack": Rights(
-        records=("AckSent", "AckFailed", "ReceiptOverdue"),
-        consumes=(Durable(STREAM, "ack-receipts"), Durable(STREAM, "ack-notices")),
-        keeps=("ack_receipts", "ack_notices"),
+        records=("AckSent", "AckFailed", "ReceiptOverdue", "CustomerMailed"),
+        consumes=(Durable(STREAM, "ack-receipts"), Durable(STREAM, "ack-notices"),
+                  Durable(STREAM, "ack-conversation")),
+        keeps=("ack_receipts", "ack_notices", "ack_conversation"),
+        reads_files=(ATTACHMENTS,),  # the technicians' files attached to their answers
     ),
     "oncall": Rights(
         # consumers and timers: escalation, deadlines, breaches, overdue receipts;
         # console and API: accept, decline, respond, acknowledge, resolve, log time.
         records=("PriorityEscalated", "ResponseDeadlineSet", "OnCallReNotified",
                  "OnCallEscalated", "SlaBreached", "ReceiptOverdue", "TicketAccepted",
-                 "TicketDeclined", "TechnicianResponded", "OnCallAcknowledged",
-                 "TicketResolved", "TimeLogged",
+                 "TicketDeclined", "TechnicianResponded", "InternalNoteAdded",
+                 "OnCallAcknowledged", "TicketResolved", "TimeLogged",
                  # the console's held mail: released (as the customer's reply) or discarded
                  "MailReleased", "MailDiscarded", "CustomerReplied"),
         consumes=(Durable(STREAM, "oncall-requests"), Durable(TIMERS_STREAM, "oncall-timers"),
@@ -96,7 +98,7 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         # The console logs time through the same overlap check as billing.
         keeps=("oncall_pages", "oncall_announcements", "billing_technician_entries",
                SESSIONS_BUCKET),
-        reads_files=(ATTACHMENTS,),
+        stores_files=(ATTACHMENTS,),  # files technicians attach to answers
         schedules_timers=True,
         owns_streams=(OwnStream(WEBHOOKS_STREAM, "webhooks.>"),),
         replays_log=True,  # the console's queue and the time entries read model

@@ -51,6 +51,11 @@ class AckSettings(BaseModel):
         description="A customer reply from which credentials were removed gets a notice "
         "mail only if it is younger than this (older ones, e.g. found when the consumer is "
         "first created on an existing log, are skipped).")
+    answer_max_age_hours: float = Field(
+        168.0, gt=0,
+        description="A technician's answer, an acceptance or a resolution is mailed to the "
+        "customer only while younger than this (older ones, e.g. found when the consumer is "
+        "first created on an existing log, are skipped with a warning).")
 
 
 class InboundMailSettings(BaseModel):
@@ -82,3 +87,7 @@ class InboundMailSettings(BaseModel):
         default_factory=list,
         description="authserv-ids (first word of Authentication-Results) of those mail "
         "servers; other Authentication-Results fields are ignored.")
+    reopen_days: float = Field(
+        14.0, ge=0,
+        description="Days after its resolution within which a customer's reply reopens a "
+        "ticket; a later reply is held for a technician (docs/domain.md 4.7).")

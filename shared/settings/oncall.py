@@ -38,3 +38,12 @@ class OnCallSettings(BaseModel):
                                 description="How long an acknowledge link stays valid.")
     rota_check_weeks: int = Field(4, ge=1, le=52,
                                   description="Weeks ahead checked for rota gaps at start-up.")
+    answer_max_file_bytes: int = Field(
+        10 * 1024 * 1024, gt=0,
+        description="Largest file a technician may attach to an answer to the customer.")
+    answer_max_files: int = Field(5, ge=0, le=20,
+                                  description="Most files attached to one answer.")
+    answer_max_total_bytes: int = Field(
+        20 * 1024 * 1024, gt=0,
+        description="Most bytes of all files of one answer together (mail servers refuse "
+        "larger mails).")

@@ -252,11 +252,16 @@ async def test_a_service_keeps_its_own_buckets_and_cannot_open_anothers(
     await user.refused(f"$KV.{other}.probe", user.nc.request(f"$KV.{other}.probe", b"1"))
 
 
-async def test_oncall_schedules_timers_queues_webhooks_and_reads_attachments(
+async def test_oncall_schedules_timers_queues_webhooks_and_stores_attachments(
         connect: Any) -> None:
     intake, oncall, ack = await connect("intake"), await connect("oncall"), await connect("ack")
+    billing = await connect("billing")
     store = await intake.js.object_store(ATTACHMENTS)
     await store.put("sha-1", b"scan")
+    # Technicians attach files to answers; the ack service mails them.
+    await (await oncall.js.object_store(ATTACHMENTS)).put("sha-2", b"plan")
+    assert (await (await ack.js.object_store(ATTACHMENTS)).get("sha-2")).data == b"plan"
+    ack.assert_no_violation()
     await oncall.js.publish("timers.schedule.CASE1.sla", b"{}", stream=TIMERS_STREAM, headers={
         "Nats-Schedule": "@at 2099-01-01T00:00:00Z",
         "Nats-Schedule-Target": "timers.due.CASE1.sla"})
@@ -266,8 +271,8 @@ async def test_oncall_schedules_timers_queues_webhooks_and_reads_attachments(
     oncall.assert_no_violation()
     await ack.refused("timers.schedule.CASE1.sla",
                       ack.js.publish("timers.schedule.CASE1.sla", b"{}"))
-    await ack.refused(f"$JS.API.STREAM.INFO.OBJ_{ATTACHMENTS}",
-                      ack.js.object_store(ATTACHMENTS))
+    await billing.refused(f"$JS.API.STREAM.INFO.OBJ_{ATTACHMENTS}",
+                          billing.js.object_store(ATTACHMENTS))
 
 
 @pytest.mark.parametrize("service", ["oncall", "billing"])

@@ -63,8 +63,16 @@ def test_references_name_the_ticket_when_the_subject_lost_the_token() -> None:
     assert (match.case_number, match.via) == (CASE, "references")
 
 
-def test_only_receipt_ids_count_as_references() -> None:
-    assert receipt_case_numbers([f"<{CASE}@example.com>", f"<ack.{CASE}@x>"]) == []
+def test_our_answers_and_notifications_name_the_ticket_too() -> None:
+    for kind in ("answer", "accepted", "resolved", "notice"):
+        reference = f"<{kind}.{CASE}.0123456789abcdef@example.com>"
+        match = match_case("AW: Ihre Antwort", [reference])
+        assert (match.case_number, match.via) == (CASE, "references")
+
+
+def test_only_our_own_ids_count_as_references() -> None:
+    assert receipt_case_numbers([f"<{CASE}@example.com>", f"<ack.{CASE}@x>",
+                                 f"<answer.{CASE}.not-hex@x>"]) == []
     assert match_case("Hallo", ["<foo@bar>"]).case_number is None
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec.structs
@@ -170,9 +170,15 @@ class InboundMailHandler:
 
     async def _file_on_ticket(self, case: str, received: c.ReceivedMail,
                               mail_event_id: str) -> Outcome:
-        handled = await execute(self.store, case,
-                                lambda state: c.FileMail(at=self.clock(), mail=received),
-                                lambda event: mail_event_id)
+        reopen_within = timedelta(days=self.settings.reopen_days)
+        handled = await execute(
+            self.store, case,
+            lambda state: c.FileMail(at=self.clock(), mail=received,
+                                     reopen_within=reopen_within),
+            lambda event: (f"{mail_event_id}-reopened"
+                           if isinstance(event, ev.TicketReopened) else mail_event_id))
+        if any(isinstance(e, ev.TicketReopened) for e in handled.events):
+            log.info("inbound mail %s reopened %s", received.message_id, case)
         if handled.events:
             return outcome_of(handled.events[0], case, mail_event_id)
         delivered = next(r.event for r in handled.history.events

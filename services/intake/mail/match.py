@@ -23,9 +23,12 @@ REPLY_PREFIX = re.compile(
 )
 # Tolerates spaces a client may have put in while re-wrapping; the check digit decides.
 CASE_TOKEN = re.compile(r"\[\s*SA\s*#\s*(\d[\d ]{0,40}?)\s*\]", re.IGNORECASE)
-# Receipts name the case, then (since Message-IDs are evidence) a signed tag.
-RECEIPT_MESSAGE_ID = re.compile(r"^<?\s*receipt\.(\d{1,40})(?:\.[0-9a-f]{1,64})?@[^<>\s]+>?$",
-                                re.IGNORECASE)
+# Our own Message-IDs name the case, then (since Message-IDs are evidence) a signed tag:
+# the receipt ``<receipt.<case>.<tag>@...>`` and the mails of the conversation,
+# ``<answer.<case>.<tag>@...>`` and the like (services/ack/conversation.py).
+RECEIPT_MESSAGE_ID = re.compile(
+    r"^<?\s*(?:receipt|answer|accepted|resolved|notice)\.(\d{1,40})(?:\.[0-9a-f]{1,64})?"
+    r"@[^<>\s]+>?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ def case_tokens(subject: str) -> list[str]:
 
 
 def receipt_case_numbers(message_ids: list[str] | tuple[str, ...]) -> list[str]:
-    """Case numbers from our receipts' Message-IDs (``<receipt.<case>@<domain>>``)."""
+    """Case numbers from the Message-IDs of our mails to customers (the receipt
+    ``<receipt.<case>@<domain>>``, answers and notifications ``<answer.<case>.<hex>@...>``)."""
     numbers = []
     for message_id in message_ids:
         match = RECEIPT_MESSAGE_ID.match(message_id.strip())

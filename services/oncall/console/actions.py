@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from services.oncall import actions as ticket_actions
+from services.oncall.answers import FileRefused
 from services.oncall.console.forms import (
     ENTRY_ID,
     MAX_NOTE,
@@ -18,6 +19,7 @@ from services.oncall.console.forms import (
     FormError,
     parse_time_entry,
     text_field,
+    uploads_of,
 )
 from shared.application.timeentries import TechnicianEntries, log_time
 from shared.domain.ticket import commands as c
@@ -57,8 +59,26 @@ async def _respond(runtime: Runtime, case: str, tech: Technician,
     request_id = form.get("request_id", "")
     if not ENTRY_ID.match(request_id):
         raise FormError("Antwort: ungültige Kennung, bitte die Seite neu laden.")
-    result = await ticket_actions.respond(runtime, case, tech.id, message, request_id=request_id)
-    return "Antwort erfasst.", result.version
+    try:
+        result = await ticket_actions.respond(runtime, case, tech.id, message,
+                                              request_id=request_id, files=uploads_of(form))
+    except FileRefused as refused:
+        raise FormError(f"Anhang: {refused.german}") from None
+    if not result.changed:
+        return "Die Antwort war schon erfasst.", result.version
+    return "Antwort erfasst; sie geht per Mail an den Kunden.", result.version
+
+
+async def _note(runtime: Runtime, case: str, tech: Technician,
+                form: Mapping[str, str]) -> tuple[str, int]:
+    text = text_field(form, "text", "Interne Notiz", MAX_TEXT)
+    if not text:
+        raise FormError("Interne Notiz: bitte einen Text eingeben.")
+    request_id = form.get("request_id", "")
+    if not ENTRY_ID.match(request_id):
+        raise FormError("Notiz: ungültige Kennung, bitte die Seite neu laden.")
+    result = await ticket_actions.note(runtime, case, tech.id, text, request_id=request_id)
+    return "Interne Notiz erfasst (nur für Techniker sichtbar).", result.version
 
 
 async def _log_time(entries: TechnicianEntries, runtime: Runtime, case: str,
@@ -84,7 +104,7 @@ async def _resolve(runtime: Runtime, case: str, tech: Technician,
 
 ACTIONS: dict[str, ActionHandler] = {
     "acknowledge": _acknowledge, "accept": _accept, "decline": _decline,
-    "respond": _respond, "resolve": _resolve,
+    "respond": _respond, "note": _note, "resolve": _resolve,
 }
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from services.oncall.answers import Upload
 from services.oncall.console.labels import BERLIN
 
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -18,6 +19,20 @@ MAX_NOTE = 2_000
 class FormError(Exception):
     """A form field is missing or malformed; the message names the field (in German)."""
 
+
+class PostedForm(dict[str, str]):
+    """A posted form's text fields; ``files``: its uploaded files (an empty file input is
+    left out). A dict, so every action reads its fields the same way."""
+
+    files: list[Upload]
+
+    def __init__(self, fields: dict[str, str], files: list[Upload] | None = None) -> None:
+        super().__init__(fields)
+        self.files = files or []
+
+
+def uploads_of(form: Mapping[str, str]) -> list[Upload]:
+    return form.files if isinstance(form, PostedForm) else []
 
 
 @dataclass(frozen=True)

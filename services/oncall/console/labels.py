@@ -60,6 +60,8 @@ EVENT_TITLES = {
     "InvoiceIssued": "Rechnung gestellt", "InvoiceCancelled": "Rechnung storniert",
     "TicketResolved": "Gelöst", "TicketReopened": "Wieder geöffnet",
     "TicketClosed": "Geschlossen",
+    "InternalNoteAdded": "Interne Notiz (nur Techniker)",
+    "CustomerMailed": "Mail an den Kunden versendet",
 }
 FIELD_LABELS = {
     "reason": "Grund", "message": "Nachricht", "text": "Text", "subject": "Betreff",
@@ -75,7 +77,8 @@ FIELD_LABELS = {
     "case_number": "Auftrag",
 }
 # Words of closed vocabularies (time kind, SLA clock), never of free text.
-VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt"},
+VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt", "answer": "Antwort",
+                         "accepted": "Annahme", "resolved": "Erledigt"},
                 "clock": {"reaction": "Reaktion", "first_response": "Erstantwort"}}
 CLOCK_LABELS = VALUE_LABELS["clock"]
 

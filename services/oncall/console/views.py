@@ -65,7 +65,7 @@ def describe(recorded: RecordedEvent) -> EventView:
             label = VALUE_LABELS.get(key, {}).get(str(value)) or value_label(value)
             details.append((FIELD_LABELS[key], label))
     attachments = event.attachments if isinstance(
-        event, ev.CustomerReplied | ev.ReplyQuarantined) else ()
+        event, ev.CustomerReplied | ev.ReplyQuarantined | ev.TechnicianResponded) else ()
     return EventView(seq=recorded.seq, at=event.at, title=EVENT_TITLES.get(name, name),
                      actor=actor, details=details, attachments=attachments)
 
@@ -139,6 +139,7 @@ def available_actions(state: TicketState, tech: Technician) -> dict[str, bool]:
         "accept": state.status == "awaiting_acceptance",
         "decline": state.status == "awaiting_acceptance",
         "respond": state.status in ACTIVE,
+        "note": state.status != "new",
         "log_time": state.status in TIME_LOGGABLE,
         "resolve": state.status in ACTIVE,
     }

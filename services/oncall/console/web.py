@@ -9,8 +9,11 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile  # what request.form() holds
 
+from services.oncall.answers import Upload
 from services.oncall.console.actions import ActionHandler
+from services.oncall.console.forms import PostedForm
 from services.oncall.console.pages import render
 from services.oncall.console.sessions import (
     FLASH_COOKIE,
@@ -94,13 +97,16 @@ class Console:
             raise login_redirect()
         return session
 
-    async def form(self, request: Request, session: Session) -> dict[str, str]:
-        """The posted form as strings, after checking its CSRF token (403 otherwise)."""
+    async def form(self, request: Request, session: Session) -> PostedForm:
+        """The posted form's fields and files, after checking its CSRF token (403
+        otherwise: no file is even read then)."""
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if not form_csrf_valid(self.secret, session, fields.get("csrf", "")):
             raise HTTPException(status_code=403, detail="invalid CSRF token")
-        return fields
+        files = [Upload(v.filename or "", await v.read()) for _, v in form.multi_items()
+                 if isinstance(v, UploadFile) and v.filename]
+        return PostedForm(fields, files)
 
     def secure_cookies(self, request: Request) -> bool:
         """Cookies are Secure whenever the console is reached by https."""

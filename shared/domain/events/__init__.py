@@ -4,7 +4,7 @@ Integrators: the JSON Schema of every event is printed by ``ticketcore events sc
 each stored message carries the headers named in :mod:`shared.domain.events.codec`.
 """
 
-from shared.domain.events.ack import AckFailed, AckSent, ReceiptOverdue
+from shared.domain.events.ack import AckFailed, AckSent, CustomerMailed, ReceiptOverdue
 from shared.domain.events.base import Contact, ContractParty, Event
 from shared.domain.events.billing import (
     InvoiceCancelled,
@@ -45,6 +45,7 @@ from shared.domain.events.lifecycle import (
 )
 from shared.domain.events.oncall import (
     AwaitingAcceptance,
+    InternalNoteAdded,
     OnCallAcknowledged,
     OnCallEscalated,
     OnCallReNotified,
@@ -66,9 +67,11 @@ __all__ = [
     "AwaitingAcceptance",
     "Contact",
     "ContractParty",
+    "CustomerMailed",
     "CustomerReplied",
     "Event",
     "Fault",
+    "InternalNoteAdded",
     "InvoiceCancelled",
     "InvoiceIssued",
     "InvoiceLine",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from shared.domain.events.base import Event
 
@@ -28,3 +28,16 @@ class ReceiptOverdue(Event, tag=True, frozen=True, kw_only=True):
     """The promised receipt time (about 10 minutes) is at risk: operators must look."""
 
     minutes_since_submission: int
+
+
+CustomerMailKind = Literal["answer", "accepted", "resolved"]
+
+
+class CustomerMailed(Event, tag=True, frozen=True, kw_only=True):
+    """A mail to the customer about ``source_event_id`` (a technician's answer, the
+    acceptance or the resolution) was accepted by the SMTP server. It names no address:
+    the mail goes to the ticket's contact, whose address stays in the sealed request."""
+
+    kind: CustomerMailKind
+    source_event_id: str
+    message_id: str

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar, Literal
 
 from shared.domain.events.base import Event
+from shared.domain.events.intake import AttachmentRef
 
 SlaClock = Literal["reaction", "first_response"]
 
@@ -48,12 +49,23 @@ class OnCallAcknowledged(Event, tag=True, frozen=True, kw_only=True):
 
 
 class TechnicianResponded(Event, tag=True, frozen=True, kw_only=True):
-    """A technician's first response to the customer: stops the reaction clock."""
+    """A technician's answer to the customer (the first one stops the reaction clock); the
+    ack service mails it (docs/ack.md). ``first_name`` is all the customer sees of the
+    technician; ``attachments`` are files in the object store."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
 
     technician: str
     message: str = ""
+    first_name: str = ""
+    attachments: tuple[AttachmentRef, ...] = ()
+
+
+class InternalNoteAdded(Event, tag=True, frozen=True, kw_only=True):
+    """A note for technicians only: never mailed, never on the status page."""
+
+    technician: str
+    text: str
 
 
 class SlaBreached(Event, tag=True, frozen=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -69,6 +69,21 @@ class AcknowledgePage(Command, frozen=True, kw_only=True):
 class Respond(Command, frozen=True, kw_only=True):
     technician: str
     message: str = ""
+    first_name: str = ""
+    attachments: tuple[ev.AttachmentRef, ...] = ()
+
+
+class AddInternalNote(Command, frozen=True, kw_only=True):
+    technician: str
+    text: str
+
+
+class RecordCustomerMail(Command, frozen=True, kw_only=True):
+    """The ack service's mail about ``source_event_id`` left: record it (once)."""
+
+    kind: ev.ack.CustomerMailKind
+    source_event_id: str
+    message_id: str
 
 
 class RecordSlaBreach(Command, frozen=True, kw_only=True):
@@ -115,9 +130,11 @@ class ReceivedMail(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FileMail(Command, frozen=True, kw_only=True):
-    """A mail whose subject or references name this ticket."""
+    """A mail whose subject or references name this ticket. ``reopen_within``: how long
+    after the resolution a customer's reply reopens the ticket (docs/domain.md)."""
 
     mail: ReceivedMail
+    reopen_within: timedelta = timedelta(days=14)
 
 
 class QuarantineMail(Command, frozen=True, kw_only=True):

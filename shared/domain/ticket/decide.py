@@ -158,7 +158,26 @@ def _(command: c.Respond, state: TicketState) -> list[ev.Event]:
     _require(state.status in ACTIVE, "not_active",
              f"a {state.status} ticket takes no response")
     return [ev.TechnicianResponded(at=command.at, technician=command.technician,
-                                   message=command.message)]
+                                   message=command.message, first_name=command.first_name,
+                                   attachments=command.attachments)]
+
+
+@decide.register
+def _(command: c.AddInternalNote, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    text = command.text.strip()
+    _require(bool(text), "note_required", "an internal note needs a text")
+    return [ev.InternalNoteAdded(at=command.at, technician=command.technician, text=text)]
+
+
+@decide.register
+def _(command: c.RecordCustomerMail, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if command.source_event_id in state.mailed_sources:
+        return []  # a second replica, or a redelivery after the record landed
+    return [ev.CustomerMailed(at=command.at, kind=command.kind,
+                              source_event_id=command.source_event_id,
+                              message_id=command.message_id)]
 
 
 @decide.register
@@ -177,6 +196,8 @@ UNKNOWN_SENDER = "the sender is not known to this ticket"
 FOREIGN_ENVELOPE = "the envelope sender is not in the From address's domain"
 NOT_AUTHENTICATED = ("the mail answers no mail sent for this ticket and no trusted relay "
                      "reports DMARC or aligned DKIM passing for its From domain")
+RESOLVED_LONG_AGO = "the ticket was resolved too long ago to be reopened by a reply"
+REOPENED_BY_CUSTOMER = "customer"
 
 
 @decide.register
@@ -198,9 +219,23 @@ def _(command: c.FileMail, state: TicketState) -> list[ev.Event]:
     doubt = trust_problem(mail, state)
     if doubt is not None:
         return [_held(command.at, mail, doubt)]
-    return decide(c.AddCustomerReply(at=command.at, reply=ev.CustomerReplied(
+    reopens = state.status == "resolved"
+    if reopens and not _within_reopen_period(state, command):
+        # Filed for a technician (held mail), neither reopened nor lost: the customer's
+        # new problem deserves a new request (docs/domain.md 4.7).
+        return [_quarantined(command.at, mail, RESOLVED_LONG_AGO, state.case_number)]
+    replied = decide(c.AddCustomerReply(at=command.at, reply=ev.CustomerReplied(
         at=command.at, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
         text=mail.text, attachments=mail.attachments, redacted=mail.redacted)), state)
+    if not reopens:
+        return replied
+    return [*replied, ev.TicketReopened(at=command.at, by=REOPENED_BY_CUSTOMER,
+                                        reason="reply by mail")]
+
+
+def _within_reopen_period(state: TicketState, command: c.FileMail) -> bool:
+    resolved_at = state.resolved_at
+    return resolved_at is None or command.at - resolved_at <= command.reopen_within
 
 
 @decide.register

@@ -53,6 +53,10 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     # Held and quarantined mail waiting for a technician, and the mails already decided.
     pending_mails: tuple[ev.PendingMail, ...] = ()
     settled_mail_ids: frozenset[str] = frozenset()
+    # When the ticket was last resolved (None while it is not resolved).
+    resolved_at: datetime | None = None
+    # Event ids of the answers and notifications mailed to the customer (CustomerMailed).
+    mailed_sources: frozenset[str] = frozenset()
     # Time and invoices
     time_entries: tuple[ev.TimeLogged, ...] = ()
     active_invoices: tuple[ev.InvoiceIssued, ...] = ()
@@ -235,12 +239,18 @@ def _(event: ev.TimeEntryVoided, state: TicketState) -> TicketState:
 
 @_apply.register
 def _(event: ev.TicketResolved, state: TicketState) -> TicketState:
-    return replace(state, status="resolved")
+    return replace(state, status="resolved", resolved_at=event.at)
 
 
 @_apply.register
 def _(event: ev.TicketReopened, state: TicketState) -> TicketState:
-    return replace(state, status="in_progress")
+    return replace(state, status="in_progress", resolved_at=None)
+
+
+@_apply.register
+def _(event: ev.CustomerMailed, state: TicketState) -> TicketState:
+    return replace(state, mailed_sources=state.mailed_sources | {event.source_event_id},
+                   sent_message_ids=state.sent_message_ids | {event.message_id})
 
 
 @_apply.register
