@@ -19,7 +19,7 @@ import psutil
 
 from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, rate, say
-from benchmarks.system import child, child_env
+from benchmarks.system import SECRET, child, child_env
 from benchmarks.tickets import realistic_stream
 from shared.adapters.natsserver import free_port
 
@@ -48,6 +48,8 @@ async def _service_rss(name: str, nats_url: str, sample_s: float) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"ticketcore-mem-{name}-") as folder:
         env = child_env(folder, TICKETCORE_NATS__URL=nats_url,
+                        TICKETCORE_SECRET_KEY=SECRET,
+                        TICKETCORE_ONCALL__WEBHOOK_SECRET=SECRET + "-webhooks",
                         TICKETCORE_NATS__NEW_CONSUMERS_FROM="end",
                         TICKETCORE_HTTP__PORT=str(port))
         # Up to 10 minutes to be healthy: a start replays the log.

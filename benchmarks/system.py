@@ -52,6 +52,7 @@ def child_env(data_dir: Path | str, **settings: str) -> dict[str, str]:
 
 def common_env(data_dir: Path, smtp_port: int) -> dict[str, str]:
     return child_env(data_dir, TICKETCORE_SECRET_KEY=SECRET,
+                     TICKETCORE_ONCALL__WEBHOOK_SECRET=SECRET + "-webhooks",
                      TICKETCORE_SMTP__HOST="127.0.0.1", TICKETCORE_SMTP__PORT=str(smtp_port),
                      TICKETCORE_SMTP__SECURITY="none",
                      TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE="100000000")
