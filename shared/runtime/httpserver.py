@@ -1,13 +1,16 @@
-"""The HTTP server every service runs: uvicorn with h11, plus a deadline per request.
+"""The HTTP server every service runs: uvicorn with httptools, plus a deadline per request
+and a limit on the size of its headers.
 
 uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but waits forever for
 a request that has begun and does not finish: a client that sends half its headers, or a
 body slower than it announced, holds a connection (and a file descriptor) as long as it
-likes. :class:`TimelyH11Protocol` gives every request ``request_timeout_s`` from its first
+likes. :class:`TimelyHttpProtocol` gives every request ``request_timeout_s`` from its first
 byte (or from the connection's opening) until its last byte; a request not complete by
-then has its connection closed. h11 itself limits the size of the headers
-(``h11_max_incomplete_event_size``). What a reverse proxy must still do in front (TLS,
-its own header/body timeouts, connection and rate limits): docs/security.md.
+then has its connection closed. Headers larger than ``MAX_HEADER_BYTES`` are answered 431.
+httptools (a C parser) rather than h11 (pure Python): the parser is a large share of a
+request's CPU time (measured in the pipeline benchmark, docs/BENCHMARKS.md). What a
+reverse proxy must still do in front (TLS, its own header/body timeouts, connection and
+rate limits): docs/security.md.
 """
 
 from __future__ import annotations
@@ -16,34 +19,53 @@ import asyncio
 import logging
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_S = 5
 MAX_HEADER_BYTES = 16 * 1024
-# h11 states in which the client has nothing more to send for this request.
-_REQUEST_OVER = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
+TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+             b"content-length: 33\r\nconnection: close\r\n\r\nrequest header fields too large\r\n")
 
 
-class TimelyH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request does not arrive in time."""
+class TimelyHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, closing a connection whose request does not arrive in
+    time and refusing oversized headers."""
 
     request_timeout_s: float = 30.0
     _deadline: asyncio.TimerHandle | None = None
+    _headers_done = False
+    _header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()  # a connection that never sends a byte is a slow request too
 
     def data_received(self, data: bytes) -> None:
+        if not self._headers_done:
+            self._header_bytes += len(data)
         super().data_received(data)
-        if self.conn.their_state in _REQUEST_OVER:
-            self._disarm()
-        elif self._deadline is None and self.conn.their_state != h11.IDLE:
+        if not self._headers_done and self._header_bytes > MAX_HEADER_BYTES \
+                and not self.transport.is_closing():
+            self.transport.write(TOO_LARGE)
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._deadline is None:
             self._arm()  # the next request on a kept-alive connection has begun
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._headers_done = False  # the next request's headers are counted afresh
+        self._header_bytes = 0
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -59,16 +81,16 @@ class TimelyH11Protocol(H11Protocol):
 
     def _expire(self) -> None:
         self._deadline = None
-        if self.conn.their_state in _REQUEST_OVER or self.transport.is_closing():
+        if self.transport.is_closing():
             return
         log.info("http: closed a connection from %s whose request did not arrive within "
                  "%.0f s", self.client[0] if self.client else "?", self.request_timeout_s)
         self.transport.close()
 
 
-def timely_protocol(request_timeout_s: float) -> type[TimelyH11Protocol]:
+def timely_protocol(request_timeout_s: float) -> type[TimelyHttpProtocol]:
     """The protocol class with this deadline (uvicorn instantiates the class itself)."""
-    return type("TimelyH11Protocol", (TimelyH11Protocol,),
+    return type("TimelyHttpProtocol", (TimelyHttpProtocol,),
                 {"request_timeout_s": request_timeout_s})
 
 
@@ -77,5 +99,4 @@ def server_config(app: Any, host: str, port: int, *, request_timeout_s: float,
     """The uvicorn configuration of every ticketcore HTTP server."""
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                           server_header=False, http=timely_protocol(request_timeout_s),
-                          timeout_keep_alive=keep_alive_s,
-                          h11_max_incomplete_event_size=MAX_HEADER_BYTES)
+                          timeout_keep_alive=keep_alive_s)

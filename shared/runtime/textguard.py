@@ -105,6 +105,10 @@ def _check_body(kind: str, body: bytes) -> Message | None:
     if kind == "form":
         name = undecodable_in_query(body)
         return None if name is None else _refusal("body", (name,))
+    if b"\\u" not in body:
+        # Valid UTF-8 JSON can hold a lone surrogate only as a \u escape: without one there
+        # is nothing to find, and the body is not parsed twice (the route parses it).
+        return None
     try:
         value = json.loads(body)
     except (ValueError, RecursionError):

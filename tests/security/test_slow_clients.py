@@ -53,3 +53,19 @@ async def test_half_sent_headers_body_or_nothing_get_the_connection_closed() -> 
             for size in (0, 5000):
                 answer = await client.post("/echo", content=b"y" * size)
                 assert answer.json() == {"bytes": size}
+
+
+async def test_oversized_headers_are_refused_with_431() -> None:
+    async with serve_app(app(), request_timeout_s=5.0) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 20_000)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), GENEROUS_S)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        async with httpx.AsyncClient(base_url=base) as client:  # normal headers still pass
+            answer = await client.post("/echo", content=b"z", headers={"X-Small": "s" * 2000})
+            assert answer.json() == {"bytes": 1}
