@@ -18,6 +18,14 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from services.billing import render
+from services.billing.api_models import (
+    CreditNoteOut,
+    InvoiceDocument,
+    InvoiceOut,
+    RunningTotal,
+    TimeEntryOut,
+    Voided,
+)
 from services.billing.invoicing import (
     RESERVATIONS_BUCKET,
     DocumentNumbers,
@@ -39,9 +47,17 @@ from shared.domain.ticket import commands as c
 from shared.domain.ticket import decide
 from shared.domain.ticket.decide import DomainError
 from shared.domain.ticket.state import TicketState
+from shared.runtime.apidocs import TECHNICIAN, RefusalDetail, technician_errors
 from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
 
+ENTRY_ERRORS = {
+    404: "No such ticket.",
+    409: "The ticket is closed or invoiced, `too_many_entries` in the entry's month, or "
+         "`entry_id_taken` by another technician.",
+    422: "The body does not fit the schema, or a rule refused it: `end_not_after_start`, "
+         "`unknown_kind`, `entry_in_future`, `overlapping_entry` (naming the other ticket), "
+         "`naive_timestamp`."}
 # Refusals caused by what the caller sent (422) rather than by the ticket's state (409).
 INPUT_ERRORS = frozenset({"end_not_after_start", "unknown_kind", "entry_in_future",
                           "overlapping_entry", "reason_required"})
@@ -269,34 +285,70 @@ def build_router(service: BillingService) -> APIRouter:
         except DomainError as error:
             raise _http_error(error) from None
 
-    @router.post("/api/tickets/{case}/time", status_code=201)
+    @router.post("/api/tickets/{case}/time", status_code=201, dependencies=TECHNICIAN,
+                 response_model=None, responses={
+                     201: {"model": TimeEntryOut, "description": "The entry, as stored."},
+                     **technician_errors(RefusalDetail, 404, 409, described=ENTRY_ERRORS)})
     async def log_time(case: str, body: TimeEntryIn, request: Request) -> Any:
+        """Log a time entry on a ticket (a retry with the same `entry_id` is a no-op)."""
         logged = await run(service.log_time(case, await technician(request), body))
         return _json(logged)
 
-    @router.post("/api/tickets/{case}/time/{entry_id}/void")
+    @router.post("/api/tickets/{case}/time/{entry_id}/void", dependencies=TECHNICIAN,
+                 response_model=None, responses={
+                     200: {"model": Voided},
+                     **technician_errors(RefusalDetail, 403, 404, 409, described={
+                         403: "`not_your_entry`: only its technician or a lead voids it.",
+                         404: "No such ticket.",
+                         409: "No such active entry, or it is invoiced."})})
     async def void_time(case: str, entry_id: str, body: ReasonIn, request: Request) -> Any:
+        """Void a time entry (a correction is a void plus a new entry)."""
         tech = await authenticate(request, runtime)
         await run(service.void_time(case, tech.id, entry_id, body.reason, lead=tech.is_lead))
         return {"voided": entry_id}
 
-    @router.get("/api/tickets/{case}/billing")
+    @router.get("/api/tickets/{case}/billing", dependencies=TECHNICIAN, response_model=None,
+                responses={200: {"model": RunningTotal},
+                           **technician_errors(RefusalDetail, 404)})
     async def billing(case: str, request: Request) -> Any:
+        """The running total of the ticket's uninvoiced entries."""
         await technician(request)
         quote, state = await run(service.running_total(case))
         return quote_json(quote, state)
 
-    @router.post("/api/tickets/{case}/invoice", status_code=201)
+    @router.post("/api/tickets/{case}/invoice", status_code=201, dependencies=TECHNICIAN,
+                 response_model=None, responses={
+                     201: {"model": InvoiceOut, "description": "The invoice, as stored."},
+                     **technician_errors(RefusalDetail, 404, 409, described={
+                         409: "Nothing to invoice, or the ticket is not ready for it."})})
     async def issue(case: str, request: Request) -> Any:
+        """Issue the invoice of the ticket's uninvoiced entries."""
         return _json(await run(service.issue_invoice(case, await technician(request))))
 
-    @router.post("/api/invoices/{number}/cancel", status_code=201)
+    @router.post("/api/invoices/{number}/cancel", status_code=201, dependencies=TECHNICIAN,
+                 response_model=None, responses={
+                     201: {"model": CreditNoteOut, "description": "The credit note."},
+                     **technician_errors(RefusalDetail, 404, 409, described={
+                         404: "No such invoice.", 409: "The invoice is already cancelled."})})
     async def cancel(number: str, body: ReasonIn, request: Request) -> Any:
+        """Cancel an invoice with a credit note; its entries can be invoiced again."""
         return _json(await run(service.cancel_invoice(number, await technician(request),
                                                       body.reason)))
 
-    @router.get("/api/invoices/{name}")
+    @router.get("/api/invoices/{name}", dependencies=TECHNICIAN, response_model=None,
+                responses={200: {"model": InvoiceDocument, "description":
+                                 "`<number>`: JSON; `<number>.html`, `.pdf` (with the XML "
+                                 "embedded) or `.xml` (XRechnung): the rendering.",
+                                 "content": {
+                                     "text/html": {"schema": {"type": "string"}},
+                                     "application/pdf": {"schema": {"type": "string",
+                                                                    "format": "binary"}},
+                                     "application/xml": {"schema": {"type": "string"}}}},
+                           **technician_errors(RefusalDetail, 404, described={
+                               404: "No such invoice or credit note, or no such "
+                                    "rendering."})})
     async def invoice(name: str, request: Request) -> Response:
+        """An invoice or credit note: JSON, or rendered by the name's suffix."""
         await technician(request)
         number, _, suffix = name.partition(".")
         doc = await run(service.find_document(number))

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from services.oncall import actions
 from services.oncall.answers import FileRefused, Upload
+from services.oncall.api_models import ActionResult, OnCallNow, TicketClocks
 from services.oncall.console import console_router
 from services.oncall.console.labels import refusal_text
 from services.oncall.livestatus import live_status_router
@@ -36,6 +37,7 @@ from services.oncall.rota import Rota, on_call_report
 from shared.application.handling import Handled
 from shared.application.timeentries import TechnicianEntries
 from shared.domain.ticket import DomainError
+from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
 from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
 
@@ -97,6 +99,17 @@ def _parse_at(at: str | None) -> datetime:
     return moment
 
 
+# The JSON actions on a ticket: what they answer, and the refusals of the ticket's rules.
+ACTION_DOCS: dict[str, Any] = {
+    "dependencies": TECHNICIAN, "response_model": None,
+    "responses": {200: {"model": ActionResult},
+                  **technician_errors(ActionRefusal, 404, 409, described={
+                      409: "The ticket's state or a rule does not allow it (e.g. "
+                           "`not_accepted`, `not_paged_person`).",
+                      422: "The body does not fit the schema, a required text is missing "
+                           "(`reason_required`, `note_required`) or a file is refused."})}}
+
+
 def _refusal(error: DomainError) -> JSONResponse:
     return JSONResponse({"error": error.code, "message": error.message},
                         status_code=STATUS_OF_ERROR.get(error.code, 409))
@@ -129,7 +142,11 @@ def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
 
 
 def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
-    @router.get("/api/oncall/now", tags=["oncall"])
+    @router.get("/api/oncall/now", tags=["oncall"], dependencies=TECHNICIAN,
+                response_model=None, responses={
+                    200: {"model": OnCallNow},
+                    **technician_errors(ErrorMessage, described={
+                        422: "`at` is not an ISO 8601 time with an offset."})})
     async def on_call_now(request: Request,
                           at: str | None = Query(None, description="ISO time, default now")
                           ) -> dict[str, Any]:
@@ -206,7 +223,10 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             return _refusal(error)
         return JSONResponse(msgspec.to_builtins(_result(result)))
 
-    @router.get("/api/oncall/tickets/{case}", tags=["oncall"])
+    @router.get("/api/oncall/tickets/{case}", tags=["oncall"], dependencies=TECHNICIAN,
+                response_model=None, responses={
+                    200: {"model": TicketClocks},
+                    **technician_errors(ActionRefusal, 404)})
     async def clocks(case: str, request: Request) -> JSONResponse:
         """A ticket's SLA clocks and paging state, for technicians."""
         await technician_of(request)
@@ -228,17 +248,17 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             "acknowledged_by": state.page_acknowledged_by,
             "breached": sorted(state.breached_clocks)}))
 
-    @router.post("/api/tickets/{case}/accept", tags=["oncall"])
+    @router.post("/api/tickets/{case}/accept", tags=["oncall"], **ACTION_DOCS)
     async def accept(case: str, request: Request) -> JSONResponse:
         """Accept a ticket of a customer without SLA agreement."""
         return await run(actions.accept(runtime, case, await technician_of(request)))
 
-    @router.post("/api/tickets/{case}/decline", tags=["oncall"])
+    @router.post("/api/tickets/{case}/decline", tags=["oncall"], **ACTION_DOCS)
     async def decline(case: str, body: DeclineBody, request: Request) -> JSONResponse:
         """Decline a ticket of a customer without SLA; the reason is mailed to them."""
         return await run(actions.decline(runtime, case, await technician_of(request), body.reason))
 
-    @router.post("/api/tickets/{case}/respond", tags=["oncall"])
+    @router.post("/api/tickets/{case}/respond", tags=["oncall"], **ACTION_DOCS)
     async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
         """Answer the customer (mailed, with the files, once); the first answer stops the
         reaction / first-response clock. A refused file answers 422 and stores nothing."""
@@ -250,18 +270,18 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             return JSONResponse({"error": refused.code, "message": refused.english},
                                 status_code=422)
 
-    @router.post("/api/tickets/{case}/note", tags=["oncall"])
+    @router.post("/api/tickets/{case}/note", tags=["oncall"], **ACTION_DOCS)
     async def note(case: str, body: NoteBody, request: Request) -> JSONResponse:
         """Add an internal note: technicians only, never mailed, never on the status page."""
         return await run(actions.note(runtime, case, await technician_of(request), body.text,
                                       request_id=body.request_id))
 
-    @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"])
+    @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"], **ACTION_DOCS)
     async def acknowledge(case: str, request: Request) -> JSONResponse:
         """Acknowledge the page (only the paged technician; twice is harmless)."""
         return await run(actions.acknowledge(runtime, case, await technician_of(request)))
 
-    @router.post("/api/tickets/{case}/resolve", tags=["oncall"])
+    @router.post("/api/tickets/{case}/resolve", tags=["oncall"], **ACTION_DOCS)
     async def resolve(case: str, request: Request, body: ResolveBody | None = None
                       ) -> JSONResponse:
         """Resolve the ticket; its pending timers then do nothing."""

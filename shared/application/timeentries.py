@@ -2,17 +2,22 @@
 
 A technician cannot work on two tickets at once (docs/domain.md 6.1), but the decider sees one
 ticket. So the billing service keeps, in the KV bucket ``billing_technician_entries``, one
-key per technician whose value lists that technician's active entries as
-``[ticket, entry_id, start, end, pending_since]`` (ISO-8601 UTC instants; ``pending_since``
-is the Unix time of the reservation while the append is not yet confirmed, else null).
+key per technician and calendar month (UTC) whose value lists that technician's active
+entries touching the month as ``[ticket, entry_id, start, end, pending_since]`` (ISO-8601
+UTC instants; ``pending_since`` is the Unix time of the reservation while the append is not
+yet confirmed, else null). Every entry, of any age, is kept: an entry is in the key of each
+month its interval touches, so two overlapping entries always share a key, and the
+compare-and-set on that key decides between them. A month's value stays small (at most
+``MAX_ENTRIES_PER_MONTH`` entries) however long the log grows.
 
-The time-logging path *reserves* the interval (compare-and-set, retried on a concurrent
-write) before it appends ``TimeLogged``, confirms it afterwards and releases it if the
-append fails. A reservation that is still pending after ``reservation_timeout_s`` was left
-by a crash between reserving and appending: it is checked against its ticket's log and
-kept (confirmed) if the entry is there, otherwise ignored and removed. A consumer on
-``TimeLogged``/``TimeEntryVoided`` brings each entry in line with its ticket's log, and
-:meth:`TechnicianEntries.rebuild` rewrites the bucket from the whole log.
+The time-logging path *reserves* the interval in each of its months (compare-and-set,
+retried on a concurrent write, in month order) before it appends ``TimeLogged``, confirms
+it afterwards and releases it if the append fails. A reservation that is still pending
+after ``reservation_timeout_s`` was left by a crash between reserving and appending: it is
+checked against its ticket's log and kept (confirmed) if the entry is there, otherwise
+ignored and removed. A consumer on ``TimeLogged``/``TimeEntryVoided`` brings each entry in
+line with its ticket's log, and :meth:`TechnicianEntries.rebuild` rewrites the bucket from
+the whole log (also when start-up finds the older layout without ``LAYOUT_KEY``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,10 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from shared.adapters.eventstore import EventStore, RecordedEvent
 from shared.adapters.kvbuckets import kv_bucket
@@ -38,9 +43,13 @@ from shared.domain.ticket.commands import LogTime
 from shared.domain.ticket.decide import DomainError
 
 BUCKET = "billing_technician_entries"
-# How far back a new entry is checked against the technician's entries on other tickets.
-HORIZON_S = 62 * 24 * 3600.0
-MAX_ENTRIES = 5000
+# At about 120 bytes an entry, a month's value stays below half of NATS's default 1 MB
+# message limit; a technician logs a few hundred entries a month.
+MAX_ENTRIES_PER_MONTH = 4000
+# The key that says the bucket holds month keys (an older layout kept one key per
+# technician with only the last 62 days): without it, start-up rebuilds from the log.
+LAYOUT_KEY = "layout"
+LAYOUT = b"months-1"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 
@@ -72,6 +81,19 @@ def technician_key(technician: str) -> str:
     return f"x.{technician.encode().hex()}"
 
 
+def month_keys(technician: str, start: datetime, end: datetime) -> list[str]:
+    """The keys of the months (UTC) that ``[start, end)`` touches, in order."""
+    first = start.astimezone(UTC)
+    last = max(first, (end - timedelta(microseconds=1)).astimezone(UTC))
+    prefix = technician_key(technician)
+    keys = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"{prefix}.{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
+
+
 def _decode(value: bytes | None) -> list[TechnicianEntry]:
     return [TechnicianEntry(ticket, entry_id, datetime.fromisoformat(start),
                             datetime.fromisoformat(end), pending)
@@ -97,12 +119,27 @@ class TechnicianEntries:
         self.clock = clock
 
     async def ensure(self) -> None:
-        """Create the bucket; when it did not exist, fill it from the log first."""
+        """Create the bucket; when it did not exist, or holds the older layout, fill it
+        from the log first."""
+        await ensure_kv(self.js, BUCKET, history=1)
+        bucket = await kv_bucket(self.js, BUCKET)
         try:
-            await self.js.key_value(BUCKET)
-        except (NotFoundError, Exception):  # nats-py's BucketNotFoundError is not exported
-            await ensure_kv(self.js, BUCKET, history=1)
-            await self.rebuild()
+            if (await bucket.get(LAYOUT_KEY)).value == LAYOUT:
+                return
+        except KeyNotFoundError:
+            pass
+        await self.rebuild()
+        for key in await self._keys(">"):
+            if key != LAYOUT_KEY and key.count(".") == 1:  # older layout: t.<id> only
+                await bucket.purge(key)
+        await bucket.put(LAYOUT_KEY, LAYOUT)
+
+    async def _keys(self, pattern: str) -> list[str]:
+        """The keys matching a subject pattern, from the stream's per-subject counts (a
+        purged key may be among them; it reads as empty)."""
+        prefix = f"$KV.{BUCKET}."
+        info = await self.js.stream_info(f"KV_{BUCKET}", subjects_filter=prefix + pattern)
+        return sorted(subject.removeprefix(prefix) for subject in info.state.subjects or {})
 
     async def _read(self, key: str) -> tuple[list[TechnicianEntry], int | None]:
         bucket = await kv_bucket(self.js, BUCKET)
@@ -121,11 +158,10 @@ class TechnicianEntries:
         else:
             await bucket.update(key, _encode(entries), last=revision)
 
-    async def _modify(self, technician: str, change: Change) -> None:
-        key = technician_key(technician)
+    async def _modify(self, key: str, change: Change) -> None:
         while True:
             entries, revision = await self._read(key)
-            changed = self._bounded(change(entries))
+            changed = _capped(change(entries))
             if _encode(changed) == _encode(entries):
                 return
             try:
@@ -134,24 +170,32 @@ class TechnicianEntries:
             except KeyWrongLastSequenceError:
                 await asyncio.sleep(0)  # another replica wrote: read again
 
-    def _bounded(self, entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
-        """Only the entries a new one can plausibly overlap: those that ended within the
-        horizon, at most MAX_ENTRIES of them (the latest). Older overlaps are refused by the
-        ticket's own rules only; this keeps every value far below the message size limit."""
-        cutoff = datetime.fromtimestamp(self.clock() - HORIZON_S, tz=UTC)
-        recent = [e for e in entries if e.end >= cutoff or e.pending_since is not None]
-        if len(recent) > MAX_ENTRIES:
-            recent = sorted(recent, key=lambda e: e.end)[-MAX_ENTRIES:]
-        return recent
-
     async def entries_of(self, technician: str) -> list[TechnicianEntry]:
-        return (await self._read(technician_key(technician)))[0]
+        """All of a technician's entries (each once, however many months it touches)."""
+        found: dict[tuple[str, str], TechnicianEntry] = {}
+        for key in sorted(await self._keys(f"{technician_key(technician)}.*")):
+            for entry in (await self._read(key))[0]:
+                found.setdefault((entry.ticket, entry.entry_id), entry)
+        return sorted(found.values(), key=lambda e: (e.start, e.ticket, e.entry_id))
 
     async def reserve(self, technician: str, ticket: str, entry_id: str, start: datetime,
                       end: datetime) -> None:
         """Reserve ``[start, end)`` for the entry, or raise ``overlapping_entry`` naming the
-        other ticket. Safe with several replicas: the write is a compare-and-set."""
-        key = technician_key(technician)
+        other ticket (``too_many_entries`` when a month is full). Safe with several
+        replicas: each month's write is a compare-and-set, and two overlapping entries
+        share a month. A refusal in a later month releases the earlier months."""
+        reserved: list[str] = []
+        try:
+            for key in month_keys(technician, start, end):
+                await self._reserve_in(key, technician, ticket, entry_id, start, end)
+                reserved.append(key)
+        except BaseException:
+            for key in reserved:
+                await self._modify(key, _without(ticket, entry_id, pending_only=True))
+            raise
+
+    async def _reserve_in(self, key: str, technician: str, ticket: str, entry_id: str,
+                          start: datetime, end: datetime) -> None:
         while True:
             entries, revision = await self._read(key)
             if any(e.same(ticket, entry_id) for e in entries):
@@ -165,7 +209,8 @@ class TechnicianEntries:
                     if checked.pending_since is None and other.pending_since is not None:
                         # Stale, but its entry is in the log: it counts, and is confirmed.
                         await self.confirm(technician, checked.ticket, checked.entry_id,
-                                           checked.start, checked.end)
+                                           checked.start, checked.end,
+                                           reserved=(other.start, other.end))
                     other = checked
                     raise DomainError(
                         "overlapping_entry",
@@ -173,6 +218,11 @@ class TechnicianEntries:
                         f"{other.ticket} ({other.start.isoformat()} to "
                         f"{other.end.isoformat()})")
                 kept.append(other)
+            if len(kept) >= MAX_ENTRIES_PER_MONTH:
+                raise DomainError(
+                    "too_many_entries",
+                    f"the technician already has {len(kept)} time entries in "
+                    f"{key.rsplit('.', 1)[1]}: at most {MAX_ENTRIES_PER_MONTH} a month")
             mine = TechnicianEntry(ticket, entry_id, start, end, self.clock())
             try:
                 await self._write(key, [*kept, mine], revision)
@@ -203,23 +253,28 @@ class TechnicianEntries:
         return history.state.entry(entry_id)
 
     async def confirm(self, technician: str, ticket: str, entry_id: str, start: datetime,
-                      end: datetime) -> None:
-        """The entry is in the ticket's log: keep it (with the logged times) for good."""
+                      end: datetime, *, reserved: tuple[datetime, datetime] | None = None
+                      ) -> None:
+        """The entry is in the ticket's log: keep it (with the logged times) for good, in
+        each month it touches. ``reserved``: other times it may be recorded under."""
         confirmed = TechnicianEntry(ticket, entry_id, start, end)
+        keys = month_keys(technician, start, end)
 
         def change(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
             return [*(e for e in entries if not e.same(ticket, entry_id)), confirmed]
 
-        await self._modify(technician, change)
+        for key in keys:
+            await self._modify(key, change)
+        if reserved is not None:
+            for key in month_keys(technician, *reserved):
+                if key not in keys:
+                    await self._modify(key, _without(ticket, entry_id, pending_only=False))
 
-    async def release(self, technician: str, ticket: str, entry_id: str, *,
-                      pending_only: bool = False) -> None:
-        """Remove the entry (after a failed append or a void)."""
-        def change(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
-            return [e for e in entries if not (
-                e.same(ticket, entry_id) and (e.pending_since is not None or not pending_only))]
-
-        await self._modify(technician, change)
+    async def release(self, technician: str, ticket: str, entry_id: str, start: datetime,
+                      end: datetime, *, pending_only: bool = False) -> None:
+        """Remove the entry of ``[start, end)`` (after a failed append or a void)."""
+        for key in month_keys(technician, start, end):
+            await self._modify(key, _without(ticket, entry_id, pending_only=pending_only))
 
     async def sync(self, ticket: str, entry_id: str, *, min_seq: int = 0) -> None:
         """Bring one entry in line with its ticket's log (idempotent): present and confirmed
@@ -230,19 +285,17 @@ class TechnicianEntries:
             history = await self.store.load(ticket, min_seq=min_seq)
         except ValueError:
             return
-        owners = {r.event.technician for r in history.events
-                  if isinstance(r.event, ev.TimeLogged) and r.event.entry_id == entry_id}
+        logged = [r.event for r in history.events
+                  if isinstance(r.event, ev.TimeLogged) and r.event.entry_id == entry_id]
         active = history.state.entry(entry_id)
-        for technician in owners:
-            if active is not None and active.technician == technician:
-                await self.confirm(technician, ticket, entry_id, active.start, active.end)
+        for event in logged:
+            if active is not None and active.technician == event.technician:
+                await self.confirm(event.technician, ticket, entry_id, active.start,
+                                   active.end, reserved=(event.start, event.end))
                 continue
-
-            def drop(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
-                return [e for e in entries
-                        if not (e.same(ticket, entry_id) and e.pending_since is None)]
-
-            await self._modify(technician, drop)
+            for key in month_keys(event.technician, event.start, event.end):
+                await self._modify(key, _without(ticket, entry_id, pending_only=False,
+                                                 confirmed_only=True))
 
     async def handle(self, recorded: RecordedEvent) -> None:
         """Consumer handler for ``TimeLogged`` and ``TimeEntryVoided``."""
@@ -261,18 +314,39 @@ class TechnicianEntries:
                     recorded.ticket_id, event.entry_id, event.start, event.end))
             elif isinstance(event, ev.TimeEntryVoided):
                 active.pop((recorded.ticket_id, event.entry_id), None)
-        by_technician: dict[str, list[TechnicianEntry]] = {}
+        by_month: dict[str, list[TechnicianEntry]] = {}
         for technician, entry in active.values():
-            by_technician.setdefault(technician, []).append(entry)
-        for technician, entries in by_technician.items():
+            for key in month_keys(technician, entry.start, entry.end):
+                by_month.setdefault(key, []).append(entry)
+        for key, entries in by_month.items():
             def merge(current: list[TechnicianEntry],
                       rebuilt: list[TechnicianEntry] = entries) -> list[TechnicianEntry]:
                 known = {(e.ticket, e.entry_id) for e in rebuilt}
                 return [*rebuilt, *(e for e in current if (e.ticket, e.entry_id) not in known)]
 
-            await self._modify(technician, merge)
+            await self._modify(key, merge)
         return len(active)
 
+
+def _capped(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+    """At most MAX_ENTRIES_PER_MONTH in a value (the latest ones). Reserving refuses an entry
+    beyond it; only a log written past that check (a replay of made-up data) has more, and
+    the value must stay below the message size limit."""
+    if len(entries) <= MAX_ENTRIES_PER_MONTH:
+        return entries
+    return sorted(entries, key=lambda e: (e.end, e.ticket, e.entry_id))[-MAX_ENTRIES_PER_MONTH:]
+
+
+def _without(ticket: str, entry_id: str, *, pending_only: bool,
+             confirmed_only: bool = False) -> Change:
+    """A change that removes the entry (only while pending, or only once confirmed)."""
+    def change(entries: list[TechnicianEntry]) -> list[TechnicianEntry]:
+        return [e for e in entries if not (
+            e.same(ticket, entry_id)
+            and (e.pending_since is not None or not pending_only)
+            and (e.pending_since is None or not confirmed_only))]
+
+    return change
 
 
 async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str,
@@ -295,11 +369,11 @@ async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str
                                 history=history)
     except BaseException:
         await entries.release(command.technician, ticket_id, command.entry_id,
-                              pending_only=True)
+                              command.start, command.end, pending_only=True)
         raise
     logged = next((e for e in handled.events if isinstance(e, ev.TimeLogged)), command)
     await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
-                          logged.end)
+                          logged.end, reserved=(command.start, command.end))
     return handled
 
 

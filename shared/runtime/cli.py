@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import nats.errors
 
-from shared.runtime import eventloop, natscli, registry
+from shared.runtime import eventloop, eventschemas, natscli, registry
 from shared.settings import ConfigurationError, Settings, load_settings
 
 # What `ticketcore --help` tells its users (the docstring above is for developers).
@@ -130,6 +130,7 @@ def _register_events(commands: argparse._SubParsersAction) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of every event")
     schema.set_defaults(run=lambda a: _print_json(__import__(
         "shared.domain.events", fromlist=["event_json_schema"]).event_json_schema()))
+    eventschemas.register(sub)
     asyncapi = sub.add_parser("asyncapi", help="print the AsyncAPI 3.0 document")
     asyncapi.set_defaults(run=lambda a: _print_json(__import__(
         "shared.domain.events.asyncapi", fromlist=["asyncapi_document"]).asyncapi_document()))

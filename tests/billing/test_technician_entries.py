@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +15,8 @@ import pytest
 from services.billing.bootstrap import bootstrap
 from services.billing.service import BillingService, TimeEntryIn
 from shared.adapters.eventstore import EventStore, PendingEvent
+from shared.adapters.provision import ensure_kv
+from shared.application import timeentries
 from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.ticket.decide import DomainError
@@ -223,19 +225,142 @@ async def _eventually(model: TechnicianEntries, check: object, timeout_s: float 
     return False
 
 
-def test_the_model_keeps_only_recent_entries_and_at_most_a_bounded_number() -> None:
-    from datetime import timedelta
+def at(day: str, time: str) -> dict[str, str]:
+    """Start and end of an entry on ``day`` (Berlin summer time), ``time`` as "HH:MM-HH:MM"."""
+    start, end = time.split("-")
+    return {"start": f"{day}T{start}:00+02:00", "end": f"{day}T{end}:00+02:00",
+            "kind": "work"}
 
+
+async def test_entries_of_any_age_are_checked(two_technicians: Settings,
+                                              store: EventStore) -> None:
+    """Six months back (May 2026, the service's clock in late November): overlaps are
+    refused as for yesterday's entries, also across a month boundary."""
+    async with replica(two_technicians) as (client, service):
+        first, second = await new_ticket(store), await new_ticket(store)
+        may = await client.post(f"/api/tickets/{first}/time", headers=auth("anna"),
+                                json={**at("2026-05-12", "09:00-11:00"), "entry_id": "may"})
+        assert may.status_code == 201, may.text
+        refused = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                    json=at("2026-05-12", "10:30-12:00"))
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"]["code"] == "overlapping_entry"
+        assert f"ticket {first}" in refused.text and "may" in refused.text
+        # An entry over midnight at the end of May is in May's and June's keys.
+        night = await client.post(f"/api/tickets/{first}/time", headers=auth("anna"),
+                                  json={"start": "2026-05-31T23:00:00+00:00",
+                                        "end": "2026-06-01T01:00:00+00:00", "kind": "work",
+                                        "entry_id": "night"})
+        assert night.status_code == 201, night.text
+        june = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                 json={"start": "2026-06-01T00:30:00+00:00",
+                                       "end": "2026-06-01T02:00:00+00:00", "kind": "work"})
+        assert june.status_code == 422 and "night" in june.text, june.text
+        assert await time_logged(store, second) == []
+        # A year back, a whole year before the first entry: nothing in the way.
+        old = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                json=at("2025-05-12", "09:00-11:00"))
+        assert old.status_code == 201, old.text
+        mine = await service.technician_entries.entries_of("anna")
+        assert sorted(e.entry_id for e in mine if e.ticket == first) == ["may", "night"]
+        # Voiding the May entry frees its time, months later as well.
+        voided = await client.post(f"/api/tickets/{first}/time/may/void",
+                                   headers=auth("anna"), json={"reason": "wrong ticket"})
+        assert voided.status_code == 200, voided.text
+        moved = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                  json=at("2026-05-12", "10:30-12:00"))
+        assert moved.status_code == 201, moved.text
+
+
+async def test_a_refusal_in_a_later_month_releases_the_earlier_ones(
+        two_technicians: Settings, store: EventStore) -> None:
+    async with replica(two_technicians) as (client, service):
+        first, second = await new_ticket(store), await new_ticket(store)
+        june = await client.post(f"/api/tickets/{first}/time", headers=auth("anna"),
+                                 json=at("2026-06-01", "08:00-09:00"))
+        assert june.status_code == 201, june.text
+        across = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                   json={"start": "2026-05-31T20:00:00+00:00",
+                                         "end": "2026-06-01T06:30:00+00:00", "kind": "work"})
+        assert across.status_code == 422, across.text
+        # May keeps nothing of the refused entry: a May entry at that time is accepted.
+        may = await client.post(f"/api/tickets/{second}/time", headers=auth("anna"),
+                                json={"start": "2026-05-31T21:00:00+00:00",
+                                      "end": "2026-05-31T22:00:00+00:00", "kind": "work"})
+        assert may.status_code == 201, may.text
+        assert len(await service.technician_entries.entries_of("anna")) == 2
+
+
+async def test_a_full_month_is_refused_clearly(two_technicians: Settings, store: EventStore,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.application import timeentries
-    from shared.application.timeentries import TechnicianEntry
 
+    monkeypatch.setattr(timeentries, "MAX_ENTRIES_PER_MONTH", 2)
+    async with replica(two_technicians) as (client, _):
+        case = await new_ticket(store)
+        for hour in ("08", "09"):
+            logged = await client.post(f"/api/tickets/{case}/time", headers=auth("anna"),
+                                       json=at("2026-05-04", f"{hour}:00-{hour}:30"))
+            assert logged.status_code == 201, logged.text
+        full = await client.post(f"/api/tickets/{case}/time", headers=auth("anna"),
+                                 json=at("2026-05-04", "10:00-10:30"))
+        assert full.status_code == 409, full.text
+        assert full.json()["detail"]["code"] == "too_many_entries"
+        assert "2026-05" in full.text
+        assert len(await time_logged(store, case)) == 2
+        june = await client.post(f"/api/tickets/{case}/time", headers=auth("anna"),
+                                 json=at("2026-06-04", "10:00-10:30"))
+        assert june.status_code == 201, june.text
+
+
+async def test_the_older_layout_is_rebuilt_at_start(two_technicians: Settings,
+                                                    store: EventStore) -> None:
+    """A bucket written before month keys (one key per technician, last 62 days only) is
+    rebuilt from the log at start-up, so entries of any age count from then on."""
+    may = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)
+    request = request_submitted(priority=True)
+    await store.append(request.case_number, [request, ev.TimeLogged(
+        at=NOW, entry_id="old", technician="anna", kind="work", start=may,
+        end=may.replace(hour=10))], 0)
+    runtime = await connect(two_technicians, two_technicians.nats.url or "")
+    try:
+        await ensure_kv(runtime.js, timeentries.BUCKET, history=1)
+        bucket = await runtime.js.key_value(timeentries.BUCKET)
+        await bucket.put("t.anna", b"[]")  # the older layout: May was already pruned
+        model = TechnicianEntries(runtime.js, runtime.store, reservation_timeout_s=5.0)
+        await model.ensure()
+        assert [e.entry_id for e in await model.entries_of("anna")] == ["old"]
+        assert await bucket.keys() == ["layout", "t.anna.2026-05"] or \
+            sorted(await bucket.keys()) == ["layout", "t.anna.2026-05"]
+        with pytest.raises(DomainError, match=request.case_number):
+            await model.reserve("anna", "20990101000010", "x", may, may.replace(hour=11))
+    finally:
+        await runtime.close()
+
+
+def test_an_entry_is_kept_under_each_month_it_touches() -> None:
+    def keys(start: str, end: str, technician: str = "anna") -> list[str]:
+        return timeentries.month_keys(technician, datetime.fromisoformat(start),
+                                      datetime.fromisoformat(end))
+
+    assert keys("2026-05-12T09:00+02:00", "2026-05-12T10:00+02:00") == ["t.anna.2026-05"]
+    # Months are UTC months; the end is exclusive.
+    assert keys("2026-06-01T01:00+02:00", "2026-06-01T03:00+02:00") == [
+        "t.anna.2026-05", "t.anna.2026-06"]
+    assert keys("2026-05-31T23:00+00:00", "2026-06-01T00:00+00:00") == ["t.anna.2026-05"]
+    assert keys("2025-12-31T23:00+00:00", "2026-02-01T00:30+00:00") == [
+        "t.anna.2025-12", "t.anna.2026-01", "t.anna.2026-02"]
+    assert keys("2026-05-01T00:00+00:00", "2026-05-01T01:00+00:00", "a.b") == [
+        f"x.{b'a.b'.hex()}.2026-05"]
+
+
+def test_a_value_never_grows_past_the_month_limit() -> None:
+    """Reserving refuses beyond the limit; a log written past the check (the benchmarks'
+    made-up data) still gives values below the message size limit, keeping the latest."""
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-    model = TechnicianEntries(None, None, reservation_timeout_s=10,  # type: ignore[arg-type]
-                              clock=now.timestamp)
-    old = TechnicianEntry("T1", "old", now - timedelta(days=90), now - timedelta(days=90))
-    recent = [TechnicianEntry("T2", f"e{i}", now - timedelta(minutes=10 * i + 5),
-                              now - timedelta(minutes=10 * i))
-              for i in range(timeentries.MAX_ENTRIES + 10)]
-    kept = model._bounded([old, *recent])
-    assert old not in kept and len(kept) == timeentries.MAX_ENTRIES
-    assert recent[0] in kept and recent[-1] not in kept  # the latest ones stay
+    many = [timeentries.TechnicianEntry("T", f"e{i}", now - timedelta(minutes=i + 5),
+                                        now - timedelta(minutes=i))
+            for i in range(timeentries.MAX_ENTRIES_PER_MONTH + 10)]
+    kept = timeentries._capped(many)
+    assert len(kept) == timeentries.MAX_ENTRIES_PER_MONTH
+    assert many[0] in kept and many[-1] not in kept

@@ -203,3 +203,21 @@ async def test_time_overlapping_another_ticket_is_refused_in_the_console(
                                    end="2026-11-25T11:30", kind="work")
     assert level == "error" and first in message
     assert not [e for e in await console.events_of(second) if isinstance(e, ev.TimeLogged)]
+
+
+async def test_entries_months_old_are_checked_across_tickets_in_the_console(
+        console: ConsoleUnderTest) -> None:
+    """The console shares the overlap check: an entry from May overlapping May's entry on
+    another ticket is refused, as for entries of today."""
+    first = await console.submit(33)
+    second = await console.submit(34)
+    async with console.login("anna") as client:
+        assert await act(client, first, "log-time", start="2026-05-12T09:00",
+                         end="2026-05-12T11:00", kind="work") == ("ok", "120 min erfasst.")
+        level, message = await act(client, second, "log-time", start="2026-05-12T10:30",
+                                   end="2026-05-12T12:00", kind="work")
+        assert level == "error" and first in message
+        assert await act(client, second, "log-time", start="2026-05-12T11:00",
+                         end="2026-05-12T12:00", kind="work") == ("ok", "60 min erfasst.")
+    assert not [e for e in await console.events_of(second)
+                if isinstance(e, ev.TimeLogged) and e.start.hour == 8]

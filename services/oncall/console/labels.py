@@ -37,6 +37,7 @@ REFUSALS = {
     "end_not_after_start": "Das Ende muss nach dem Beginn liegen.",
     "entry_in_future": "Der Eintrag endet in der Zukunft.",
     "overlapping_entry": "Der Eintrag überschneidet sich mit einem eigenen Eintrag.",
+    "too_many_entries": "In diesem Monat sind schon zu viele Einträge erfasst.",
     "entry_id_taken": "Diese Eintragskennung gehört zum Eintrag eines anderen Technikers.",
     "not_your_entry": "Nur der Techniker selbst oder eine Leitung kann diesen Eintrag "
                       "stornieren.",

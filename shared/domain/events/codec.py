@@ -59,6 +59,11 @@ def register_upcaster(type_name: str, from_version: int) -> Callable[[Upcaster],
     return register
 
 
+def registered_upcasters() -> dict[tuple[str, int], Upcaster]:
+    """Every registered upcaster by (type name, the version it reads)."""
+    return dict(_UPCASTERS)
+
+
 def encode_event(event: Event) -> bytes:
     return _encoder.encode(event)
 
