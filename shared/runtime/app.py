@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
+from shared.adapters import tracing
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
@@ -239,6 +240,15 @@ async def serve_forever(settings: Settings, names: tuple[str, ...], *,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tracing.configure(settings.tracing, service=names[0] if len(names) == 1 else None)
+    try:
+        await _serve(settings, names, embedded_ok, stop)
+    finally:
+        await asyncio.to_thread(tracing.shutdown)  # the last spans still go out
+
+
+async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
+                 stop: asyncio.Event) -> None:
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
         config = server_config(system.http_app(), settings.http.host, settings.http.port,
                                request_timeout_s=settings.http.request_timeout_s)
