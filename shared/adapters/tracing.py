@@ -33,8 +33,8 @@ TRACEPARENT = "traceparent"
 INSTRUMENTATION = "ticketcore"
 _W3C = TraceContextTextMapPropagator()
 
-__all__ = ["TRACEPARENT", "SpanKind", "configure", "failed", "inject", "shutdown", "span",
-           "trace_id", "use"]
+__all__ = ["TRACEPARENT", "AttributeValue", "SpanKind", "configure", "failed", "inject",
+           "shutdown", "span", "trace_id", "use"]
 
 
 @dataclass

@@ -253,7 +253,8 @@ async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
         config = server_config(system.http_app(), settings.http.host, settings.http.port,
                                request_timeout_s=settings.http.request_timeout_s)
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
+        # again once it is done: then the handlers above stop the rest.
         web = asyncio.create_task(server.serve())
         while not server.started and not web.done():
             await asyncio.sleep(0.05)

@@ -43,6 +43,8 @@ USED_WITHOUT_IMPORT = {
     "pytest-asyncio": "pytest plug-in for the async tests (asyncio_mode = auto)",
     "ruff": "the linter run by `make test`",
     "import-linter": "`lint-imports`, run by tests/core/test_architecture.py",
+    "mypy": "the type checker, run by tests/core/test_types.py",
+    "types-lxml": "lxml's type stubs, for mypy",
     "py-spy": "the profiler used with the benchmarks",
 }
 
