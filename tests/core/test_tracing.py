@@ -148,8 +148,8 @@ def test_spans_are_exported_over_otlp_when_an_endpoint_is_configured() -> None:
         tracing.configure(TracingSettings(otlp_endpoint=endpoint), service="ack")
         with tracing.span("smtp send"):
             pass
-        tracing.shutdown()  # flushes the batch
     finally:
+        tracing.shutdown()  # flushes the batch, and tracing is off again
         collector.shutdown()
         thread.join()
     [(path, content_type, body)] = _Collector.received
