@@ -40,8 +40,9 @@ from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailErro
 from shared.application.handling import execute
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
-from shared.domain.ticket import Command, TicketState
+from shared.domain.ticket import TicketState
 from shared.domain.ticket import commands as c
+from shared.domain.ticket.commands import Command
 from shared.runtime.links import status_path
 from shared.runtime.signing import MESSAGE_ID, sign
 

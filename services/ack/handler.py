@@ -40,12 +40,12 @@ from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailErro
 from shared.adapters.metrics import RECEIPT_DELAY
 from shared.application.handling import execute
 from shared.domain import events as ev
-from shared.domain.ticket import (
+from shared.domain.ticket import TicketState
+from shared.domain.ticket.commands import (
     Command,
     FlagReceiptOverdue,
     RecordReceipt,
     RecordReceiptFailure,
-    TicketState,
 )
 
 log = logging.getLogger(__name__)

@@ -66,5 +66,5 @@ def outbox_router(outbox_dir: Callable[[], Path | None]) -> APIRouter:
 def _bodies(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    return (text.get_content() if text is not None else "",  # type: ignore[attr-defined]
-            html.get_content() if html is not None else "")  # type: ignore[attr-defined]
+    return (text.get_content() if text is not None else "",
+            html.get_content() if html is not None else "")

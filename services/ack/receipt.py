@@ -85,7 +85,7 @@ def build_receipt(request: ev.RequestSubmitted, sender: ReceiptSender,
     mail = receipt_mail(request, sender, now)
     if isinstance(mail, EmailMessage):
         return mail
-    return message_from_bytes(mail.data, policy=policy.default)  # type: ignore[return-value]
+    return message_from_bytes(mail.data, policy=policy.default)
 
 
 def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
@@ -108,7 +108,7 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
         ("To", _address(name, email)),
         ("Reply-To", sender.reply_to),
         ("Subject", _subject_header(subject_token(request.case_number),
-                                    context["short_description"])),
+                                    subject_text(request.short_description))),
         ("Message-ID", receipt_message_id(request.case_number, sender.reply_to,
                                               sender.secret_key)),
         ("Date", format_datetime(now)),
@@ -158,7 +158,9 @@ def _subject_header(token: str, text: str) -> str:
         return token
     if text.isascii() and "=?" not in text:
         return f"{token} {text}"
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for ch in text:
         width = len(ch.encode())
         if size + width > ENCODED_WORD_BYTES:

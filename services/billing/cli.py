@@ -19,7 +19,7 @@ from typing import Any
 
 from services.billing.quote import QuoteInputError, parse_quote_request
 from shared.domain.calendar import BusinessCalendar
-from shared.domain.pricing import Entry, price
+from shared.domain.pricing import Entry, TimeKind, price
 from shared.settings import Settings
 
 BENCH_ENTRIES = 10_000
@@ -107,7 +107,7 @@ def bench_entries(count: int = BENCH_ENTRIES) -> list[Entry]:
     entries = []
     for i in range(count):
         begin = start + timedelta(minutes=(i * 7919) % (365 * 24 * 60))
-        kind = "travel" if i % 4 == 0 else "work"
+        kind: TimeKind = "travel" if i % 4 == 0 else "work"
         entries.append(Entry(begin, begin + timedelta(minutes=5 + (i * 37) % 91), kind))
     return entries
 

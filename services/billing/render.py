@@ -38,6 +38,10 @@ class DocumentLine:
     net: str
 
 
+# The type under another name: inside Document, ``date`` is the field.
+Day = date
+
+
 @dataclass(frozen=True)
 class Document:
     """What a reader sees on an invoice or credit note, all values already formatted."""
@@ -45,14 +49,14 @@ class Document:
     title: str
     type_code: str  # UNTDID 1001: 380 invoice, 381 credit note
     number: str
-    date: date
+    date: Day
     date_label: str
     case_number: str
     seller: ev.Seller
     buyer: ev.ContractParty
-    period_start: date
-    period_end: date
-    due_date: date
+    period_start: Day
+    period_end: Day
+    due_date: Day
     payment_days: int
     lines: tuple[DocumentLine, ...]
     net: str
@@ -61,7 +65,7 @@ class Document:
     gross: str
     calendar_version: str
     cancels: str = ""
-    cancels_date: date | None = None
+    cancels_date: Day | None = None
     reason: str = ""
 
 

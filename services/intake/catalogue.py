@@ -383,7 +383,7 @@ def as_language(value: object) -> Language | None:
     if not isinstance(value, str):
         return None
     primary = value.strip().lower()[:2]
-    return primary if primary in LANGUAGES else None  # type: ignore[return-value]
+    return primary if primary in LANGUAGES else None
 
 
 def from_accept_language(header: str | None) -> Language | None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
@@ -167,8 +168,19 @@ def _detail(event: ev.Event, language: Language) -> str:
     return ""
 
 
+class StatusContext(TypedDict):
+    """What the status page shows (and nothing named like a parameter of ``render``)."""
+
+    case_number: str
+    request: ev.RequestSubmitted | None
+    state_label: str
+    deadline: str | None
+    deadline_iso: str
+    history: list[HistoryEntry]
+
+
 def status_context(history: TicketHistory, language: Language,
-                   attachment_url: AttachmentUrl | None = None) -> dict[str, object]:
+                   attachment_url: AttachmentUrl | None = None) -> StatusContext:
     """What the status page shows: state, SLA deadline and the customer-visible history."""
     state = history.state
     deadline = state.reaction_deadline or state.response_deadline

@@ -24,9 +24,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from shared.adapters import logcontext
+from shared.adapters import logcontext, tracing
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
-from shared.adapters.logcontext import TRACEPARENT
 from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED
 from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
@@ -188,9 +187,16 @@ class EventConsumer:
     async def _handle_one(self, msg: Msg) -> bool:
         """Handle and ack one message (True), or nak it for a retry (False)."""
         headers = msg.headers or {}
-        with logcontext.bound(case=self._case_of(msg), event_id=headers.get(HEADER_EVENT_ID),
-                              service=self.spec.durable.split("-")[0],
-                              trace_id=logcontext.trace_id_of(headers.get(TRACEPARENT))):
+        case, event_id = self._case_of(msg), headers.get(HEADER_EVENT_ID)
+        service = self.spec.durable.split("-")[0]
+        attributes: dict[str, tracing.AttributeValue] = {
+            "ticketcore.service": service, "ticketcore.durable": self.spec.durable,
+            "ticketcore.case": case or "", "ticketcore.event_id": event_id or "",
+            "ticketcore.delivery": msg.metadata.num_delivered or 1}
+        # A child of the span that appended the event (the message's traceparent header).
+        with (tracing.span(f"handle {self._type_of(msg)}", kind=tracing.SpanKind.CONSUMER,
+                           parent=headers, attributes=attributes),
+              logcontext.bound(case=case, event_id=event_id, service=service)):
             return await self._decode_and_handle(msg)
 
     def _case_of(self, msg: Msg) -> str | None:
@@ -206,6 +212,7 @@ class EventConsumer:
         try:
             await self.spec.handler(item)
         except Exception as error:
+            tracing.failed(error)
             EVENTS_FAILED.labels(self.spec.durable, self._type_of(msg)).inc()
             return await self._failed(msg, error)
         await msg.ack()

@@ -99,4 +99,4 @@ def read_outbox(outbox_dir: Path, name: str) -> EmailMessage:
 
 
 def _parse(data: bytes) -> EmailMessage:
-    return message_from_bytes(data, policy=policy.default)  # type: ignore[return-value]
+    return message_from_bytes(data, policy=policy.default)

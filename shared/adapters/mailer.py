@@ -26,6 +26,7 @@ from email.message import EmailMessage, Message
 import aiosmtplib
 from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
+from shared.adapters import tracing
 from shared.settings.mail import SmtpSettings
 
 # Open connections per Mailer: each carries one mail at a time.
@@ -118,6 +119,11 @@ class Mailer:
         """Hand ``message`` to the SMTP server; raise Temporary/PermanentMailError."""
         if self.smtp.host is None:
             raise TemporaryMailError("no SMTP server configured (TICKETCORE_SMTP__HOST)")
+        with tracing.span("smtp send", kind=tracing.SpanKind.CLIENT, attributes={
+                "server.address": self.smtp.host, "server.port": self.smtp.port}):
+            await self._send_classified(message)
+
+    async def _send_classified(self, message: EmailMessage | OutgoingMail) -> None:
         try:
             await self._send(message)
         except aiosmtplib.SMTPRecipientsRefused as error:

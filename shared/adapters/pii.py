@@ -137,6 +137,13 @@ class PiiVault:
     async def _bucket(self) -> KeyValue:
         return await kv_bucket(self.js, self.bucket)
 
+    @staticmethod
+    async def _existing_key(kv: KeyValue, ticket_id: str) -> bytes:
+        key = (await kv.get(ticket_id)).value
+        if not key:  # an entry that exists holds its key (an erased one is not found)
+            raise ValueError(f"ticket {ticket_id}: its PII key is empty")
+        return key
+
     def _cached(self, ticket_id: str) -> tuple[bool, bytes | None]:
         entry = self._cache.get(ticket_id)
         if entry is None or time.monotonic() - entry[1] > KEY_CACHE_S:
@@ -177,7 +184,7 @@ class PiiVault:
         try:
             await kv.create(ticket_id, key)
         except KeyWrongLastSequenceError:  # it exists (or another writer was first): use it
-            key = (await kv.get(ticket_id)).value
+            key = await self._existing_key(kv, ticket_id)
         self._cache[ticket_id] = (key, time.monotonic())
         return key
 

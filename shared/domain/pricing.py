@@ -119,7 +119,8 @@ def _spans(entries: Iterable[TimeSpan]) -> list[tuple[int, int, int]]:
     ``micros`` inlined: this loop runs once per entry of every quote.
     """
     spans = []
-    kind_index = {kind: index for index, kind in enumerate(KINDS)}
+    # Keyed by any text: an entry's kind is checked here, not trusted.
+    kind_index: dict[str, int] = {kind: index for index, kind in enumerate(KINDS)}
     for entry in entries:
         index = kind_index.get(entry.kind)
         if index is None:

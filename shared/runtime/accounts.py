@@ -83,7 +83,10 @@ class AccountStore:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> AccountStore:
         technicians: dict[str, Technician] = {}
-        for entry in data.get("technicians", []):  # type: ignore[union-attr]
+        entries = data.get("technicians", [])
+        if not isinstance(entries, list):
+            raise ValueError("accounts: `technicians` must be a list of [[technicians]] tables")
+        for entry in entries:
             tech = Technician(
                 id=str(entry["id"]), name=str(entry.get("name", entry["id"])),
                 email=str(entry.get("email", "")),

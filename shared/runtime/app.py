@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
+from shared.adapters import tracing
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
@@ -239,11 +240,21 @@ async def serve_forever(settings: Settings, names: tuple[str, ...], *,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tracing.configure(settings.tracing, service=names[0] if len(names) == 1 else None)
+    try:
+        await _serve(settings, names, embedded_ok, stop)
+    finally:
+        await asyncio.to_thread(tracing.shutdown)  # the last spans still go out
+
+
+async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
+                 stop: asyncio.Event) -> None:
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
         config = server_config(system.http_app(), settings.http.host, settings.http.port,
                                request_timeout_s=settings.http.request_timeout_s)
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
+        # again once it is done: then the handlers above stop the rest.
         web = asyncio.create_task(server.serve())
         while not server.started and not web.done():
             await asyncio.sleep(0.05)

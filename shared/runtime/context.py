@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypedDict
 
 from fastapi import APIRouter
 from nats.aio.client import Client as NatsClient
@@ -116,8 +116,10 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
 
     await nc.connect(
         servers=nats_servers(nats_url), name=name,
-        connect_timeout=settings.nats.connect_timeout_s, allow_reconnect=True,
-        max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        # nats-py annotates both as int but takes any number of seconds (asyncio timeouts).
+        connect_timeout=settings.nats.connect_timeout_s,  # type: ignore[arg-type]
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]
+        allow_reconnect=True, max_reconnect_attempts=-1,
         error_cb=_log_nats_error, disconnected_cb=disconnected, reconnected_cb=reconnected,
         **credentials_of(settings),
     )
@@ -133,7 +135,13 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
                    nats_url=nats_url)
 
 
-def credentials_of(settings: Settings) -> dict[str, str]:
+class NatsCredentials(TypedDict, total=False):
+    user: str
+    password: str
+    inbox_prefix: str
+
+
+def credentials_of(settings: Settings) -> NatsCredentials:
     """The NATS user, password and reply prefix to connect with (none: no user set).
     Each user's replies come on its own prefix, which only it may subscribe to."""
     user = settings.nats.user

@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from shared.adapters import logcontext
-from shared.runtime.metrics import ASGIApp, Receive, Scope, Send
+from shared.adapters import logcontext, tracing
+from shared.runtime.metrics import ASGIApp, Message, Receive, Scope, Send, route_template
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # INFO chatter of libraries: fontTools logs ~70 lines per invoice PDF (subsetting the
@@ -55,8 +55,9 @@ def configure_logging(level: str, log_format: str, *, service: str | None = None
 
 
 class RequestContext:
-    """ASGI middleware: each request's lines carry its trace id (continued from a
-    ``traceparent`` header, else new); events it appends carry it on."""
+    """ASGI middleware: each request runs in a server span (shared/adapters/tracing.py),
+    continued from its ``traceparent`` header or a new trace; its log lines name the trace
+    and the events it appends carry it on."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,11 +66,26 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(logcontext.TRACEPARENT.encode(), b"").decode("latin-1")
-        trace_id = logcontext.trace_id_of(incoming) or logcontext.new_trace_id()
-        with logcontext.bound(trace_id=trace_id):
-            await self.app(scope, receive, send)
+        headers = {name.decode("latin-1"): value.decode("latin-1")
+                   for name, value in scope.get("headers") or []}
+        method = scope["method"]
+        status = 500  # what the client gets when the app raised before answering
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with tracing.span(method, kind=tracing.SpanKind.SERVER, parent=headers,
+                          attributes={"http.request.method": method}) as span:
+            try:
+                await self.app(scope, receive, send_and_note_status)
+            finally:
+                # The route template, never the raw path (it holds case numbers).
+                route = route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attributes({"http.route": route, "http.response.status_code": status})
 
 
 def install_request_context(app: FastAPI) -> None:

@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from shared.settings import ConfigurationError, Settings, setting_name
 from shared.settings.core import SECRET_MIN_LENGTH as MIN_LENGTH
 
@@ -79,17 +81,17 @@ def ensure_secrets(settings: Settings) -> Settings:
     path = settings.data_dir / SECRETS_FILE
     stored = _read_or_create(path)
     updates: dict[str, object] = {}
+    sections: dict[str, BaseModel] = {}  # nested sections (e.g. oncall) with secrets filled in
     for secret in SECRET_SETTINGS:
         if secret.value(settings):
             continue  # set explicitly: require_secrets judges it
         section, *rest = secret.location
         if rest:
-            nested = updates.get(section) or getattr(settings, section)
-            updates[section] = nested.model_copy(  # type: ignore[attr-defined]
-                update={rest[0]: stored[secret.variable]})
+            nested: BaseModel = sections.get(section) or getattr(settings, section)
+            sections[section] = nested.model_copy(update={rest[0]: stored[secret.variable]})
         else:
             updates[section] = stored[secret.variable]
-    return settings.model_copy(update=updates)
+    return settings.model_copy(update={**updates, **sections})
 
 
 def _read_or_create(path: Path) -> dict[str, str]:

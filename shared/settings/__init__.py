@@ -21,7 +21,12 @@ from pydantic_settings import (
 )
 
 from shared.settings.billing import BillingSettings
-from shared.settings.core import HttpSettings, NatsSettings, check_secret_length
+from shared.settings.core import (
+    HttpSettings,
+    NatsSettings,
+    TracingSettings,
+    check_secret_length,
+)
 from shared.settings.intake import IntakeSettings
 from shared.settings.mail import AckSettings, InboundMailSettings, SmtpSettings
 from shared.settings.oncall import OnCallSettings
@@ -69,6 +74,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     billing: BillingSettings = BillingSettings()
     oncall: OnCallSettings = OnCallSettings()
+    tracing: TracingSettings = TracingSettings()
 
     @field_validator("secret_key")
     @classmethod

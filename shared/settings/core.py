@@ -92,3 +92,14 @@ class HttpSettings(BaseModel):
     request_timeout_s: float = Field(
         30.0, gt=0, description="A request's headers and body must arrive within this many "
         "seconds of its first byte, or the connection is closed (slow clients).")
+
+
+class TracingSettings(BaseModel):
+    otlp_endpoint: str | None = Field(
+        None, pattern=r"^https?://",
+        description="OpenTelemetry: the collector's OTLP/HTTP traces URL (e.g. "
+        "http://otel-collector:4318/v1/traces). Unset: no spans are recorded or sent (trace "
+        "ids are still carried, for the logs).")
+    service_name: str = Field(
+        "ticketcore", description="The traces' service.name (`serve <name>` adds "
+        "-<name>).")

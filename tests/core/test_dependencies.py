@@ -28,6 +28,10 @@ DISTRIBUTION = {
     "pydantic_settings": "pydantic-settings",
     "pydantic_core": "pydantic-core",
     "prometheus_client": "prometheus-client",
+    # One namespace package, several distributions: the longest matching prefix decides.
+    "opentelemetry": "opentelemetry-api",
+    "opentelemetry.sdk": "opentelemetry-sdk",
+    "opentelemetry.exporter.otlp.proto.http": "opentelemetry-exporter-otlp-proto-http",
 }
 
 # Declared but never imported by our code: what each is for.
@@ -39,6 +43,8 @@ USED_WITHOUT_IMPORT = {
     "pytest-asyncio": "pytest plug-in for the async tests (asyncio_mode = auto)",
     "ruff": "the linter run by `make test`",
     "import-linter": "`lint-imports`, run by tests/core/test_architecture.py",
+    "mypy": "the type checker, run by tests/core/test_types.py",
+    "types-lxml": "lxml's type stubs, for mypy",
     "py-spy": "the profiler used with the benchmarks",
 }
 
@@ -78,8 +84,18 @@ def third_party_imports(tree: str) -> dict[str, set[str]]:
             for name in names:
                 top = name.split(".")[0]
                 if top not in sys.stdlib_module_names and top not in OURS:
-                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
+                    found.setdefault(namespaced(name), set()).add(str(path.relative_to(ROOT)))
     return found
+
+
+def namespaced(module: str) -> str:
+    """The module's top-level name, or the longest prefix of it that DISTRIBUTION maps
+    (the parts of a namespace package come from different distributions)."""
+    parts = module.split(".")
+    for end in range(len(parts), 1, -1):
+        if ".".join(parts[:end]) in DISTRIBUTION:
+            return ".".join(parts[:end])
+    return parts[0]
 
 
 def test_every_import_is_declared() -> None:

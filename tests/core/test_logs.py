@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.adapters import logcontext
+from shared.adapters import logcontext, tracing
 from shared.adapters.natsserver import free_port
 from shared.runtime.logs import JsonLines
 from tests.core.test_up import stop, wait_healthy
@@ -74,7 +74,8 @@ def test_up_with_json_logs_names_case_event_and_trace(tmp_path: Path) -> None:
 def test_a_json_line_carries_the_context_it_was_written_in() -> None:
     record = logging.LogRecord("services.ack", logging.WARNING, __file__, 1, "retry %s",
                                ("soon",), None)
-    with logcontext.bound(case="2026112600042", event_id="e-1", trace_id=TRACE_ID):
+    with (tracing.span("handle", parent={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"}),
+          logcontext.bound(case="2026112600042", event_id="e-1")):
         inside = json.loads(JsonLines().format(record))
     outside = json.loads(JsonLines().format(record))
     assert inside["case"] == "2026112600042" and inside["trace_id"] == TRACE_ID

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 import msgspec
 
@@ -145,7 +146,12 @@ def available_actions(state: TicketState, tech: Technician) -> dict[str, bool]:
     }
 
 
-def time_defaults() -> dict[str, str]:
+class TimeDefaults(TypedDict):
+    default_start: str
+    default_end: str
+
+
+def time_defaults() -> TimeDefaults:
     """Pre-filled start/end of the log-time form: the last half hour, Berlin time."""
     now = datetime.now(BERLIN).replace(second=0, microsecond=0)
     now -= timedelta(minutes=now.minute % 5)

@@ -15,6 +15,7 @@ from typing import Any
 import nats.errors
 from nats.aio.client import Client as NatsClient
 
+from shared.adapters import tracing
 from shared.adapters.eventstore.index import SequenceIndex, index_headers
 from shared.adapters.eventstore.records import (
     ConcurrencyConflict,
@@ -24,7 +25,6 @@ from shared.adapters.eventstore.records import (
     check_ticket_id,
     ticket_subject,
 )
-from shared.adapters.logcontext import TRACEPARENT, traceparent
 from shared.adapters.metrics import APPEND_CONFLICTS, count_appended
 from shared.adapters.pii import PiiVault, has_personal_fields
 from shared.domain.events import Event, encode_event
@@ -61,6 +61,16 @@ class Appender:
         pending = [e if isinstance(e, PendingEvent) else PendingEvent(e) for e in events]
         if not pending:
             return expected_version
+        types = [p.event.type_name() for p in pending]
+        # The events' traceparent names this span: their consumers' spans are its children.
+        with tracing.span(f"append {', '.join(types)}", kind=tracing.SpanKind.PRODUCER,
+                          attributes={"ticketcore.case": ticket_id,
+                                      "ticketcore.event_types": types,
+                                      "ticketcore.expected_version": expected_version}):
+            return await self._append(ticket_id, pending, expected_version, causation_id)
+
+    async def _append(self, ticket_id: str, pending: list[PendingEvent],
+                      expected_version: int, causation_id: str | None) -> int:
         stored = [await self._protect(ticket_id, p, existing=expected_version > 0)
                   for p in pending]
         messages = [self._message(ticket_id, p, causation_id) for p in stored]
@@ -99,9 +109,7 @@ class Appender:
         }
         if causation_id:
             headers[HEADER_CAUSATION_ID] = causation_id
-        trace = traceparent()  # the work that led to the event continues in its consumers
-        if trace is not None:
-            headers[TRACEPARENT] = trace
+        tracing.inject(headers)  # the work that led to the event continues in its consumers
         return ticket_subject(ticket_id, event.type_name()), headers, encode_event(event)
 
     async def _publish_with_retry(self, messages: list[Message],
