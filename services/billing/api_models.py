@@ -3,7 +3,8 @@ events themselves, as msgspec turns them into JSON: the same fields)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,10 +71,10 @@ class InvoiceOut(BaseModel):
     type: Literal["InvoiceIssued"]
     at: datetime
     invoice_number: str
-    invoice_date: date
-    due_date: date
-    service_period_start: date
-    service_period_end: date
+    invoice_date: dt.date
+    due_date: dt.date
+    service_period_start: dt.date
+    service_period_end: dt.date
     seller: Party
     buyer: Party
     lines: list[InvoiceLineOut]
@@ -112,14 +113,14 @@ class InvoiceDocument(BaseModel):
     title: str
     type_code: str = Field(description="UNTDID 1001: 380 invoice, 381 credit note.")
     number: str
-    date: date
+    date: dt.date
     date_label: str
     case_number: str
     seller: Party
     buyer: Party
-    period_start: date
-    period_end: date
-    due_date: date
+    period_start: dt.date
+    period_end: dt.date
+    due_date: dt.date
     payment_days: int
     lines: list[DocumentLineOut]
     net: str
@@ -128,5 +129,5 @@ class InvoiceDocument(BaseModel):
     gross: str
     calendar_version: str
     cancels: str = Field("", description="For a credit note: the invoice it cancels.")
-    cancels_date: date | None = None
+    cancels_date: dt.date | None = None
     reason: str = ""

@@ -84,9 +84,9 @@ def contract_problems(kept: Mapping[str, Any], event_types: Mapping[str, type[ms
     for file in sorted(kept):
         name, _, rest = file.partition(".v")
         version_text = rest.split(".", 1)[0]
-        cls = event_types.get(name)
-        if cls is None or not version_text.isdigit() or \
-                int(version_text) > getattr(cls, "SCHEMA_VERSION", 1):
+        found = event_types.get(name)
+        if found is None or not version_text.isdigit() or \
+                int(version_text) > getattr(found, "SCHEMA_VERSION", 1):
             problems.append(f"{file}: no such event version in the code (stored events of a "
                             "removed event could no longer be read)")
     return problems
