@@ -196,6 +196,8 @@ async def test_after_erasure_no_stream_bucket_or_object_holds_the_person(
 
             board = TicketBoard(store)  # the console's board, as a running console has it
             await board.start()
+            sha256 = replied.attachments[0].sha256
+            assert board.attachment(sha256) == case
             code = await asyncio.to_thread(main, ["customer", "erase", "--email", EMAIL,
                                                   "--by", "dsb@msp.example"])
             assert code == 0
@@ -203,6 +205,7 @@ async def test_after_erasure_no_stream_bucket_or_object_holds_the_person(
             history = await store.load(case)
             assert await board.caught_up(history.version)
             in_memory = repr((board.tickets, board.attachments))
+            assert board.attachment(sha256) is None
             await board.stop()
 
         found = leaks(await stored_messages(system.runtime.nc))
