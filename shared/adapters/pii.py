@@ -49,7 +49,8 @@ FILE_NAMES = ("attachments[].filename", None)
 # Which string fields of which events are personal. A path is a dotted attribute path; a
 # segment ending in ``[]`` stands for every element of a tuple; a condition limits it (a
 # company's address is not personal data and stays readable on invoices). Technicians'
-# answers, notes and resolutions are sealed too: they greet and quote the customer.
+# answers, notes, resolutions and reasons to decline are sealed too: they greet and quote
+# the customer.
 PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | None]]] = {
     ev.RequestSubmitted: [
         ("contact.first_name", None), ("contact.last_name", None),
@@ -65,6 +66,7 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
     ev.TechnicianResponded: [("message", None), FILE_NAMES],
     ev.InternalNoteAdded: [("text", None)],
     ev.TicketResolved: [("resolution", None)],
+    ev.TicketDeclined: [("reason", None)],  # mailed to the customer, like an answer
     ev.InvoiceIssued: [
         (f"buyer.{f}", lambda e: _is_person(e.buyer))
         for f in ("name", "street", "postcode", "city")
