@@ -133,8 +133,9 @@ class TicketBoard:
         # only remembered by id (memory stays bounded by the open work, not the history).
         self.tickets: dict[str, TicketState] = {}
         self.finished: set[str] = set()
-        # Attachments referenced by any ticket's event, by content hash.
-        self.attachments: dict[str, ev.AttachmentRef] = {}
+        # Files referenced by any ticket's event: content hash -> the tickets naming it.
+        # Names stay out (sealed in the log); an erased ticket's files are dropped.
+        self.attachments: dict[str, set[str]] = {}
         self.last_seq = 0
         self._seen = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -179,7 +180,9 @@ class TicketBoard:
             return  # an ordered consumer restarted below what we already folded
         await self._fold(recorded)
         for ref in attachments_of(recorded.event):
-            self.attachments.setdefault(ref.sha256, ref)
+            self.attachments.setdefault(ref.sha256, set()).add(recorded.ticket_id)
+        if isinstance(recorded.event, ev.PersonalDataErased):
+            self._forget_files_of(recorded.ticket_id)
         async with self._seen:
             self.last_seq = recorded.seq
             self._seen.notify_all()
@@ -217,9 +220,17 @@ class TicketBoard:
     def queue(self, now: datetime) -> list[QueueEntry]:
         return build_queue(self.tickets.values(), now)
 
-    def attachment(self, sha256: str) -> ev.AttachmentRef | None:
-        """The reference to ``sha256`` if some ticket's event names it (None otherwise)."""
-        return self.attachments.get(sha256)
+    def _forget_files_of(self, ticket: str) -> None:
+        """The erasure deleted the ticket's files: the board no longer offers them."""
+        for sha256, tickets in list(self.attachments.items()):
+            tickets.discard(ticket)
+            if not tickets:  # another customer's copy of the same bytes stays
+                del self.attachments[sha256]
+
+    def attachment(self, sha256: str) -> str | None:
+        """A ticket whose event names file ``sha256`` (None: no ticket, or erased); the
+        file's name and type are read from that ticket, where they are sealed."""
+        return min(self.attachments.get(sha256) or [None], key=str)
 
 
 def attachments_of(event: ev.Event) -> tuple[ev.AttachmentRef, ...]:

@@ -25,6 +25,11 @@ from shared.adapters.natsserver import free_port
 OUTBOX_NAME = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{32}\.eml$")
 
 
+def outbox_dir(data_dir: Path) -> Path:
+    """Where the catcher of a system with data folder ``data_dir`` keeps its mails."""
+    return data_dir / "outbox"
+
+
 class OutboxMailNotFound(LookupError):
     """No kept mail has that name."""
 
@@ -100,3 +105,18 @@ def read_outbox(outbox_dir: Path, name: str) -> EmailMessage:
 
 def _parse(data: bytes) -> EmailMessage:
     return message_from_bytes(data, policy=policy.default)
+
+
+def erase_from_outbox(outbox_dir: Path, case_number: str) -> int:
+    """Delete the kept mails about ``case_number`` (receipts, answers, pages: every mail
+    the system writes names the case); returns how many. Part of erasing a customer: the
+    outbox is a copy of their mails on the machine running ``ticketcore up``."""
+    if not outbox_dir.is_dir():
+        return 0
+    marker = case_number.encode()
+    deleted = 0
+    for path in outbox_dir.glob("*.eml"):
+        if OUTBOX_NAME.match(path.name) and marker in path.read_bytes():
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

@@ -1,8 +1,9 @@
 """Crypto-shredding of personal data in the append-only log (docs/domain.md 7).
 
 Personal fields of events (names, addresses, e-mail addresses, phone numbers, the text of
-customer mails) are encrypted with AES-256-GCM before they are stored, under a data key of
-their ticket kept in the KV bucket ``pii_keys``. Erasing a customer destroys the keys of
+customer mails and the names of their files, technicians' answers and notes) are encrypted
+with AES-256-GCM before they are stored, under a data key of their ticket kept in the KV
+bucket ``pii_keys``. Erasing a customer destroys the keys of
 their tickets: the ciphertext stays in the log, unreadable forever, while everything else
 (case numbers, times, priorities, logged time, invoice amounts) stays as it was.
 
@@ -41,9 +42,15 @@ def _is_person(party: ev.ContractParty) -> bool:
     return not party.is_company
 
 
-# Which string fields of which events are personal. A path is a dotted attribute path;
-# a condition limits it (a company's address is not personal data and stays readable on
-# invoices).
+# The names of the files a mail or an answer carries (a name often says whose file it is:
+# "Gehaltsabrechnung-Mustermann.pdf"); their content hash stays readable, erasure needs it.
+FILE_NAMES = ("attachments[].filename", None)
+
+# Which string fields of which events are personal. A path is a dotted attribute path; a
+# segment ending in ``[]`` stands for every element of a tuple; a condition limits it (a
+# company's address is not personal data and stays readable on invoices). Technicians'
+# answers, notes, resolutions and reasons to decline are sealed too: they greet and quote
+# the customer.
 PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | None]]] = {
     ev.RequestSubmitted: [
         ("contact.first_name", None), ("contact.last_name", None),
@@ -51,11 +58,15 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
         *[(f"contract_party.{f}", lambda e: _is_person(e.contract_party))
           for f in ("name", "street", "postcode", "city")],
     ],
-    ev.CustomerReplied: [("sender", None), ("text", None)],
+    ev.CustomerReplied: [("sender", None), ("text", None), FILE_NAMES],
     ev.AutoReplyRecorded: [("sender", None)],
-    ev.ReplyQuarantined: [("sender", None), ("text", None)],
-    ev.ReplyHeld: [("sender", None), ("envelope_sender", None), ("text", None)],
+    ev.ReplyQuarantined: [("sender", None), ("text", None), FILE_NAMES],
+    ev.ReplyHeld: [("sender", None), ("envelope_sender", None), ("text", None), FILE_NAMES],
     ev.AckSent: [("recipient", None)],
+    ev.TechnicianResponded: [("message", None), FILE_NAMES],
+    ev.InternalNoteAdded: [("text", None)],
+    ev.TicketResolved: [("resolution", None)],
+    ev.TicketDeclined: [("reason", None)],  # mailed to the customer, like an answer
     ev.InvoiceIssued: [
         (f"buyer.{f}", lambda e: _is_person(e.buyer))
         for f in ("name", "street", "postcode", "city")
@@ -65,21 +76,38 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
 
 def _get(obj: Any, path: list[str]) -> Any:
     for name in path:
-        obj = getattr(obj, name)
+        obj = obj[int(name)] if name.isdigit() else getattr(obj, name)
     return obj
 
 
 def _set(obj: Any, path: list[str], value: Any) -> Any:
-    if len(path) == 1:
-        return replace(obj, **{path[0]: value})
-    return replace(obj, **{path[0]: _set(getattr(obj, path[0]), path[1:], value)})
+    head = path[0]
+    inner = value if len(path) == 1 else _set(_get(obj, [head]), path[1:], value)
+    if head.isdigit():  # an element of a tuple
+        index = int(head)
+        return (*obj[:index], inner, *obj[index + 1:])
+    return replace(obj, **{head: inner})
+
+
+def _concrete(obj: Any, path: str) -> list[str]:
+    """``path`` with each ``name[]`` spelled out per element: ``attachments.0.filename``;
+    the index is part of the path, so it is bound into each ciphertext too."""
+    head, _, rest = path.partition("[]")
+    if not _:
+        return [path]
+    count = len(_get(obj, head.split(".")))
+    return [found for index in range(count)
+            for found in _concrete(obj, f"{head}.{index}{rest}")]
+
+
+def _personal_paths(event: ev.Event) -> list[str]:
+    return [concrete for path, condition in PERSONAL_FIELDS.get(type(event), ())
+            if condition is None or condition(event) for concrete in _concrete(event, path)]
 
 
 def transform(event: ev.Event, convert: Callable[[str, str], str]) -> ev.Event:
     """Apply ``convert(path, value)`` to every personal string field of ``event``."""
-    for path, condition in PERSONAL_FIELDS.get(type(event), ()):
-        if condition is not None and not condition(event):
-            continue
+    for path in _personal_paths(event):
         parts = path.split(".")
         value = _get(event, parts)
         if isinstance(value, str) and value:
@@ -93,9 +121,7 @@ def has_personal_fields(event: ev.Event) -> bool:
 
 def _is_encrypted(event: ev.Event) -> bool:
     """Whether any personal field holds ciphertext (read only: no copies made)."""
-    for path, condition in PERSONAL_FIELDS.get(type(event), ()):
-        if condition is not None and not condition(event):
-            continue
+    for path in _personal_paths(event):
         value = _get(event, path.split("."))
         if isinstance(value, str) and value.startswith(PREFIX):
             return True

@@ -300,6 +300,7 @@ def _register_customer(commands: argparse._SubParsersAction) -> None:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    from shared.adapters.mailcatcher import erase_from_outbox, outbox_dir
     from shared.application.erasure import erase_ticket, tickets_of_customer
 
     settings = settings_from_env()
@@ -313,6 +314,9 @@ def _erase(args: argparse.Namespace) -> int:
                       if await erase_ticket(
                           runtime.store, t, by=args.by, reason=args.reason,
                           attachments_bucket=settings.inbound_mail.attachments_bucket)]
+            # The local mail catcher's copies (only where `up` runs without SMTP).
+            for ticket in erased:
+                erase_from_outbox(outbox_dir(settings.data_dir), ticket)
         finally:
             await runtime.close()
         print(json.dumps({"erased_tickets": erased}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.adapters.mailcatcher import MailCatcher
+from shared.adapters.mailcatcher import MailCatcher, outbox_dir
 from shared.adapters.mailer import Mailer
 from shared.settings import Settings
 
@@ -24,7 +24,7 @@ class LocalMail:
         async with self._lock:
             if self.catcher is None:
                 self.catcher = await asyncio.to_thread(MailCatcher(
-                    self.settings.data_dir / "outbox",
+                    outbox_dir(self.settings.data_dir),
                     port=self.settings.smtp.catcher_port).start)
             return self.catcher
 

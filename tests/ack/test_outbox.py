@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from shared.adapters.eventstore import EventStore
 from shared.adapters.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
 from shared.domain import events as ev
 from shared.runtime.app import running_system
+from shared.runtime.cli import main
 from shared.settings import Settings
 from tests.ack.helpers import wait_for_event
 from tests.factories import request_submitted
@@ -118,3 +120,23 @@ def test_reading_any_name_finds_the_kept_mail_or_says_none(
         assert name != KEPT
         return
     assert name == KEPT and message["Subject"] == "kept", f"{name!r} read {message['Subject']}"
+
+
+async def test_erasing_the_customer_deletes_their_mails_from_the_outbox(
+        settings: Settings, store: EventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    mine = request_submitted(at=datetime.now(UTC), case_number="20261127000015",
+                             email="weg@kunde.example")
+    other = request_submitted(at=datetime.now(UTC), case_number="20261127000023",
+                              email="bleibt@kunde.example")
+    async with running_system(settings, ("ack",)):
+        for request in (mine, other):
+            await store.append(request.case_number, [request], 0)
+            await wait_for_event(store, request.case_number, ev.AckSent)
+    assert len(list_outbox(settings.data_dir / "outbox")) == 2
+    monkeypatch.setenv("TICKETCORE_NATS__URL", str(settings.nats.url))
+    monkeypatch.setenv("TICKETCORE_DATA_DIR", str(settings.data_dir))
+    code = await asyncio.to_thread(main, ["customer", "erase", "--email", "weg@kunde.example",
+                                          "--by", "dsb@msp.example"])
+    assert code == 0
+    [kept] = list_outbox(settings.data_dir / "outbox")
+    assert "bleibt@kunde.example" in kept.recipients

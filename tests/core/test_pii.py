@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from msgspec.structs import replace
 from nats.aio.client import Client as NatsClient
 
 from shared.adapters.eventstore import EventStore
@@ -110,3 +111,32 @@ async def test_a_replay_may_leave_personal_data_sealed(store: EventStore) -> Non
     sealed = [r.event async for r in store.replay(1, reveal_personal_data=False)]
     assert sealed[0].contact.email.startswith("pii:v1:")  # type: ignore[attr-defined]
     assert sealed[0].short_description == "Drucker druckt nicht"  # type: ignore[attr-defined]
+
+
+async def test_file_names_answers_and_notes_are_sealed_each_bound_to_its_place(
+        nc: NatsClient, store: EventStore) -> None:
+    files = tuple(ev.AttachmentRef(sha256=c * 64, filename=f"Lohn-Zybrowski-{c}.pdf",
+                                   content_type="application/pdf", size=3) for c in "ab")
+    events: list[ev.Event] = [
+        request_submitted(case_number="P9"),
+        ev.CustomerReplied(at=NOW, message_id="<r>", sender="k@kunde.de", subject="AW",
+                           text="Anbei", attachments=files),
+        ev.TechnicianResponded(at=NOW, technician="anna", message="Hallo Frau Zybrowski",
+                               attachments=files[:1]),
+        ev.InternalNoteAdded(at=NOW, technician="anna", text="Zybrowski ruft an"),
+        ev.TicketResolved(at=NOW, technician="anna", resolution="Danke, Frau Zybrowski")]
+    await store.append("P9", events, 0)
+    stored = await raw_bodies(nc, "P9")
+    assert b"Zybrowski" not in stored and b"a" * 64 in stored  # the hash stays for erasure
+    assert [r.event for r in (await store.load("P9")).events] == events
+
+    # Each name is bound to its own element: swapped ciphertexts read as erased.
+    sealed = await store.vault.protect("P9", events[1], existing=True)  # type: ignore[union-attr]
+    swapped = replace(sealed, attachments=tuple(reversed(sealed.attachments)))
+    revealed = await store.vault.reveal("P9", swapped)  # type: ignore[union-attr]
+    assert [f.filename for f in revealed.attachments] == [ERASED, ERASED]
+
+    await erase_ticket(store, "P9", by="dsb", attachments_bucket=None)
+    after = (await store.load("P9")).events
+    assert after[1].event.attachments[0].filename == ERASED  # type: ignore[attr-defined]
+    assert after[2].event.message == ERASED  # type: ignore[attr-defined]

@@ -32,10 +32,11 @@ from services.oncall.console.views import (
 )
 from services.oncall.console.web import Console
 from services.oncall.heldmail import QUARANTINE_ENTRY
-from services.oncall.readmodel import TicketBoard
+from services.oncall.readmodel import TicketBoard, attachments_of
 from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
 from shared.application.timeentries import TechnicianEntries
+from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
 from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, Throttled, client_address
@@ -159,7 +160,8 @@ def _page_routes(router: APIRouter, console: Console) -> None:
     async def attachment(request: Request, sha256: str) -> Response:
         await console.require_session(request)
         await console.board.start()
-        ref = console.board.attachment(sha256) if SHA256_HEX.match(sha256) else None
+        ticket = console.board.attachment(sha256) if SHA256_HEX.match(sha256) else None
+        ref = await _file_of(console, ticket, sha256) if ticket is not None else None
         data = await _read_file(console, sha256) if ref is not None else None
         if ref is None or data is None:
             return await console.not_found(request, "Diese Datei gibt es nicht.")
@@ -191,6 +193,15 @@ def _action_routes(router: APIRouter, console: Console) -> None:
                             path="/console", httponly=True, samesite="lax",
                             secure=console.secure_cookies(request))
         return response
+
+
+async def _file_of(console: Console, ticket: str, sha256: str) -> ev.AttachmentRef | None:
+    """The reference to ``sha256`` on ``ticket``, unsealed (the board keeps no names)."""
+    history = await console.runtime.store.load(ticket)
+    if history.state.personal_data_erased:
+        return None
+    return next((ref for recorded in history.events for ref in attachments_of(recorded.event)
+                 if ref.sha256 == sha256), None)
 
 
 async def _read_file(console: Console, sha256: str) -> bytes | None:
