@@ -145,4 +145,13 @@ class MailDiscarded(Event, tag=True, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class MailOpenedAsTicket(Event, tag=True, frozen=True, kw_only=True):
+    """A technician opened a new ticket ``case_number`` from a held or quarantined mail;
+    the mail follows there as the customer's first reply. It is no longer pending here."""
+
+    technician: str
+    mail_id: str
+    case_number: str
+
+
 PendingMail = ReplyHeld | ReplyQuarantined

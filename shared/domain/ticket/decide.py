@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from functools import singledispatch
 
 from shared.domain import events as ev
+from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import commands as c
 from shared.domain.ticket.state import TicketState, mail_id_of
 
@@ -181,6 +182,17 @@ def _(command: c.RecordCustomerMail, state: TicketState) -> list[ev.Event]:
 
 
 @decide.register
+def _(command: c.RecordCustomerMailFailure, state: TicketState) -> list[ev.Event]:
+    _require_ticket(state)
+    if command.source_event_id in state.mailed_sources or any(
+            f.source_event_id == command.source_event_id for f in state.mail_failures):
+        return []  # sent after all, or recorded by another replica
+    return [ev.CustomerMailFailed(at=command.at, kind=command.kind,
+                                  source_event_id=command.source_event_id,
+                                  error=command.error)]
+
+
+@decide.register
 def _(command: c.RecordSlaBreach, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
     if (command.clock in state.breached_clocks or state.first_response_at is not None
@@ -336,6 +348,18 @@ def _(command: c.ReleaseMail, state: TicketState) -> list[ev.Event]:
 def _(command: c.AttachMail, state: TicketState) -> list[ev.Event]:
     _require_ticket(state)
     return [reply_of(command.mail, command.at, command.technician)]
+
+
+@decide.register
+def _(command: c.OpenTicketFromMail, state: TicketState) -> list[ev.Event]:
+    mail = _require_pending(state, command.mail_id)
+    if mail is None:
+        return []
+    _require(is_valid_case_number(command.case_number)
+             and command.case_number != state.case_number, "invalid_case_number",
+             f"{command.case_number!r} is no new ticket's case number")
+    return [ev.MailOpenedAsTicket(at=command.at, technician=command.technician,
+                                  mail_id=mail_id_of(mail), case_number=command.case_number)]
 
 
 @decide.register
