@@ -53,8 +53,9 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
     ],
     ev.CustomerReplied: [("sender", None), ("text", None)],
     ev.AutoReplyRecorded: [("sender", None)],
-    ev.ReplyQuarantined: [("sender", None), ("text", None)],
-    ev.ReplyHeld: [("sender", None), ("envelope_sender", None), ("text", None)],
+    ev.ReplyQuarantined: [("sender", None), ("sender_name", None), ("text", None)],
+    ev.ReplyHeld: [("sender", None), ("sender_name", None), ("envelope_sender", None),
+                   ("text", None)],
     ev.AckSent: [("recipient", None)],
     ev.InvoiceIssued: [
         (f"buyer.{f}", lambda e: _is_person(e.buyer))

@@ -278,3 +278,14 @@ def request_event(request: SupportRequest, *, case_number: str, language: ev.int
         has_sla=customer_id not in without_sla, reaction_minutes=reaction_minutes,
         language=language, channel=channel, redacted_fields=tuple(redacted_fields),
     )
+
+
+def name_parts(display_name: str) -> tuple[str, str]:
+    """A mail's display name as (first name, last name), to prefill a form: "Anna Maria
+    Müller" and "Müller, Anna Maria" alike; a single word is taken as the last name."""
+    name = " ".join(display_name.replace('"', " ").split())
+    if "," in name:
+        last, _, first = name.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = name.rpartition(" ")
+    return first, last

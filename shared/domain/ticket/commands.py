@@ -122,6 +122,7 @@ class ReceivedMail(msgspec.Struct, frozen=True, kw_only=True):
 
     message_id: str
     sender: str  # the From address, lowercased ("" when there is none)
+    sender_name: str = ""  # its display name, to prefill a new ticket's contact
     sender_count: int = 1
     mail_id: str = ""  # the mail's own id (its event id), to name it in decisions
     # Evidence: the SMTP envelope sender (MAIL FROM, lowercased), the Message-IDs it

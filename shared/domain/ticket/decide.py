@@ -267,14 +267,16 @@ def _quarantined(at: datetime, mail: c.ReceivedMail, reason: str,
     return ev.ReplyQuarantined(at=at, message_id=mail.message_id, sender=mail.sender,
                                subject=mail.subject, reason=reason, text=mail.text,
                                attachments=mail.attachments, candidate_case_number=candidate,
-                               mail_id=mail.mail_id, redacted=mail.redacted)
+                               mail_id=mail.mail_id, redacted=mail.redacted,
+                               sender_name=mail.sender_name)
 
 
 def _held(at: datetime, mail: c.ReceivedMail, reason: str) -> ev.ReplyHeld:
     return ev.ReplyHeld(at=at, mail_id=mail.mail_id, message_id=mail.message_id,
                         sender=mail.sender, envelope_sender=mail.envelope_sender,
                         subject=mail.subject, reason=reason, text=mail.text,
-                        attachments=mail.attachments, redacted=mail.redacted)
+                        attachments=mail.attachments, redacted=mail.redacted,
+                        sender_name=mail.sender_name)
 
 
 def domain_of(address: str) -> str:
