@@ -6,8 +6,10 @@ Consumes ``TechnicianResponded``, ``TicketAccepted`` and ``TicketResolved`` (dur
 if ``CustomerMailed`` names it already; claim ``<case>.<kind>.<digest>`` in the KV bucket
 ``ack_conversation``; send with a Message-ID derived from the event's id; append
 ``CustomerMailed`` at once on the history loaded before sending, else mark the claim
-``sent`` and append with reloads. Internal notes (``InternalNoteAdded``) are another event
-type: this consumer never sees them.
+``sent`` and append with reloads. A mail the server refuses for good (a permanent SMTP
+error) is never retried: the claim is marked ``refused`` and ``CustomerMailFailed`` records
+the server's answer on the ticket, for the console. Internal notes (``InternalNoteAdded``)
+are another event type: this consumer never sees them.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templa
                          trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 
 
-class CustomerMailFailed(Exception):
+class CustomerMailDeferred(Exception):
     """A temporary failure (SMTP, a file not readable yet): the consumer retries."""
 
 
@@ -200,7 +202,8 @@ class CustomerMailHandler:
             return
         claim = await self.claims.claim(conversation_key(case, kind, recorded.event_id),
                                         self.clock())  # ClaimBusy: retried later
-        if claim.record.state == "refused":
+        if claim.record.state == "refused":  # crashed before the refusal was recorded?
+            await self._record_refusal(case, kind, recorded, "refused by the mail server")
             return
         if claim.record.state == "sent":  # crashed after the server took the mail
             log.info("%s mail for %s: already accepted by SMTP, recording it", kind, case)
@@ -216,7 +219,8 @@ class CustomerMailHandler:
         await self._send(claim, kind, recorded, history)
 
     def _to_send(self, state: TicketState, recorded: RecordedEvent) -> bool:
-        if recorded.event_id in state.mailed_sources:
+        if recorded.event_id in state.mailed_sources or any(
+                f.source_event_id == recorded.event_id for f in state.mail_failures):
             return False  # a redelivery after the work was done
         if state.request is None or state.personal_data_erased:
             log.info("mail for %s (%s) not sent: no readable contact", recorded.ticket_id,
@@ -238,11 +242,12 @@ class CustomerMailHandler:
             log.error("%s mail for %s refused for good: %s", kind, case, error)
             await self.claims.mark_sent_retrying(claim, self.clock(), state="refused",
                                                  message_id=message_id)
+            await self._record_refusal(case, kind, recorded, str(error))
             return
         except (TemporaryMailError, TimeoutError) as error:
             await self.claims.release(claim)
             log.debug("%s mail for %s: temporary failure, retrying: %s", kind, case, error)
-            raise CustomerMailFailed(f"{kind} mail for {case}: "
+            raise CustomerMailDeferred(f"{kind} mail for {case}: "
                                      f"{error or 'timed out'}") from error
         log.info("%s mail for %s sent as %s", kind, case, message_id)
         try:  # the first durable record right after the 250 (see the receipt)
@@ -267,8 +272,18 @@ class CustomerMailHandler:
             # Stored before the answer was recorded: missing means the object store lags
             # or was lost; never send the answer without the files it announces.
             await self.claims.release(claim)
-            raise CustomerMailFailed(f"answer {recorded.event_id} on "
+            raise CustomerMailDeferred(f"answer {recorded.event_id} on "
                                      f"{recorded.ticket_id}: {error}") from error
+
+    async def _record_refusal(self, case: str, kind: ev.ack.CustomerMailKind,
+                              recorded: RecordedEvent, error: str) -> None:
+        """``CustomerMailFailed`` on the ticket (once: the decider ignores a repeat)."""
+        await execute(self.store, case,
+                      lambda state: c.RecordCustomerMailFailure(
+                          at=self.clock(), kind=kind, source_event_id=recorded.event_id,
+                          error=error[:500] or "refused"),
+                      lambda event: f"mail-failed-{kind}-{_digest(recorded.event_id)}",
+                      min_seq=recorded.seq)
 
     async def _record(self, case: str, kind: ev.ack.CustomerMailKind,
                       recorded: RecordedEvent, message_id: str,

@@ -1,6 +1,6 @@
 """The JSON API's contract as it appears in the generated OpenAPI document.
 
-The request body is checked by :func:`services.intake.validation.validate` (one message per
+The request body is checked by :func:`shared.domain.requestform.validate` (one message per
 wrong field in the request's language); this model only documents it. A test keeps the two
 in step.
 """

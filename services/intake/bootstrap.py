@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from services.intake.casenumbers import CaseNumberAllocator
 from services.intake.mail import InboundMailChannel
 from services.intake.service import IntakeService
 from services.intake.submission import Intake
 from services.intake.web import IntakeWeb
 from shared.adapters.attachments import read_attachment
+from shared.adapters.casenumbers import CaseNumberAllocator
 from shared.runtime.context import Runtime
 
 

@@ -14,9 +14,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.intake.catalogue import DE, Language, text
 from services.intake.protection import style_hash
-from services.intake.validation import FieldError
 from shared.adapters.eventstore import TicketHistory
 from shared.domain import events as ev
+from shared.domain.requestform import FieldError
 
 TEMPLATES = Path(__file__).parent / "templates"
 BERLIN = ZoneInfo("Europe/Berlin")

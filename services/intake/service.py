@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from services.intake.mail import InboundMailChannel
 from services.intake.submission import IDEMPOTENCY_BUCKET
 from services.intake.web import IntakeWeb
+from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.provision import ensure_kv
 from shared.runtime.context import Runtime

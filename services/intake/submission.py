@@ -22,13 +22,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
-from services.intake.casenumbers import CaseNumberAllocator
-from services.intake.validation import FREE_TEXT_FIELDS, SHORT_DESCRIPTION, SupportRequest
+from shared.adapters.casenumbers import CaseNumberAllocator
 from shared.adapters.eventstore import ConcurrencyConflict, EventStore
 from shared.adapters.kvbuckets import kv_bucket
 from shared.application.handling import execute
 from shared.domain import events as ev
-from shared.domain.redaction import redact, shorten
+from shared.domain.requestform import SupportRequest, request_event
 from shared.domain.ticket.commands import SubmitRequest
 from shared.settings.intake import IntakeSettings
 
@@ -54,53 +53,13 @@ def idempotency_id(channel: str, key: str) -> str:
     return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
 
 
-def customer_id_of(email: str) -> str:
-    return email.rpartition("@")[2].lower()
-
-
 def build_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
                 channel: ev.intake.Channel, settings: IntakeSettings,
                 at: datetime) -> ev.RequestSubmitted:
-    """``RequestSubmitted`` with every free-text field redacted (docs/domain.md 2.3)."""
-    texts: dict[str, str] = {}
-    redacted_fields: list[str] = []
-    for name in FREE_TEXT_FIELDS:
-        result = redact(getattr(request, name))
-        texts[name] = result.text
-        if result.redacted:
-            redacted_fields.append(name)
-    # The marker can be longer than the secret it replaced: the 80-character promise holds
-    # for what is stored and what the receipt's subject shows.
-    texts["short_description"] = shorten(texts["short_description"], SHORT_DESCRIPTION[1])
-    contact = ev.Contact(first_name=request.first_name, last_name=request.last_name,
-                         email=request.email, phone=request.phone)
-    is_company = bool(request.company)
-    party = ev.ContractParty(name=request.company or contact.full_name, street=request.street,
-                             postcode=request.postcode, city=request.city,
-                             is_company=is_company)
-    customer_id = customer_id_of(request.email)
-    without_sla = {entry.lower() for entry in settings.customers_without_sla}
-    return ev.RequestSubmitted(
-        at=at, case_number=case_number, contact=contact, contract_party=party,
-        short_description=texts["short_description"],
-        subject=ev.OrderSubject(description=texts["subject_description"],
-                                location=texts["location"], system_name=texts["system_name"],
-                                manufacturer=texts["manufacturer"], model=texts["model"],
-                                purchase_date=request.purchase_date,
-                                accessories=texts["accessories"]),
-        software=ev.Software(operating_system=texts["operating_system"],
-                             operating_system_version=texts["operating_system_version"],
-                             application=texts["application"],
-                             application_version=texts["application_version"]),
-        fault=ev.Fault(error_message=texts["error_message"],
-                       expected_behaviour=texts["expected_behaviour"],
-                       actual_behaviour=texts["actual_behaviour"]),
-        backup="additional_backup" if request.additional_backup
-        else "backup_done_or_not_needed",
-        priority=request.priority, commercial_customer=True, customer_id=customer_id,
-        has_sla=customer_id not in without_sla, reaction_minutes=settings.default_reaction_minutes,
-        language=language, channel=channel, redacted_fields=tuple(redacted_fields),
-    )
+    """``RequestSubmitted`` under intake's settings (SLA customers, reaction time)."""
+    return request_event(request, case_number=case_number, language=language,
+                         channel=channel, customers_without_sla=settings.customers_without_sla,
+                         reaction_minutes=settings.default_reaction_minutes, at=at)
 
 
 class Intake:

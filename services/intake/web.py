@@ -14,7 +14,6 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from services.intake.api_models import Problem, RequestAccepted, SupportRequestBody
-from services.intake.casenumbers import CounterUnavailable, berlin_date
 from services.intake.catalogue import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -41,8 +40,8 @@ from services.intake.protection import (
 )
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
 from services.intake.terms import AGREEMENT_KEYS, HOURS_KEYS, NEXT_KEYS, terms_figures
-from services.intake.validation import SupportRequest, validate
 from shared.adapters.attachments import AttachmentNotFound
+from shared.adapters.casenumbers import CounterUnavailable, berlin_date
 from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -51,6 +50,7 @@ from shared.adapters.eventstore import (
 )
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
+from shared.domain.requestform import SupportRequest, validate
 from shared.runtime.csrf import csrf_token, csrf_valid, new_binding
 from shared.runtime.links import status_path, verify_status_token
 from shared.runtime.responses import attachment_download, security_headers

@@ -28,14 +28,15 @@ def is_mail_holder(ticket: str) -> bool:
     return is_valid_case_number(ticket) or bool(QUARANTINE_ENTRY.match(ticket))
 
 
-def _check(ticket: str, mail_id: str) -> None:
+def check_mail(ticket: str, mail_id: str) -> None:
+    """Refuse what names no mail holder or no mail id (before anything is loaded)."""
     if not is_mail_holder(ticket) or not MAIL_ID.match(mail_id):
         raise DomainError("unknown_mail", "no held or quarantined mail with this id here")
 
 
 async def pending_mail(runtime: Runtime, ticket: str, mail_id: str) -> ev.PendingMail | None:
     """The mail still waiting for a decision (None: decided, or none such)."""
-    _check(ticket, mail_id)
+    check_mail(ticket, mail_id)
     return (await runtime.store.load(ticket)).state.pending_mail(mail_id)
 
 
@@ -45,7 +46,7 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
 
     To another ticket: the reply is appended there first, then the release here; a crash
     in between leaves the mail pending, and a retry finds the reply already there."""
-    _check(ticket, mail_id)
+    check_mail(ticket, mail_id)
     target = to_case.strip().replace(" ", "")
     if target == ticket:
         target = ""
@@ -70,7 +71,7 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
 
 async def discard(runtime: Runtime, ticket: str, mail_id: str, technician: str,
                   reason: str = "") -> Handled:
-    _check(ticket, mail_id)
+    check_mail(ticket, mail_id)
     handled = await execute(
         runtime.store, ticket,
         lambda s: c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id,

@@ -78,7 +78,8 @@ SERVICE_RIGHTS: dict[str, Rights] = {
         stores_files=(ATTACHMENTS,),
     ),
     "ack": Rights(
-        records=("AckSent", "AckFailed", "ReceiptOverdue", "CustomerMailed"),
+        records=("AckSent", "AckFailed", "ReceiptOverdue", "CustomerMailed",
+                 "CustomerMailFailed"),
         consumes=(Durable(STREAM, "ack-receipts"), Durable(STREAM, "ack-notices"),
                   Durable(STREAM, "ack-conversation")),
         keeps=("ack_receipts", "ack_notices", "ack_conversation"),
@@ -91,13 +92,17 @@ SERVICE_RIGHTS: dict[str, Rights] = {
                  "OnCallEscalated", "SlaBreached", "ReceiptOverdue", "TicketAccepted",
                  "TicketDeclined", "TechnicianResponded", "InternalNoteAdded",
                  "OnCallAcknowledged", "TicketResolved", "TimeLogged",
-                 # the console's held mail: released (as the customer's reply) or discarded
-                 "MailReleased", "MailDiscarded", "CustomerReplied"),
+                 # the console's held mail: released (as the customer's reply), discarded,
+                 # or opened as a new ticket (its request, the mail as its first reply)
+                 "MailReleased", "MailDiscarded", "CustomerReplied", "MailOpenedAsTicket",
+                 "RequestSubmitted", "AwaitingAcceptance"),
         consumes=(Durable(STREAM, "oncall-requests"), Durable(TIMERS_STREAM, "oncall-timers"),
                   Durable(WEBHOOKS_STREAM, "oncall-webhooks")),
         # The console logs time through the same overlap check as billing.
+        # A ticket opened from held mail takes its number from intake's shared counter.
         keeps=("oncall_pages", "oncall_announcements", "billing_technician_entries",
-               SESSIONS_BUCKET),
+               "intake_counters", SESSIONS_BUCKET),
+        seals_personal_data=True,  # the contact of a ticket opened from held mail
         stores_files=(ATTACHMENTS,),  # files technicians attach to answers
         schedules_timers=True,
         owns_streams=(OwnStream(WEBHOOKS_STREAM, "webhooks.>"),),

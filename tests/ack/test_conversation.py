@@ -31,7 +31,7 @@ from shared.adapters.eventstore import (
 from shared.domain import events as ev
 from shared.runtime.app import running_system
 from shared.settings import Settings
-from tests.ack.helpers import events_of, wait_for_event, wait_until, with_smtp
+from tests.ack.helpers import RefusingSmtp, events_of, wait_for_event, wait_until, with_smtp
 from tests.ack.test_receipt import NOW, SENDER
 from tests.factories import request_submitted
 from tests.support import SmtpSink, consumers_idle
@@ -303,3 +303,23 @@ async def test_old_answers_on_a_new_consumer_are_not_mailed(settings: Settings,
         assert await consumers_idle(system.runtime.js, STREAM, [CONVERSATION_DURABLE])
     assert conversation(smtp_sink) == []
     assert await events_of(store, case, ev.CustomerMailed) == []
+
+
+async def test_an_answer_refused_for_good_is_recorded_on_the_ticket_once(
+        settings: Settings, store: EventStore) -> None:
+    server = RefusingSmtp({"gibtsnicht@example.de": "550 5.1.1 no such user"}).start()
+    settings = with_smtp(settings, server.port)
+    try:
+        async with running_system(settings, ("ack",)) as system:
+            case = await a_ticket(store, email="gibtsnicht@example.de")
+            await append(store, case, answer("Bitte neu starten."), "respond-x")
+            [failed] = await wait_for_event(store, case, ev.CustomerMailFailed)
+            assert await consumers_idle(system.runtime.js, STREAM, [CONVERSATION_DURABLE])
+    finally:
+        server.stop()
+    assert (failed.kind, failed.source_event_id) == ("answer", "respond-x")
+    assert "550" in failed.error
+    assert await events_of(store, case, ev.CustomerMailFailed) == [failed]
+    assert await events_of(store, case, ev.CustomerMailed) == []
+    # Refused for good: tried once (and the receipt once), never again.
+    assert server.rcpt_attempts == ["gibtsnicht@example.de"] * 2

@@ -131,3 +131,23 @@ async def test_ticket_page_shows_sla_deadlines_and_breaches(console: ConsoleUnde
     assert "verletzt" not in clocks[passed]["first_response"]
     assert clocks[waiting] == {}
     assert "die Fristen beginnen mit der Annahme" in card(pages[waiting], "sla")
+
+
+async def test_an_answer_the_mail_server_refused_for_good_is_shown_in_red(
+        console: ConsoleUnderTest) -> None:
+    failed = ev.CustomerMailFailed(at=datetime(2026, 11, 25, 9, 30, tzinfo=UTC),
+                                   kind="answer", source_event_id="respond-1",
+                                   error="550 5.1.1 <k@example.de>: Recipient address rejected")
+    case = await console.submit(71, extra=(failed,))
+    fine = await console.submit(72)
+    async with console.login() as client:
+        page = (await client.get(f"/console/tickets/{case}")).text
+        other = (await client.get(f"/console/tickets/{fine}")).text
+    notices = re.findall(r'<div class="flash error mail-failure" role="alert">(.*?)</div>',
+                         page, re.S)
+    assert notices == [
+        "Mail an den Kunden nicht zustellbar (Antwort, 25.11.2026 10:30): 550 5.1.1 "
+        "&lt;k@example.de&gt;: Recipient address rejected. Bitte den Kunden anrufen und die "
+        "Adresse prüfen."]
+    assert "mail-failure" not in other
+    assert "Mail an den Kunden nicht zustellbar" in page  # in the history too

@@ -109,3 +109,18 @@ def test_an_automatic_mail_never_reopens() -> None:
     auto = c.ReceivedMail(message_id="<a@x>", sender="kunde@example.de", auto_reply="ooo")
     [recorded] = when([SUBMITTED, RECEIPT, RESOLVED], c.FileMail(at=NOW, mail=auto))
     assert isinstance(recorded, ev.AutoReplyRecorded)
+
+
+def test_a_mail_refused_for_good_is_recorded_once_unless_it_was_sent() -> None:
+    failure = c.RecordCustomerMailFailure(at=NOW, kind="answer", source_event_id="respond-1",
+                                          error="550 5.1.1 no such user")
+    [failed] = when([SUBMITTED], failure)
+    assert failed == ev.CustomerMailFailed(at=NOW, kind="answer", source_event_id="respond-1",
+                                           error="550 5.1.1 no such user")
+    assert fold([SUBMITTED, failed]).mail_failures == (failed,)
+    assert when([SUBMITTED, failed], failure) == []
+    mailed = ev.CustomerMailed(at=NOW, kind="answer", source_event_id="respond-1",
+                               message_id="<answer.x@y>")
+    assert when([SUBMITTED, mailed], failure) == []
+    with pytest.raises(DomainError):
+        when([], failure)

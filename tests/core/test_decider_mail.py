@@ -223,3 +223,34 @@ def test_a_quarantine_entry_moves_its_mail_to_a_named_ticket() -> None:
     assert (reply.sender, reply.text, reply.released_by) == ("x@y.example", "hello", "t1")
     with pytest.raises(DomainError):  # no such ticket to attach to
         when([], c.AttachMail(at=NOW, technician="t1", mail=QUARANTINED))
+
+
+NEW_CASE = "20261125000018"  # a valid case number (Damm check digit)
+
+
+def test_opening_a_ticket_from_a_quarantined_mail_settles_it_naming_the_technician() -> None:
+    [opened] = when([QUARANTINED], c.OpenTicketFromMail(
+        at=NOW, technician="t1", mail_id="mail-2", case_number=NEW_CASE))
+    assert opened == ev.MailOpenedAsTicket(at=NOW, technician="t1", mail_id="mail-2",
+                                           case_number=NEW_CASE)
+    assert fold([QUARANTINED, opened]).pending_mails == ()
+    # A form sent twice opens nothing twice; the mail cannot be released or discarded after.
+    for again in (c.OpenTicketFromMail(at=NOW, technician="t2", mail_id="mail-2",
+                                       case_number=NEW_CASE),
+                  c.DiscardMail(at=NOW, technician="t2", mail_id="mail-2")):
+        assert when([QUARANTINED, opened], again) == []
+
+
+@pytest.mark.parametrize("number", ["20261125000017", "", CASE])
+def test_a_ticket_opened_from_a_mail_needs_a_valid_new_case_number(number: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        when([SUBMITTED, HELD], c.OpenTicketFromMail(
+            at=NOW, technician="t1", mail_id="mail-1", case_number=number))
+    assert refused.value.code == "invalid_case_number"
+
+
+def test_opening_a_ticket_from_an_unknown_mail_is_refused() -> None:
+    with pytest.raises(DomainError) as refused:
+        when([QUARANTINED], c.OpenTicketFromMail(at=NOW, technician="t1", mail_id="mail-9",
+                                                 case_number=NEW_CASE))
+    assert refused.value.code == "unknown_mail"

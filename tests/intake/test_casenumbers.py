@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.client import Client as NatsClient
 
-from services.intake.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
+from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import ensure_kv
 from shared.domain.casenumber import check_digit, is_valid_case_number, with_check_digit

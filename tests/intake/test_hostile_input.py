@@ -7,7 +7,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.intake.validation import ALL_FIELDS
+from shared.domain.requestform import ALL_FIELDS
 from tests.intake.conftest import Intake, form_tokens, ticket_count, valid_form, valid_json
 
 HOSTILE_TEXT = st.one_of(

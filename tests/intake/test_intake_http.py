@@ -296,7 +296,7 @@ async def test_every_response_carries_the_security_headers(client: httpx.AsyncCl
 
 async def test_the_api_is_documented_in_the_openapi_document(client: httpx.AsyncClient) -> None:
     from services.intake.api_models import SupportRequestBody
-    from services.intake.validation import ALL_FIELDS
+    from shared.domain.requestform import ALL_FIELDS
 
     assert set(SupportRequestBody.model_fields) == set(ALL_FIELDS)
     document = (await client.get("/openapi.json")).json()

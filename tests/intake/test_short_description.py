@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.intake.submission import build_event
-from services.intake.validation import SupportRequest, validate
 from shared.domain.redaction import ELLIPSIS, MARKER, redact, shorten
+from shared.domain.requestform import SupportRequest, validate
 from shared.settings.intake import IntakeSettings
 from tests.intake.conftest import valid_json
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.intake.validation import CONTACT_FIELDS, FREE_TEXT_FIELDS, validate
+from shared.domain.requestform import CONTACT_FIELDS, FREE_TEXT_FIELDS, validate
 from shared.domain.text import encodable, first_invisible, strip_invisible
 from shared.runtime.textguard import undecodable_in_query, unencodable_in_json
 from shared.settings import Settings

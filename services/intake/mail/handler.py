@@ -192,6 +192,7 @@ class InboundMailHandler:
         # Free text: invisible characters go, as for the form and the API (docs/security.md).
         subject = redact(strip_invisible(mail.subject[:MAX_SUBJECT]))
         received = c.ReceivedMail(message_id=mail.message_id, sender=mail.sender,
+                                  sender_name=strip_invisible(mail.sender_name),
                                   sender_count=mail.sender_count, auto_reply=mail.auto_reply,
                                   subject=subject.text, redacted=subject.redacted)
         if mail.auto_reply:

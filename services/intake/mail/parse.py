@@ -66,6 +66,7 @@ class InboundMail:
     defects: tuple[str, ...] = field(default=())
     # The Authentication-Results fields, topmost (the last relay's) first.
     authentication_results: tuple[str, ...] = ()
+    sender_name: str = ""  # the first From address's display name ("Anna Müller")
 
 
 def check_header_section(raw: bytes, limits: MailLimits) -> None:
@@ -110,6 +111,7 @@ def parse_mail(raw: bytes, envelope_sender: str | None = None, limits: MailLimit
                                      header=_header),
         defects=tuple(defects),
         authentication_results=_all_headers(message, "Authentication-Results"),
+        sender_name=_display_name(message, "From"),
     )
 
 
@@ -138,6 +140,18 @@ def _all_headers(message: Message, name: str) -> tuple[str, ...]:
         except Exception:
             continue
     return tuple(values[:20])
+
+
+def _display_name(message: Message, name: str) -> str:
+    """The first address's display name, one line of valid text ("" without one)."""
+    try:
+        header = message.get(name)
+        if header is not None and hasattr(header, "addresses") and header.addresses:
+            return " ".join(clean_text(header.addresses[0].display_name).split())[:200]
+    except Exception:
+        pass
+    found = getaddresses([_header(message, name)])
+    return " ".join(found[0][0].split())[:200] if found else ""
 
 
 def _addresses(message: Message, name: str) -> list[str]:

@@ -41,7 +41,31 @@ REFUSALS = {
     "entry_id_taken": "Diese Eintragskennung gehört zum Eintrag eines anderen Technikers.",
     "not_your_entry": "Nur der Techniker selbst oder eine Leitung kann diesen Eintrag "
                       "stornieren.",
+    "mail_decided": "Über diese Mail war schon anders entschieden.",
+    "case_number_taken": "Die Auftragsnummer gehört schon einem anderen Ticket.",
 }
+# The request form's rules (shared/domain/requestform.py) in the console's words, by code.
+FORM_ERRORS = {
+    "required": "Bitte ausfüllen.", "not_text": "Bitte Text eingeben.",
+    "too_long": "Höchstens {max} Zeichen.",
+    "control_characters": "Enthält unzulässige Steuerzeichen.",
+    "not_encodable": "Enthält Zeichen, die sich nicht speichern lassen.",
+    "invisible_characters": "Enthält unsichtbare oder Formatierungszeichen.",
+    "short_description_length": "4 bis 80 Zeichen (jetzt {count}).",
+    "email": "Keine gültige E-Mail-Adresse.", "phone": "Keine gültige Telefonnummer.",
+    "postcode": "Keine gültige Postleitzahl.", "date": "Datum als JJJJ-MM-TT, nicht in der "
+    "Zukunft.", "choice": "Bitte Ja oder Nein wählen.",
+    "backup_acknowledged": "Ohne zusätzliches Backup muss der Kunde bestätigen, dass eine "
+    "Sicherung besteht oder nicht nötig ist.",
+    "priority_acknowledged": "Ohne Priorität muss der Kunde bestätigen, dass keine "
+    "Reaktionszeit zugesagt ist.",
+    "commercial_customer": "Nur für gewerbliche Kunden: bitte bestätigen.",
+}
+
+
+def form_error_text(code: str, values: dict[str, object]) -> str:
+    """A request-form error in German (its code when there is no wording for it)."""
+    return FORM_ERRORS.get(code, code).format(**values)
 EVENT_TITLES = {
     "RequestSubmitted": "Anfrage eingegangen",
     "AwaitingAcceptance": "Wartet auf Annahme (kein SLA)",
@@ -63,6 +87,8 @@ EVENT_TITLES = {
     "TicketClosed": "Geschlossen",
     "InternalNoteAdded": "Interne Notiz (nur Techniker)",
     "CustomerMailed": "Mail an den Kunden versendet",
+    "CustomerMailFailed": "Mail an den Kunden nicht zustellbar",
+    "MailOpenedAsTicket": "Neues Ticket aus Mail angelegt",
 }
 FIELD_LABELS = {
     "reason": "Grund", "message": "Nachricht", "text": "Text", "subject": "Betreff",
@@ -75,7 +101,7 @@ FIELD_LABELS = {
     "candidate_case_number": "Vermuteter Fall", "redacted": "Zugangsdaten entfernt",
     "message_id": "Message-ID", "invoice_date": "Rechnungsdatum", "due_date": "Fällig",
     "envelope_sender": "Absender (SMTP)", "released_by": "freigegeben von",
-    "case_number": "Auftrag",
+    "case_number": "Auftrag", "source_event_id": "zu Ereignis",
 }
 # Words of closed vocabularies (time kind, SLA clock), never of free text.
 VALUE_LABELS = {"kind": {"work": "Arbeit", "travel": "Anfahrt", "answer": "Antwort",

@@ -26,6 +26,7 @@ from services.oncall.console.sessions import (
 from services.oncall.console.views import (
     available_actions,
     describe,
+    mail_failure_notices,
     receipt_notice,
     sla_clocks,
     time_defaults,
@@ -152,6 +153,7 @@ def _page_routes(router: APIRouter, console: Console) -> None:
                             events=[describe(r) for r in history.events],
                             clocks=sla_clocks(state, datetime.now(UTC)),
                             receipt_notice=receipt_notice(state, history.events),
+                            mail_failures=mail_failure_notices(state),
                             total=console.running_total(state),
                             can=available_actions(state, session.technician),
                             fresh_id=uuid.uuid4().hex, **time_defaults())

@@ -16,6 +16,7 @@ from services.oncall.console.labels import (
     EVENT_TITLES,
     FIELD_LABELS,
     VALUE_LABELS,
+    berlin,
     duration_label,
     time_left_label,
     value_label,
@@ -127,6 +128,17 @@ def receipt_notice(state: TicketState, events: list[RecordedEvent]) -> str | Non
         return ("Empfangsbestätigung überfällig: noch nicht versendet" + tried
                 + ". Bitte den Kunden anrufen und die Auftragsnummer nennen.")
     return None
+
+
+MAIL_KINDS = {"answer": "Antwort", "accepted": "Annahme", "resolved": "Lösung"}
+
+
+def mail_failure_notices(state: TicketState) -> list[str]:
+    """The customer's mails the mail server refused for good (``CustomerMailFailed``): the
+    customer did not get them."""
+    return [f"Mail an den Kunden nicht zustellbar ({MAIL_KINDS.get(f.kind, f.kind)}, "
+            f"{berlin(f.at)}): {f.error}. Bitte den Kunden anrufen und die Adresse prüfen."
+            for f in state.mail_failures]
 
 
 # -- what the page offers -------------------------------------------------------------------------

@@ -4,7 +4,13 @@ Integrators: the JSON Schema of every event is printed by ``ticketcore events sc
 each stored message carries the headers named in :mod:`shared.domain.events.codec`.
 """
 
-from shared.domain.events.ack import AckFailed, AckSent, CustomerMailed, ReceiptOverdue
+from shared.domain.events.ack import (
+    AckFailed,
+    AckSent,
+    CustomerMailed,
+    CustomerMailFailed,
+    ReceiptOverdue,
+)
 from shared.domain.events.base import Contact, ContractParty, Event
 from shared.domain.events.billing import (
     InvoiceCancelled,
@@ -29,6 +35,7 @@ from shared.domain.events.intake import (
     CustomerReplied,
     Fault,
     MailDiscarded,
+    MailOpenedAsTicket,
     MailReleased,
     OrderSubject,
     PendingMail,
@@ -67,6 +74,7 @@ __all__ = [
     "AwaitingAcceptance",
     "Contact",
     "ContractParty",
+    "CustomerMailFailed",
     "CustomerMailed",
     "CustomerReplied",
     "Event",
@@ -76,6 +84,7 @@ __all__ = [
     "InvoiceIssued",
     "InvoiceLine",
     "MailDiscarded",
+    "MailOpenedAsTicket",
     "MailReleased",
     "OnCallAcknowledged",
     "OnCallEscalated",

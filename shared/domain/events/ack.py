@@ -41,3 +41,12 @@ class CustomerMailed(Event, tag=True, frozen=True, kw_only=True):
     kind: CustomerMailKind
     source_event_id: str
     message_id: str
+
+
+class CustomerMailFailed(Event, tag=True, frozen=True, kw_only=True):
+    """The mail server refused a mail to the customer about ``source_event_id`` for good
+    (a permanent SMTP error): the customer did not get it; a technician should call."""
+
+    kind: CustomerMailKind
+    source_event_id: str
+    error: str

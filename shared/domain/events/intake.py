@@ -107,6 +107,7 @@ class ReplyQuarantined(Event, tag=True, frozen=True, kw_only=True):
     text: str = ""
     attachments: tuple[AttachmentRef, ...] = ()
     candidate_case_number: str | None = None
+    sender_name: str = ""  # the From display name (prefills a ticket opened from the mail)
     # Names this mail in the technician's decisions (the mail's event id; "" before it).
     mail_id: str = ""
     redacted: bool = False
@@ -126,6 +127,7 @@ class ReplyHeld(Event, tag=True, frozen=True, kw_only=True):
     text: str = ""
     attachments: tuple[AttachmentRef, ...] = ()
     redacted: bool = False
+    sender_name: str = ""
 
 
 class MailReleased(Event, tag=True, frozen=True, kw_only=True):
@@ -143,6 +145,15 @@ class MailDiscarded(Event, tag=True, frozen=True, kw_only=True):
     technician: str
     mail_id: str
     reason: str = ""
+
+
+class MailOpenedAsTicket(Event, tag=True, frozen=True, kw_only=True):
+    """A technician opened a new ticket ``case_number`` from a held or quarantined mail;
+    the mail follows there as the customer's first reply. It is no longer pending here."""
+
+    technician: str
+    mail_id: str
+    case_number: str
 
 
 PendingMail = ReplyHeld | ReplyQuarantined

@@ -86,6 +86,14 @@ class RecordCustomerMail(Command, frozen=True, kw_only=True):
     message_id: str
 
 
+class RecordCustomerMailFailure(Command, frozen=True, kw_only=True):
+    """The mail server refused the mail about ``source_event_id`` for good: record it."""
+
+    kind: ev.ack.CustomerMailKind
+    source_event_id: str
+    error: str
+
+
 class RecordSlaBreach(Command, frozen=True, kw_only=True):
     clock: ev.oncall.SlaClock
     deadline: datetime
@@ -114,6 +122,7 @@ class ReceivedMail(msgspec.Struct, frozen=True, kw_only=True):
 
     message_id: str
     sender: str  # the From address, lowercased ("" when there is none)
+    sender_name: str = ""  # its display name, to prefill a new ticket's contact
     sender_count: int = 1
     mail_id: str = ""  # the mail's own id (its event id), to name it in decisions
     # Evidence: the SMTP envelope sender (MAIL FROM, lowercased), the Message-IDs it
@@ -163,6 +172,16 @@ class AttachMail(Command, frozen=True, kw_only=True):
 
     technician: str
     mail: ev.PendingMail
+
+
+class OpenTicketFromMail(Command, frozen=True, kw_only=True):
+    """A technician opens the new ticket ``case_number`` from a held or quarantined mail
+    of this ticket or quarantine entry; the new ticket itself is ``SubmitRequest`` followed
+    by ``AttachMail`` there."""
+
+    technician: str
+    mail_id: str
+    case_number: str
 
 
 class DiscardMail(Command, frozen=True, kw_only=True):

@@ -57,6 +57,8 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     resolved_at: datetime | None = None
     # Event ids of the answers and notifications mailed to the customer (CustomerMailed).
     mailed_sources: frozenset[str] = frozenset()
+    # Mails to the customer the mail server refused for good (CustomerMailFailed).
+    mail_failures: tuple[ev.CustomerMailFailed, ...] = ()
     # Time and invoices
     time_entries: tuple[ev.TimeLogged, ...] = ()
     active_invoices: tuple[ev.InvoiceIssued, ...] = ()
@@ -227,6 +229,11 @@ def _(event: ev.MailDiscarded, state: TicketState) -> TicketState:
 
 
 @_apply.register
+def _(event: ev.MailOpenedAsTicket, state: TicketState) -> TicketState:
+    return _settled(state, event.mail_id)
+
+
+@_apply.register
 def _(event: ev.TimeLogged, state: TicketState) -> TicketState:
     return replace(state, time_entries=(*state.time_entries, event))
 
@@ -251,6 +258,11 @@ def _(event: ev.TicketReopened, state: TicketState) -> TicketState:
 def _(event: ev.CustomerMailed, state: TicketState) -> TicketState:
     return replace(state, mailed_sources=state.mailed_sources | {event.source_event_id},
                    sent_message_ids=state.sent_message_ids | {event.message_id})
+
+
+@_apply.register
+def _(event: ev.CustomerMailFailed, state: TicketState) -> TicketState:
+    return replace(state, mail_failures=(*state.mail_failures, event))
 
 
 @_apply.register

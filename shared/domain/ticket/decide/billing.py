@@ -1,0 +1,87 @@
+"""Time and invoices: time entries logged and voided, invoices issued and cancelled."""
+
+from __future__ import annotations
+
+from shared.domain import events as ev
+from shared.domain.ticket import commands as c
+from shared.domain.ticket.decide.base import (
+    MAX_FUTURE_ENTRY,
+    TIME_LOGGABLE,
+    DomainError,
+    decide,
+    require,
+    require_ticket,
+)
+from shared.domain.ticket.state import TicketState
+
+
+@decide.register
+def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
+    require_ticket(state)
+    logged = state.entry(command.entry_id)
+    if logged is not None:
+        # The same technician's retry is a no-op; another's entry is never theirs to claim.
+        require(logged.technician == command.technician, "entry_id_taken",
+                f"entry id {command.entry_id} belongs to another technician's entry: "
+                "choose a new one")
+        return []
+    require(state.status in TIME_LOGGABLE, "ticket_not_open_for_time",
+            f"time cannot be logged on a {state.status.replace('_', ' ')} ticket")
+    require(command.kind in ("work", "travel"), "unknown_kind",
+            f"unknown kind {command.kind!r}: use 'work' or 'travel'")
+    require(command.end > command.start, "end_not_after_start", "end must be after start")
+    require(command.end <= command.at + MAX_FUTURE_ENTRY, "entry_in_future",
+            "the entry ends in the future")
+    for other in state.time_entries:
+        if other.technician == command.technician and (
+                command.start < other.end and other.start < command.end):
+            raise DomainError("overlapping_entry",
+                              f"overlaps entry {other.entry_id} of the same technician")
+    return [ev.TimeLogged(at=command.at, entry_id=command.entry_id,
+                          technician=command.technician, start=command.start,
+                          end=command.end, kind=command.kind,  # type: ignore[arg-type]
+                          note=command.note)]
+
+
+@decide.register
+def _(command: c.VoidTimeEntry, state: TicketState) -> list[ev.Event]:
+    require_ticket(state)
+    entry = state.entry(command.entry_id)
+    require(entry is not None, "unknown_entry", f"no active time entry {command.entry_id}")
+    assert entry is not None
+    require(command.entry_id not in state.invoiced_entry_ids, "entry_invoiced",
+            "the entry is invoiced: cancel the invoice first")
+    # A technician's time is their own; a lead may correct anyone's, and the event says so.
+    as_lead = entry.technician != command.technician
+    require(not as_lead or command.lead, "not_your_entry",
+            f"entry {command.entry_id} is {entry.technician}'s: only they or a lead may "
+            "void it")
+    return [ev.TimeEntryVoided(at=command.at, entry_id=command.entry_id,
+                               technician=command.technician, reason=command.reason,
+                               as_lead=as_lead)]
+
+
+
+@decide.register
+def _(command: c.IssueInvoice, state: TicketState) -> list[ev.Event]:
+    require_ticket(state)
+    if command.invoice.invoice_number in state.issued_invoice_numbers:
+        return []  # a retried issuance: the number is issued once
+    require(state.status in {"resolved", "closed"}, "not_billable",
+            "invoices are issued for resolved or closed tickets")
+    uninvoiced = {e.entry_id for e in state.uninvoiced_entries}
+    require(bool(uninvoiced), "nothing_to_invoice", "no logged time left to invoice")
+    require(set(command.invoice.entry_ids) == uninvoiced, "stale_invoice",
+            "the invoice does not cover exactly the uninvoiced time entries")
+    return [command.invoice]
+
+
+@decide.register
+def _(command: c.CancelInvoice, state: TicketState) -> list[ev.Event]:
+    require_ticket(state)
+    require(any(i.invoice_number == command.invoice_number for i in state.active_invoices),
+            "unknown_invoice", f"no active invoice {command.invoice_number} on this ticket")
+    require(bool(command.reason.strip()), "reason_required", "a cancellation needs a reason")
+    return [ev.InvoiceCancelled(at=command.at, invoice_number=command.invoice_number,
+                                credit_note_number=command.credit_note_number,
+                                reason=command.reason, issued_by=command.by)]
