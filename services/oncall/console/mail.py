@@ -24,6 +24,7 @@ from services.oncall.mailticket import MailTickets
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError, RecordedEvent
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
+from shared.domain.events.intake import Language
 from shared.domain.requestform import ALL_FIELDS, FieldError, name_parts, validate
 from shared.domain.ticket import DomainError
 from shared.domain.ticket.state import mail_id_of
@@ -101,7 +102,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
             return await console.not_found(request, "Weder Auftrag noch Quarantäne-Eintrag.")
         today = datetime.now(UTC).astimezone(BERLIN).date()
         checked = validate(dict(form), "form", today)
-        language = "en" if form.get("language") == "en" else "de"
+        language: Language = "en" if form.get("language") == "en" else "de"
         if isinstance(checked, dict):  # wrong fields: the form again, nothing stored
             mail = await _waiting(console, ticket, mail_id)
             if mail is None:
