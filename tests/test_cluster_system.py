@@ -43,6 +43,7 @@ SERVICES = ("intake", "intake", "ack", "ack", "oncall", "billing")
 # Generous bounds for a loaded 2-core machine; only conditions are awaited.
 REQUEST_DEADLINE_S = 90.0
 QUIET_TIMEOUT_S = 120.0
+CLAIM_TIMEOUT_S = 20.0
 
 
 @dataclass
@@ -86,7 +87,10 @@ async def services(folder: Path, urls: list[str], smtp_port: int) -> AsyncIterat
             nodes = urls[index % 3:] + urls[:index % 3]
             env = common_env(data, smtp_port) | {
                 "TICKETCORE_NATS__URL": ",".join(nodes), "TICKETCORE_NATS__REPLICAS": "3",
-                "TICKETCORE_HTTP__PORT": str(port), "TICKETCORE_LOG_LEVEL": "INFO"}
+                "TICKETCORE_HTTP__PORT": str(port), "TICKETCORE_LOG_LEVEL": "INFO",
+                # A receipt claim left behind is taken over (and a double send shows)
+                # within the wait for quiet, not after the 300 s default.
+                "TICKETCORE_ACK__CLAIM_TIMEOUT_S": str(CLAIM_TIMEOUT_S)}
             log = data / "service.log"
             with open(log, "wb") as out:
                 process = await asyncio.create_subprocess_exec(
@@ -185,24 +189,22 @@ async def load(urls: list[str], cluster: NatsCluster, admin: NatsClient,
     return election_s
 
 
-async def wait_until_quiet(js: JetStreamContext) -> bool:
-    """Every durable consumer of every stream idle (nothing pending, nothing unacked), twice
-    in a row a second apart: an idle consumer hands nothing out again, so the counts that
-    follow cannot be early."""
+async def wait_until_quiet(js: JetStreamContext) -> list[tuple[str, str, int, int]]:
+    """Wait until every durable consumer of every stream is idle (nothing pending, nothing
+    unacked), twice in a row a second apart: an idle consumer hands nothing out again, so
+    the counts that follow cannot be early. Returns the consumers still busy (none: quiet)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + QUIET_TIMEOUT_S
-    quiet_rounds = 0
-    while loop.time() < deadline:
+    quiet_rounds, busy = 0, [("?", "?", 0, 0)]
+    while loop.time() < deadline and quiet_rounds < 2:
+        await asyncio.sleep(1.0)
         with contextlib.suppress(Exception):  # a consumer's leader may be moving
-            busy = [(c.stream_name, c.name, c.num_pending, c.num_ack_pending)
+            busy = [(c.stream_name, c.name, c.num_pending or 0, c.num_ack_pending or 0)
                     for s in await js.streams_info() for c in await js.consumers_info(
                         s.config.name) if c.config.durable_name
                     and (c.num_pending or c.num_ack_pending)]
             quiet_rounds = 0 if busy else quiet_rounds + 1
-            if quiet_rounds >= 2:
-                return True
-        await asyncio.sleep(1.0)
-    return False
+    return busy
 
 
 async def events_by_ticket(store: EventStore) -> dict[str, Counter[str]]:
@@ -227,7 +229,8 @@ async def test_leader_killed_under_load_loses_nothing_and_sends_nothing_twice(
         record = LoadRecord()
         async with services(tmp_path, cluster.urls, smtp_sink.port) as running:
             election_s = await load(running.intake_urls, cluster, admin, record)
-            assert await wait_until_quiet(js), "the consumers never became idle"
+            busy = await wait_until_quiet(js)
+            assert not busy, f"consumers never idle (stream, durable, pending, unacked): {busy}"
             store = EventStore(admin, timeout_s=10, protect_personal_data=False)
             events = await events_by_ticket(store)
         report_figures(record, election_s, len(events))
