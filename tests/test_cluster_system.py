@@ -1,8 +1,9 @@
 """The whole system in its production shape, with a fault: three nats-server nodes
 (``sync_interval: always``) with R3 streams, every service in processes of its own
 (``ticketcore serve``: intake and ack twice, oncall, billing), each given all three nodes'
-URLs, a real SMTP server on loopback, a bounded load of submissions with Idempotency-Key and
-client retries, and the ``TICKETS`` stream leader killed with SIGKILL in the middle.
+URLs and connected as its service's own NATS user (provisioning as admin), a real SMTP
+server on loopback, a bounded load of submissions with Idempotency-Key and client retries,
+and the ``TICKETS`` stream leader killed with SIGKILL in the middle.
 
 Once every durable consumer is idle, nothing may be lost and nothing done twice: each 201
 has exactly one RequestSubmitted, each ticket exactly one receipt mail and one AckSent,
@@ -31,6 +32,8 @@ from benchmarks.system import common_env, wait_healthy
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import NatsCluster, free_port
 from shared.adapters.provision import provision
+from shared.runtime.credentials import ADMIN, all_permissions, inbox_prefix
+from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from tests.support import SmtpSink
 
 pytestmark = pytest.mark.slow
@@ -62,9 +65,11 @@ class LoadRecord:
     killed_at: float = 0.0
 
 
-async def ready_admin(urls: list[str]) -> NatsClient:
+async def ready_admin(urls: list[str], password: str) -> NatsClient:
+    """The operator's connection, as ``admin``: it provisions the streams (R3)."""
     client = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2)
+                                reconnect_time_wait=0.2, user=ADMIN, password=password,
+                                inbox_prefix=inbox_prefix(ADMIN))
     for _ in range(150):  # the meta leader is elected a moment after start
         try:
             await provision(client.jetstream(timeout=5), replicas=3)
@@ -75,8 +80,10 @@ async def ready_admin(urls: list[str]) -> NatsClient:
 
 
 @contextlib.asynccontextmanager
-async def services(folder: Path, urls: list[str], smtp_port: int) -> AsyncIterator[Services]:
-    """The six service processes, started together, each healthy before the load."""
+async def services(folder: Path, urls: list[str], smtp_port: int,
+                   passwords: dict[str, str]) -> AsyncIterator[Services]:
+    """The six service processes, started together, each healthy before the load, each
+    connected as its service's own NATS user."""
     started = Services()
     waits = []
     try:
@@ -88,6 +95,7 @@ async def services(folder: Path, urls: list[str], smtp_port: int) -> AsyncIterat
             env = common_env(data, smtp_port) | {
                 "TICKETCORE_NATS__URL": ",".join(nodes), "TICKETCORE_NATS__REPLICAS": "3",
                 "TICKETCORE_HTTP__PORT": str(port), "TICKETCORE_LOG_LEVEL": "INFO",
+                "TICKETCORE_NATS__USER": name, "TICKETCORE_NATS__PASSWORD": passwords[name],
                 # A receipt claim left behind is taken over (and a double send shows)
                 # within the wait for quiet, not after the 300 s default.
                 "TICKETCORE_ACK__CLAIM_TIMEOUT_S": str(CLAIM_TIMEOUT_S)}
@@ -220,14 +228,16 @@ def mails_by_message_id(sink: SmtpSink) -> Counter[str]:
 
 async def test_leader_killed_under_load_loses_nothing_and_sends_nothing_twice(
         tmp_path: Path, smtp_sink: SmtpSink) -> None:
-    cluster = NatsCluster(tmp_path / "nats", sync_always=True)
+    passwords = ensure_passwords(tmp_path, all_permissions())
+    cluster = NatsCluster(tmp_path / "nats", sync_always=True,
+                          authorization=authorization_block(passwords))
     await asyncio.to_thread(cluster.start)
     admin = None
     try:
-        admin = await ready_admin(cluster.urls)
+        admin = await ready_admin(cluster.urls, passwords[ADMIN])
         js = admin.jetstream(timeout=10)
         record = LoadRecord()
-        async with services(tmp_path, cluster.urls, smtp_sink.port) as running:
+        async with services(tmp_path, cluster.urls, smtp_sink.port, passwords) as running:
             election_s = await load(running.intake_urls, cluster, admin, record)
             busy = await wait_until_quiet(js)
             assert not busy, f"consumers never idle (stream, durable, pending, unacked): {busy}"
@@ -257,7 +267,7 @@ def check_exactly_once(record: LoadRecord, events: dict[str, Counter[str]],
     for case, counts in events.items():
         assert counts["RequestSubmitted"] == 1, (case, counts)
         assert counts["AckSent"] == 1, (case, counts)
-        receipts = {m: n for m, n in mails.items() if m.startswith(f"<receipt.{case}@")}
+        receipts = {m: n for m, n in mails.items() if m.startswith(f"<receipt.{case}.")}
         assert list(receipts.values()) == [1], (case, counts, receipts)
     priority = {record.cases[s] for s in record.cases if s % PRIORITY_EVERY == 0}
     for case in accepted:
