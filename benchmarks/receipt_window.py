@@ -28,6 +28,7 @@ from typing import Any
 import nats
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+from nats.js import JetStreamContext
 
 from benchmarks.system import child, common_env
 from benchmarks.tickets import request
@@ -85,7 +86,7 @@ async def run(tickets: int, rate: float, kill_after: int, claim_timeout_s: float
                     ["serve", "ack"], env, folder / f"ack-{index}" / "service.log", port)))
             killed_at, held = await submit_and_kill(store, sink, tickets, rate, kill_after,
                                                     pids[0])
-            await wait_for_all(sink, tickets, claim_timeout_s)
+            await wait_for_all(sink, client.jetstream(), tickets, claim_timeout_s)
         await client.close()
     finally:
         controller.stop()
@@ -108,14 +109,18 @@ async def submit_and_kill(store: EventStore, sink: SlowSink, tickets: int, rate:
     return killed_at, held
 
 
-async def wait_for_all(sink: SlowSink, tickets: int, claim_timeout_s: float) -> None:
-    """Every ticket's receipt arrived, and then long enough for any resend to come."""
-    deadline = time.monotonic() + claim_timeout_s * 3 + 120
-    while len({m for _, m in sink.arrivals}) < tickets and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-    # A resend follows the claim timeout, the redelivery (ack_wait 60 s) and a backoff.
-    settle = claim_timeout_s + 60 + 30
-    await asyncio.sleep(max(0.0, settle - (time.monotonic() - sink.arrivals[0][0])))
+async def wait_for_all(sink: SlowSink, js: JetStreamContext, tickets: int,
+                       claim_timeout_s: float) -> None:
+    """Every ticket's receipt arrived, and the receipts consumer has nothing pending and
+    nothing unacknowledged (a receipt waiting for its resend is unacknowledged)."""
+    deadline = time.monotonic() + claim_timeout_s * 3 + 900
+    while time.monotonic() < deadline:
+        info = await js.consumer_info("TICKETS", "ack-receipts")
+        arrived = len({m for _, m in sink.arrivals})
+        if arrived >= tickets and not info.num_pending and not info.num_ack_pending:
+            return
+        await asyncio.sleep(1.0)
+    raise RuntimeError("the receipts never settled")
 
 
 def summary(sink: SlowSink, killed_at: float, held: int, claim_timeout_s: float,
