@@ -17,7 +17,7 @@ from tests.oncall.conftest import (
     wait_until,
     with_growing_margins,
 )
-from tests.support import SmtpSink
+from tests.support import SmtpSink, consumers_idle
 
 
 def test_timer_time_is_rounded_up_to_the_second() -> None:
@@ -76,10 +76,13 @@ async def test_deadline_fires_once_after_oncall_was_stopped(
 async def test_two_replicas_page_once_per_ticket(make_settings, store: EventStore,
                                                  smtp_sink: SmtpSink) -> None:
     settings = make_settings()
-    async with running_system(settings, ("oncall",)), running_system(settings, ("oncall",)):
+    async with running_system(settings, ("oncall",)) as one, \
+            running_system(settings, ("oncall",)):
         cases = await asyncio.gather(*(submit(store, priority=True) for _ in range(100)))
         await smtp_sink.wait_for(100, timeout_s=60)
-        await asyncio.sleep(0.5)  # room for a duplicate to show up
+        # Once the shared consumer is idle no replica handles a submission again: a
+        # duplicate page would be in the sink by now.
+        assert await consumers_idle(one.runtime.js, "TICKETS", ["oncall-requests"], 60)
         escalations = [(await event_types(store, case)).count("PriorityEscalated")
                        for case in cases]
 
