@@ -125,7 +125,11 @@ class BillingService:
 
     async def _load(self, ticket_id: str) -> tuple[TicketHistory, TicketState]:
         try:
-            history = await self.store.load(ticket_id)
+            # A clerk's request carries no event sequence to wait for: the stream's leader
+            # says how far the ticket is, so a lagging replica of a replicated log never
+            # refuses or prices an invoice on an older history (one request to the leader).
+            latest = await self.store.leader_version(ticket_id)
+            history = await self.store.load(ticket_id, min_seq=latest)
         except ValueError as error:
             raise DomainError("unknown_ticket", str(error)) from None
         state = history.state

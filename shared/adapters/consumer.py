@@ -44,6 +44,8 @@ def ticket_of_event_subject(subject: str) -> str:
 
 
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+# Creating a durable on a cluster: unanswered requests tried this often (a leader election).
+ENSURE_ATTEMPTS = 6
 
 
 @dataclass
@@ -96,10 +98,25 @@ class EventConsumer:
     def __post_init__(self) -> None:
         self._holds = OrderHolds(self.js, self.spec.durable, self.spec.stream)
 
-    async def ensure(self) -> None:
+    async def ensure(self, attempts: int = ENSURE_ATTEMPTS) -> None:
         """Create the durable, or bring an existing one to the spec. Where a consumer starts
         is fixed when it is created (``start_at_end``: only events from now on, e.g. when a
-        service is added to a long-running log); an update keeps it."""
+        service is added to a long-running log); an update keeps it.
+
+        On a cluster, a consumer that another replica has just created has no leader for a
+        moment and its info request goes unanswered: that is retried, not fatal."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._ensure_once()
+                return
+            except nats.errors.TimeoutError:
+                if attempt == attempts:
+                    raise
+                log.warning("%s: no answer from the consumer's leader yet; asking again",
+                            self.spec.durable)
+                await asyncio.sleep(0.5 * attempt)
+
+    async def _ensure_once(self) -> None:
         config = self.spec.config()
         try:
             info = await self.js.consumer_info(self.spec.stream, self.spec.durable)

@@ -166,6 +166,8 @@ class NatsCluster:
     base_dir: Path
     size: int = 3
     sync_always: bool = True
+    # The users and their rights on every node (empty: no authentication).
+    authorization: str = ""
     servers: list[EmbeddedNats] = field(default_factory=list)
 
     @property
@@ -179,7 +181,8 @@ class NatsCluster:
         for index in range(self.size):
             server = _ClusterMember(self.base_dir / f"n{index}", port=client_ports[index],
                                     sync_always=self.sync_always, name=f"n{index}",
-                                    cluster_port=cluster_ports[index], routes=routes)
+                                    cluster_port=cluster_ports[index], routes=routes,
+                                    authorization=self.authorization)
             self.servers.append(server)
             server.start(timeout_s)
         return self.urls
@@ -201,7 +204,9 @@ class _ClusterMember(EmbeddedNats):
                    f"  port: {self.cluster_port}\n  routes: [{self.routes}]\n}}")
         config = self.data_dir / "nats-server.conf"
         config.write_text(server_config(self.data_dir / "jetstream", self.port,
-                                        self.sync_always, name=self.name, cluster=cluster))
+                                        self.sync_always, name=self.name, cluster=cluster)
+                          + self.authorization)
+        config.chmod(0o600)  # it may hold the users' passwords
         log = self.log_file or (self.data_dir / "nats-server.log")
         with open(log, "ab") as log_stream:
             self.process = subprocess.Popen(

@@ -40,7 +40,7 @@ class AckSettings(BaseModel):
         description="Delays between send attempts after temporary SMTP errors (the last one "
         "repeats until the server takes the mail; nothing is given up).")
     claim_timeout_s: float = Field(
-        300.0, gt=0,
+        60.0, gt=0,
         description="How long a replica's claim on a receipt protects it. One send attempt "
         "is cut off after half of it; a claim older than this belongs to a crashed replica.")
     ack_wait_s: float = Field(

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
-    nodes = NatsCluster(tmp_path, sync_always=False)
+    nodes = NatsCluster(tmp_path, sync_always=True)  # fsync before ack, as production runs
     await asyncio.to_thread(nodes.start)
     try:
         yield nodes

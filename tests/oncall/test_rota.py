@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from services.oncall.rota import RotaError, default_rota, load_rota, parse_rota
@@ -102,16 +102,41 @@ toml_values = st.recursive(
                                        "start", "name"]), inner, max_size=5), max_leaves=12)
 
 
+PEOPLE = [{"id": "anna", "name": "Anna", "email": "anna@example.com"},
+          {"id": "ben", "name": "Ben", "email": "ben@example.com"}]
+
+
+def rotation(level: int, start: date) -> dict[str, object]:
+    return {"level": level, "people": ["anna"], "handover_weekday": "monday",
+            "handover_time": "09:00", "start": start}
+
+
 @given(st.dictionaries(st.sampled_from(["people", "rotations", "overrides"]), toml_values,
                        max_size=3))
+# Valid rotas random data hardly ever produces: an override over the probe instant beats
+# the rotation; a level that starts later has a gap at the probe.
+@example({"people": PEOPLE, "rotations": [rotation(1, date(2026, 1, 5))], "overrides": [
+    {"person": "ben", "from": datetime(2026, 1, 9, 18), "to": datetime(2026, 1, 11, 9)}]})
+@example({"people": PEOPLE, "rotations": [rotation(1, date(2026, 1, 5)),
+                                           rotation(2, date(2026, 1, 19))]})
 def test_random_rota_data_is_accepted_or_refused_with_rota_error(data: dict) -> None:
     try:
         result = parse_rota(data)
     except RotaError:
         return
-    result.gaps(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    gaps = result.gaps(start, end)
+    assert all(start <= gap.start < gap.end <= end for gap in gaps), gaps
+    probe = datetime(2026, 1, 10, tzinfo=UTC)
     for level in result.levels:
-        result.who_is_on_call(datetime(2026, 1, 10, tzinfo=UTC), level)
+        person = result.who_is_on_call(probe, level)
+        # Nobody on call exactly when the probe lies in one of the level's gaps.
+        in_gap = any(g.level == level and g.start <= probe < g.end for g in gaps)
+        assert (person is None) == in_gap, (level, person, gaps)
+        assert person is None or result.people[person.id] == person
+        covering = [o for o in result.overrides if o.level == level and o.covers(probe)]
+        if covering:  # the last override in the file wins
+            assert person == result.people[covering[-1].person]
 
 
 def test_cli_oncall_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
