@@ -216,7 +216,7 @@ async def test_two_replicas_number_invoices_uniquely_without_gaps(
             await replica.runtime.close()
 
 
-async def test_a_retry_after_a_failed_append_reuses_the_number(
+async def test_a_retry_after_an_append_that_never_reached_the_log_reuses_the_number(
         billing_settings: Settings, store: EventStore) -> None:
     runtime = await connect(billing_settings, billing_settings.nats.url or "")
     service = bootstrap(runtime, clock=lambda: NOW)
@@ -237,6 +237,39 @@ async def test_a_retry_after_a_failed_append_reuses_the_number(
             await service.issue_invoice(case, "anna")
         invoice = await service.issue_invoice(case, "anna")
         assert invoice.invoice_number == "RE-2026-000001"
+    finally:
+        await runtime.close()
+
+
+async def test_a_retry_after_a_stored_append_whose_answer_was_lost_issues_one_invoice(
+        billing_settings: Settings, store: EventStore) -> None:
+    """The invoice is in the log, but the answer to the append never came back (a lost
+    connection): the retry issues no second invoice (the ticket's time is invoiced: the
+    decider refuses, as the API answers 409), and the number series has no gap."""
+    runtime = await connect(billing_settings, billing_settings.nats.url or "")
+    service = bootstrap(runtime, clock=lambda: NOW)
+    await service.start()
+    try:
+        case = await new_ticket(store, entries=EXAMPLE, resolved=True)
+        original = service.store.append
+        answers_lost = iter([True])
+
+        async def stored_but_answer_lost(*args, **kwargs):
+            version = await original(*args, **kwargs)  # the server stored it
+            if next(answers_lost, False):
+                raise ConnectionError("the acknowledgement was lost")
+            return version
+
+        service.store.append = stored_but_answer_lost  # type: ignore[method-assign]
+        with pytest.raises(ConnectionError):
+            await service.issue_invoice(case, "anna")
+        with pytest.raises(DomainError):
+            await service.issue_invoice(case, "anna")
+        history = await store.load(case)
+        assert [r.event.invoice_number for r in history.events  # type: ignore[attr-defined]
+                if isinstance(r.event, ev.InvoiceIssued)] == ["RE-2026-000001"]
+        second = await new_ticket(store, entries=EXAMPLE, resolved=True)
+        assert (await service.issue_invoice(second, "anna")).invoice_number == "RE-2026-000002"
     finally:
         await runtime.close()
 

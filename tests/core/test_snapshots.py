@@ -145,9 +145,12 @@ async def test_snapshots_are_purged_when_the_log_is_created_anew(store: EventSto
     assert await stored_snapshot(store.nc, "S7") is not None
     await provision(js)  # the same log: snapshots kept
     assert (await js.stream_info(SNAPSHOTS_STREAM)).state.messages == 1
-    await js.delete_stream("TICKETS")
-    await asyncio.sleep(0.01)  # the new stream's creation time differs
-    await provision(js)
+    created = (await js.stream_info("TICKETS")).created
+    while (await js.stream_info("TICKETS")).created == created:
+        # A log created anew (its creation time is what tells it apart; recreated within
+        # the clock's resolution it would look the same, so until it differs).
+        await js.delete_stream("TICKETS")
+        await provision(js)
     assert (await js.stream_info(SNAPSHOTS_STREAM)).state.messages == 0
 
 
