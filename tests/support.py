@@ -11,13 +11,16 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import nats
 import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from shared.adapters.natsserver import free_port
+from shared.adapters.provision import provision
 from shared.runtime.httpserver import server_config
 
 
@@ -110,3 +113,17 @@ async def consumers_idle(js: JetStreamContext, stream: str, durables: Iterable[s
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(0.05)
+
+
+async def provisioned_cluster_client(urls: list[str], **login: str) -> NatsClient:
+    """A client of a cluster just started, once its streams are provisioned with three
+    replicas (the meta leader is elected a moment after the nodes start)."""
+    client = await nats.connect(servers=urls, max_reconnect_attempts=-1,
+                                reconnect_time_wait=0.2, **login)
+    for _ in range(150):
+        try:
+            await provision(client.jetstream(timeout=5), replicas=3)
+            return client
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError("cluster did not become ready")

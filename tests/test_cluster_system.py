@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -31,10 +30,9 @@ from nats.js import JetStreamContext
 from benchmarks.system import common_env, wait_healthy
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import NatsCluster, free_port
-from shared.adapters.provision import provision
 from shared.runtime.credentials import ADMIN, all_permissions, inbox_prefix
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
-from tests.support import SmtpSink
+from tests.support import SmtpSink, provisioned_cluster_client
 
 pytestmark = pytest.mark.slow
 
@@ -69,16 +67,8 @@ class LoadRecord:
 
 async def ready_admin(urls: list[str], password: str) -> NatsClient:
     """The operator's connection, as ``admin``: it provisions the streams (R3)."""
-    client = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2, user=ADMIN, password=password,
-                                inbox_prefix=inbox_prefix(ADMIN))
-    for _ in range(150):  # the meta leader is elected a moment after start
-        try:
-            await provision(client.jetstream(timeout=5), replicas=3)
-            return client
-        except Exception:
-            await asyncio.sleep(0.2)
-    raise AssertionError("cluster did not become ready")
+    return await provisioned_cluster_client(urls, user=ADMIN, password=password,
+                                            inbox_prefix=inbox_prefix(ADMIN))
 
 
 @contextlib.asynccontextmanager

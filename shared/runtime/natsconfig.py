@@ -11,13 +11,13 @@ which nats-server resolves when it reads the file.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.runtime.credentials import Permissions, all_permissions
+from shared.runtime.privatefile import write_private
 
 PASSWORDS_FILE = "nats-users.json"
 
@@ -40,19 +40,8 @@ def ensure_passwords(data_dir: Path, users: Iterable[str]) -> dict[str, str]:
     missing = [user for user in users if user not in known]
     if missing:
         known.update({user: secrets.token_urlsafe(24) for user in missing})
-        _write_private(path, json.dumps(known, indent=2) + "\n")
+        write_private(path, json.dumps(known, indent=2) + "\n")
     return known
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, never readable by others for a moment."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-    os.replace(temporary, path)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ or the config file always wins over the file.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from shared.runtime.privatefile import write_private
 from shared.settings import ConfigurationError, Settings, setting_name
 from shared.settings.core import SECRET_MIN_LENGTH as MIN_LENGTH
 
@@ -106,16 +106,5 @@ def _read_or_create(path: Path) -> dict[str, str]:
                or secret_problem(stored[name]) is not None]
     if missing:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
-        _write_private(path, json.dumps(stored, indent=2) + "\n")
+        write_private(path, json.dumps(stored, indent=2) + "\n")
     return stored
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` so that only the owner can ever read it (no window with 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)

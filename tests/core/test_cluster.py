@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
@@ -19,6 +18,7 @@ from shared.domain.ticket import Respond, decide
 from shared.runtime.context import connect
 from shared.settings import Settings
 from tests.factories import NOW, request_submitted
+from tests.support import provisioned_cluster_client
 
 pytestmark = pytest.mark.slow
 
@@ -34,15 +34,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
 
 
 async def connect_ready(cluster: NatsCluster) -> NatsClient:
-    client = await nats.connect(servers=cluster.urls, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2)
-    for _ in range(100):  # the meta leader is elected a moment after start
-        try:
-            await provision(client.jetstream(timeout=5), replicas=3)
-            return client
-        except Exception:
-            await asyncio.sleep(0.2)
-    raise AssertionError("cluster did not become ready")
+    return await provisioned_cluster_client(cluster.urls)
 
 
 async def test_r3_log_keeps_every_acknowledged_event_when_a_node_dies(

@@ -21,8 +21,8 @@ from nats.aio.client import Client as NatsClient
 
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import NatsCluster
-from shared.adapters.provision import provision
 from tests.factories import request_submitted
+from tests.support import provisioned_cluster_client
 
 pytestmark = pytest.mark.slow
 
@@ -43,18 +43,6 @@ async def cluster(tmp_path: Path) -> AsyncIterator[NatsCluster]:
         await asyncio.to_thread(nodes.stop)
 
 
-async def provisioned(urls: list[str]) -> NatsClient:
-    client = await nats.connect(servers=urls, max_reconnect_attempts=-1,
-                                reconnect_time_wait=0.2)
-    for _ in range(100):  # the meta leader is elected a moment after start
-        try:
-            await provision(client.jetstream(timeout=5), replicas=3)
-            return client
-        except Exception:
-            await asyncio.sleep(0.2)
-    raise AssertionError("cluster did not become ready")
-
-
 async def leader_and_follower(cluster: NatsCluster, admin: NatsClient) -> tuple[int, int]:
     info = await admin.jetstream().stream_info("TICKETS")
     assert info.cluster is not None and info.cluster.leader is not None
@@ -73,7 +61,7 @@ async def raw_last_sequence(client: NatsClient, case: str) -> int:
 
 async def test_a_load_never_returns_a_history_older_than_the_sequence_it_must_see(
         cluster: NatsCluster) -> None:
-    admin = await provisioned(cluster.urls)
+    admin = await provisioned_cluster_client(cluster.urls)
     leader, follower = await leader_and_follower(cluster, admin)
     # Without data keys: their KV bucket may have its leader on the node that is stopped.
     writer = EventStore(await nats.connect(cluster.urls[leader]), timeout_s=10,
