@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,8 +26,10 @@ def start_up(data_dir: Path, http_port: int, nats_port: int) -> subprocess.Popen
            "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
            "TICKETCORE_INBOUND_MAIL__SMTP_PORT": str(free_port())}
     env.pop("TICKETCORE_NATS__URL", None)
-    return subprocess.Popen([TICKETCORE, "up"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen([TICKETCORE, "up"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    STARTED.append(process)
+    return process
 
 
 def wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float = 60) -> dict:
@@ -42,6 +46,20 @@ def wait_healthy(url: str, process: subprocess.Popen[str], timeout_s: float = 60
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"no healthy answer:\n{process.stdout.read()}")  # type: ignore[union-attr]
+
+
+@pytest.fixture(autouse=True)
+def no_system_left_running() -> Iterator[list[subprocess.Popen[str]]]:
+    """Whatever a failing test leaves running (`up` and its nats-server) is ended."""
+    yield STARTED
+    for process in STARTED:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    STARTED.clear()
+
+
+STARTED: list[subprocess.Popen[str]] = []
 
 
 def stop(process: subprocess.Popen[str]) -> str:
