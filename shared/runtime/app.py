@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
 import nats.js.errors
@@ -105,20 +105,34 @@ class RunningSystem:
         return entry
 
     async def stop(self) -> None:
+        """Stop consumers, services and connections, each within STOP_STEP_S: a stop that
+        hangs somewhere (a drain waiting on a node that does not answer) must not keep
+        the process from ending."""
         for consumer in self.consumers:
             consumer.stop()
         for service in reversed(self.services):
-            with contextlib.suppress(Exception):
-                await service.stop()
+            await _bounded(service.stop(), f"stopping {service.name}")
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=5)
         for task in self.tasks:
             task.cancel()
-        await self.runtime.local_mail.stop()
+        await _bounded(self.runtime.local_mail.stop(), "stopping the mail catcher")
         for runtime in self.connections:
-            await runtime.close()
+            await _bounded(runtime.close(), "closing a NATS connection")
         if self.embedded is not None:
             await self.embedded.astop()
+
+
+STOP_STEP_S = 10.0
+
+
+async def _bounded(step: Awaitable[None], what: str) -> None:
+    """Run one step of a stop; past STOP_STEP_S (or on an error) log it and go on."""
+    try:
+        async with asyncio.timeout(STOP_STEP_S):
+            await step
+    except Exception as error:  # TimeoutError included: the stop goes on regardless
+        log.warning("%s did not finish (%r); going on", what, error)
 
 
 @contextlib.asynccontextmanager
