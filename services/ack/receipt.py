@@ -64,7 +64,8 @@ def subject_text(text: str, limit: int = SUBJECT_TEXT_LIMIT) -> str:
     """``text`` as one header line of at most ``limit`` characters: control characters and
     line breaks become spaces, runs of white space one space (guards events written before
     the short description was cut after redaction, or by other writers)."""
-    visible = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+    visible = text if text.isprintable() else "".join(  # printable: no Cc, no Cs
+        " " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
     return shorten(" ".join(visible.split()), limit)
 
 
@@ -108,7 +109,7 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
         ("To", _address(name, email)),
         ("Reply-To", sender.reply_to),
         ("Subject", _subject_header(subject_token(request.case_number),
-                                    subject_text(request.short_description))),
+                                    str(context["short_description"]))),
         ("Message-ID", receipt_message_id(request.case_number, sender.reply_to,
                                               sender.secret_key)),
         ("Date", format_datetime(now)),

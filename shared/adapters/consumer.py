@@ -26,7 +26,7 @@ from nats.js.errors import NotFoundError
 
 from shared.adapters import logcontext, tracing
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
-from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED
+from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED, series
 from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
 from shared.domain.events.codec import HEADER_EVENT_ID
@@ -110,7 +110,10 @@ class EventConsumer:
                 await self._ensure_once()
                 return
             except nats.errors.TimeoutError:
-                if attempt == attempts:
+                task = asyncio.current_task()
+                if attempt == attempts or (task is not None and task.cancelling()):
+                    # A cancel that met the request's own deadline arrives as a timeout:
+                    # asking again would keep a stopping service from ending.
                     raise
                 log.warning("%s: no answer from the consumer's leader yet; asking again",
                             self.spec.durable)
@@ -206,10 +209,12 @@ class EventConsumer:
         headers = msg.headers or {}
         case, event_id = self._case_of(msg), headers.get(HEADER_EVENT_ID)
         service = self.spec.durable.split("-")[0]
-        attributes: dict[str, tracing.AttributeValue] = {
-            "ticketcore.service": service, "ticketcore.durable": self.spec.durable,
-            "ticketcore.case": case or "", "ticketcore.event_id": event_id or "",
-            "ticketcore.delivery": msg.metadata.num_delivered or 1}
+        attributes: dict[str, tracing.AttributeValue] | None = None
+        if tracing.recording():
+            attributes = {
+                "ticketcore.service": service, "ticketcore.durable": self.spec.durable,
+                "ticketcore.case": case or "", "ticketcore.event_id": event_id or "",
+                "ticketcore.delivery": msg.metadata.num_delivered or 1}
         # A child of the span that appended the event (the message's traceparent header).
         with (tracing.span(f"handle {self._type_of(msg)}", kind=tracing.SpanKind.CONSUMER,
                            parent=headers, attributes=attributes),
@@ -230,11 +235,11 @@ class EventConsumer:
             await self.spec.handler(item)
         except Exception as error:
             tracing.failed(error)
-            EVENTS_FAILED.labels(self.spec.durable, self._type_of(msg)).inc()
+            series(EVENTS_FAILED, self.spec.durable, self._type_of(msg)).inc()
             return await self._failed(msg, error)
         await msg.ack()
         self.handled += 1
-        EVENTS_HANDLED.labels(self.spec.durable, self._type_of(msg)).inc()
+        series(EVENTS_HANDLED, self.spec.durable, self._type_of(msg)).inc()
         return True
 
     def _type_of(self, msg: Msg) -> str:

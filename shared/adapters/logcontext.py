@@ -10,9 +10,7 @@ work in each event's ``traceparent`` header, so one submission's lines share one
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from shared.adapters import tracing
 
@@ -36,11 +34,20 @@ def set_process_service(service: str) -> None:
     _process["service"] = service
 
 
-@contextlib.contextmanager
-def bound(**fields: str | None) -> Iterator[None]:
-    """Add ``fields`` (those not None) to the context of everything run inside."""
-    token = _context.set({**(_context.get() or {}), **{k: v for k, v in fields.items() if v}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+class bound:
+    """Add ``fields`` (those not None) to the context of everything run inside. (A class,
+    not a generator: it is entered for every message a consumer handles.)"""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: str | None) -> None:
+        self._fields = fields
+        self._token: Token[dict[str, str] | None] | None = None
+
+    def __enter__(self) -> None:
+        self._token = _context.set({**(_context.get() or {}),
+                                    **{k: v for k, v in self._fields.items() if v}})
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _context.reset(self._token)

@@ -9,6 +9,7 @@ they are appended (:func:`count_appended`), so no service has to remember to cou
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
@@ -81,10 +82,23 @@ _OUTCOMES: dict[str, Counter] = {
 }
 
 
+_SERIES: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def series(metric: Counter | Gauge | Histogram, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: prometheus-client checks the labels and
+    takes a lock on every call, and these are counted on every event and request."""
+    key = (id(metric), labels)
+    child = _SERIES.get(key)
+    if child is None:
+        child = _SERIES[key] = metric.labels(*labels)
+    return child
+
+
 def count_appended(type_names: Iterable[str]) -> None:
     """Count events that just landed in the log (not deduplicated repeats)."""
     for name in type_names:
-        EVENTS_APPENDED.labels(name).inc()
+        series(EVENTS_APPENDED, name).inc()
         outcome = _OUTCOMES.get(name)
         if outcome is not None:
             outcome.inc()

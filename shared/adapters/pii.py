@@ -75,41 +75,58 @@ PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | No
 }
 
 
-def _get(obj: Any, path: list[str]) -> Any:
+def _get(obj: Any, path: tuple[str, ...]) -> Any:
     for name in path:
         obj = obj[int(name)] if name.isdigit() else getattr(obj, name)
     return obj
 
 
-def _set(obj: Any, path: list[str], value: Any) -> Any:
+def _set(obj: Any, path: tuple[str, ...], value: Any) -> Any:
     head = path[0]
-    inner = value if len(path) == 1 else _set(_get(obj, [head]), path[1:], value)
+    inner = value if len(path) == 1 else _set(_get(obj, (head,)), path[1:], value)
     if head.isdigit():  # an element of a tuple
         index = int(head)
         return (*obj[:index], inner, *obj[index + 1:])
     return replace(obj, **{head: inner})
 
 
-def _concrete(obj: Any, path: str) -> list[str]:
+Path = tuple[str, tuple[str, ...]]  # the dotted path (bound into the ciphertext), split
+
+
+def _concrete(obj: Any, path: str) -> list[Path]:
     """``path`` with each ``name[]`` spelled out per element: ``attachments.0.filename``;
     the index is part of the path, so it is bound into each ciphertext too."""
     head, _, rest = path.partition("[]")
     if not _:
-        return [path]
-    count = len(_get(obj, head.split(".")))
+        return [(path, tuple(path.split(".")))]
+    count = len(_get(obj, tuple(head.split("."))))
     return [found for index in range(count)
             for found in _concrete(obj, f"{head}.{index}{rest}")]
 
 
-def _personal_paths(event: ev.Event) -> list[str]:
-    return [concrete for path, condition in PERSONAL_FIELDS.get(type(event), ())
-            if condition is None or condition(event) for concrete in _concrete(event, path)]
+# Per event type, its personal paths split once (every event read or written is walked).
+_PLAIN: dict[type[ev.Event], tuple[tuple[Path, Callable[[Any], bool] | None], ...]] = {
+    kind: tuple(((path, tuple(path.split("."))), condition) for path, condition in fields
+                if "[]" not in path)
+    for kind, fields in PERSONAL_FIELDS.items()}
+_LISTED: dict[type[ev.Event], tuple[tuple[str, Callable[[Any], bool] | None], ...]] = {
+    kind: tuple((path, condition) for path, condition in fields if "[]" in path)
+    for kind, fields in PERSONAL_FIELDS.items()}
+
+
+def _personal_paths(event: ev.Event) -> list[Path]:
+    kind = type(event)
+    paths = [path for path, condition in _PLAIN.get(kind, ())
+             if condition is None or condition(event)]
+    for listed, condition in _LISTED.get(kind, ()):
+        if condition is None or condition(event):
+            paths += _concrete(event, listed)
+    return paths
 
 
 def transform(event: ev.Event, convert: Callable[[str, str], str]) -> ev.Event:
     """Apply ``convert(path, value)`` to every personal string field of ``event``."""
-    for path in _personal_paths(event):
-        parts = path.split(".")
+    for path, parts in _personal_paths(event):
         value = _get(event, parts)
         if isinstance(value, str) and value:
             event = _set(event, parts, convert(path, value))
@@ -122,8 +139,8 @@ def has_personal_fields(event: ev.Event) -> bool:
 
 def _is_encrypted(event: ev.Event) -> bool:
     """Whether any personal field holds ciphertext (read only: no copies made)."""
-    for path in _personal_paths(event):
-        value = _get(event, path.split("."))
+    for _, parts in _personal_paths(event):
+        value = _get(event, parts)
         if isinstance(value, str) and value.startswith(PREFIX):
             return True
     return False

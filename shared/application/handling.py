@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from shared.adapters.eventstore import (
     EventStore,
@@ -37,13 +38,18 @@ class Handled:
 
     case: str
     events: tuple[ev.Event, ...]
-    state: TicketState
+    decided_on: TicketState  # the ticket the command was decided on
     version: int
     history: TicketHistory
 
     @property
     def changed(self) -> bool:
         return bool(self.events)
+
+    @cached_property
+    def state(self) -> TicketState:
+        """The ticket afterwards (folded when asked: most writers do not ask)."""
+        return fold(self.events, self.decided_on)
 
 
 async def execute(store: EventStore, case: str, make_commands: MakeCommands,
@@ -92,9 +98,8 @@ async def _decide_and_append(store: EventStore, history: TicketHistory,
     version = history.version
     if pending:
         version = await store.append(history.ticket_id, pending, history.version)
-        state = fold((p.event for p in pending), state)
     return Handled(case=history.ticket_id, events=tuple(p.event for p in pending),
-                   state=state, version=version, history=history)
+                   decided_on=state, version=version, history=history)
 
 
 def decide_all(commands: Commands, state: TicketState) -> list[ev.Event]:

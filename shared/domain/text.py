@@ -30,7 +30,13 @@ def is_surrogate(char: str) -> bool:
 
 def encodable(text: str) -> bool:
     """True if ``text`` can be written as UTF-8 (no lone surrogates)."""
-    return not any(is_surrogate(char) for char in text)
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")  # strict UTF-8 refuses exactly the surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def is_invisible(char: str) -> bool:
@@ -40,6 +46,8 @@ def is_invisible(char: str) -> bool:
 
 def first_invisible(text: str) -> str | None:
     """The first invisible character of an identity field's ``text`` (None: there is none)."""
+    if text.isascii():
+        return None  # ASCII has no format, private-use, unassigned or surrogate characters
     return next((char for char in text if is_invisible(char)), None)
 
 

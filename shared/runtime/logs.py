@@ -12,18 +12,28 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 
 from shared.adapters import logcontext, tracing
-from shared.runtime.metrics import ASGIApp, Message, Receive, Scope, Send, route_template
+from shared.runtime.metrics import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    observe_request,
+    route_template,
+)
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # INFO chatter of libraries: fontTools logs ~70 lines per invoice PDF (subsetting the
 # font), aiosmtpd ("mail.log") every SMTP connection, httpx every request.
 QUIET = ("fontTools", "mail.log", "httpx", "httpcore")
+TRACE_HEADERS = (b"traceparent", b"tracestate")  # W3C trace context (ASGI: lower case)
 
 
 class JsonLines(logging.Formatter):
@@ -57,7 +67,9 @@ def configure_logging(level: str, log_format: str, *, service: str | None = None
 class RequestContext:
     """ASGI middleware: each request runs in a server span (shared/adapters/tracing.py),
     continued from its ``traceparent`` header or a new trace; its log lines name the trace
-    and the events it appends carry it on."""
+    and the events it appends carry it on. Its duration is observed for the metrics by
+    method, route template and status. (One middleware for both: each layer costs every
+    request a call and a wrapped ``send``.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -67,7 +79,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1"): value.decode("latin-1")
-                   for name, value in scope.get("headers") or []}
+                   for name, value in scope.get("headers") or [] if name in TRACE_HEADERS}
         method = scope["method"]
         status = 500  # what the client gets when the app raised before answering
 
@@ -77,6 +89,7 @@ class RequestContext:
                 status = message["status"]
             await send(message)
 
+        started = time.perf_counter()
         with tracing.span(method, kind=tracing.SpanKind.SERVER, parent=headers,
                           attributes={"http.request.method": method}) as span:
             try:
@@ -84,8 +97,11 @@ class RequestContext:
             finally:
                 # The route template, never the raw path (it holds case numbers).
                 route = route_template(scope)
-                span.update_name(f"{method} {route}")
-                span.set_attributes({"http.route": route, "http.response.status_code": status})
+                observe_request(method, route, status, time.perf_counter() - started)
+                if span.is_recording():
+                    span.update_name(f"{method} {route}")
+                    span.set_attributes({"http.route": route,
+                                         "http.response.status_code": status})
 
 
 def install_request_context(app: FastAPI) -> None:

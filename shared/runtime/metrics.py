@@ -8,7 +8,6 @@ declared in :mod:`shared.adapters.metrics`; docs/operations.md lists what they m
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from shared.adapters.consumer import EventConsumer, consumer_lag
-from shared.adapters.metrics import HTTP_DURATION, set_consumer_lag
+from shared.adapters.metrics import HTTP_DURATION, series, set_consumer_lag
 
 log = logging.getLogger(__name__)
 
@@ -31,31 +30,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UNMATCHED = "unmatched"  # one label for every unknown path: scanners cannot blow up series
 
 
-class RequestTiming:
-    """ASGI middleware: observes each request's duration by method, route template and
-    status (``/status/{case}``, never the raw path, which would make a series per ticket)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # what the client gets when the app raised before answering
-
-        async def send_and_note_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, send_and_note_status)
-        finally:
-            HTTP_DURATION.labels(scope["method"], route_template(scope), str(status)).observe(
-                time.perf_counter() - started)
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request (called by the request middleware, shared.runtime.logs)."""
+    series(HTTP_DURATION, method, route, str(status)).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
@@ -68,8 +45,8 @@ ConsumersOf = Callable[[], Iterable[EventConsumer]]  # asked at each scrape: the
 
 
 def install_metrics(app: FastAPI, consumers: ConsumersOf) -> None:
-    """Time every request of ``app`` and serve ``/metrics`` with ``consumers``' lag."""
-    app.add_middleware(RequestTiming)
+    """Serve ``/metrics`` with ``consumers``' lag (requests are timed by the request
+    middleware, shared.runtime.logs)."""
     app.include_router(metrics_router(consumers))
 
 

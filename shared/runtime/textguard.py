@@ -46,6 +46,8 @@ def _strings(value: Any, path: Path) -> Iterator[tuple[Path, str]]:
 def undecodable_in_query(raw: bytes) -> str | None:
     """The name of the first field of a query string or urlencoded form whose name or
     value is no UTF-8 (None: every field decodes)."""
+    if raw.isascii() and b"%" not in raw:
+        return None  # only escapes or raw non-ASCII bytes can be no UTF-8
     for pair in raw.split(b"&"):
         name, _, value = pair.partition(b"=")
         name_bytes = unquote_to_bytes(name.replace(b"+", b" "))
@@ -92,8 +94,9 @@ class TextGuard:
 
 
 def _body_kind(scope: Scope) -> str | None:
-    headers = dict(scope.get("headers", []))
-    media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    content_type = next((value for name, value in scope.get("headers", [])
+                         if name == b"content-type"), b"")
+    media = content_type.split(b";")[0].strip().lower()
     if media == b"application/json" or media.endswith(b"+json"):
         return "json"
     if media == b"application/x-www-form-urlencoded":

@@ -229,3 +229,32 @@ async def test_services_added_to_a_long_log_start_their_queues_at_the_beginning(
         webhooks = await js.consumer_info("WEBHOOKS", "oncall-webhooks")
     assert requests.config.deliver_policy == DeliverPolicy.NEW
     assert timers.config.deliver_policy == webhooks.config.deliver_policy == DeliverPolicy.ALL
+
+
+async def test_a_cancel_that_arrives_as_a_timeout_stops_the_creation_of_a_consumer(
+        nc: NatsClient, store: EventStore) -> None:
+    """A stop cancels a service while it asks for its consumer: when that cancel meets the
+    request's own deadline, nats-py raises a timeout, which must not be asked again."""
+    consumer = EventConsumer(nc.jetstream(), store,
+                             ConsumerSpec("test-cancelled", ["tickets.>"], _nothing))
+    asked = 0
+
+    async def unanswered() -> None:
+        nonlocal asked
+        asked += 1
+        try:
+            await asyncio.sleep(60)  # the consumer's leader does not answer
+        except asyncio.CancelledError:
+            raise nats.errors.TimeoutError from None  # as when the deadline fired too
+
+    consumer._ensure_once = unanswered  # type: ignore[method-assign]
+    task = asyncio.create_task(consumer.ensure())
+    await wait_until(lambda: asked == 1)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=30)
+    assert done, "the cancelled creation went on asking"
+    assert isinstance(task.exception(), nats.errors.TimeoutError) and asked == 1
+
+
+async def _nothing(recorded: RecordedEvent) -> None:
+    return None

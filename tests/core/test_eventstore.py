@@ -286,3 +286,24 @@ async def test_a_load_reuses_the_event_a_consumer_just_decoded(
     monkeypatch.setattr(decoded_cache, "RECENT_EVENTS_S", 0.0)  # older than that: decoded anew
     assert [r.event for r in (await store.load("D1")).events] == [submitted]
     assert reveals == ["D1"]
+
+
+async def test_a_load_does_not_fetch_an_earlier_event_a_consumer_just_decoded(
+        store: EventStore) -> None:
+    """A handler loads the ticket whose event it just handled: when the ticket has grown
+    since (another service appended), only the new messages are fetched."""
+    submitted = request_submitted()
+    first = await store.append("D2", [submitted], 0)
+    stored = await store.gets.one({"seq": first})
+    assert stored is not None and stored.headers is not None
+    consumed = await store.decode_message(stored.headers["Nats-Subject"], first,
+                                          stored.headers, stored.data, None, remember=True)
+    closed = ev.TicketClosed(at=NOW, by="a")
+    await store.append("D2", [closed], first)
+    fetches = record_calls(store.gets, "by_sequences")
+    history = await store.load("D2")
+    assert [r.event for r in history.events] == [consumed.event, closed]
+    assert history.events[0] is consumed and fetches == [[]]  # nothing fetched by sequence
+    store.decoded.clear()
+    assert [r.event for r in (await store.load("D2")).events] == [submitted, closed]
+    assert fetches == [[], [first]]  # without the decoded event it is fetched

@@ -124,15 +124,20 @@ class TicketLoader:
             return await self.scan(ticket_id)
         history = TicketHistory(ticket_id)
         for message in messages:
-            recorded = self._recently_decoded(ticket_id, message)
-            if recorded is None:
-                recorded = await self.decoder.decode_message(
-                    message.subject, message.seq, message.headers, message.body,
-                    parse_time(message.time), remember=True)
+            recorded = (message if isinstance(message, RecordedEvent)
+                        else await self._decoded(ticket_id, message))
             if recorded is not None:
                 history.events.append(recorded)
         self.index.remember(ticket_id, [m.seq for m in messages])
         return history
+
+    async def _decoded(self, ticket_id: str, message: StoredMessage) -> RecordedEvent | None:
+        recorded = self._recently_decoded(ticket_id, message)
+        if recorded is not None:
+            return recorded
+        return await self.decoder.decode_message(
+            message.subject, message.seq, message.headers, message.body,
+            parse_time(message.time), remember=True)
 
     async def _last_and_snapshot(self, ticket_id: str
                                  ) -> tuple[Msg | None, list[int] | None, Snapshot | None]:
@@ -153,7 +158,11 @@ class TicketLoader:
         return last, sequences, snapshot
 
     async def _indexed_messages(self, ticket_id: str, last: Msg, sequences: list[int],
-                                snapshot: Snapshot | None) -> list[StoredMessage] | None:
+                                snapshot: Snapshot | None
+                                ) -> list[StoredMessage | RecordedEvent] | None:
+        """The ticket's messages in order, each as stored, or as decoded a moment ago (a
+        consumer's handler loads the ticket whose event it just decoded: that event is not
+        fetched again); None when the index does not match the log."""
         prefix = ticket_subject(ticket_id, "")
         # The last message always comes from the log: it is what says the snapshot is current.
         cached = snapshot.prefix_of(sequences)[:len(sequences) - 1] if snapshot else []
@@ -162,16 +171,30 @@ class TicketLoader:
                         ticket_id)
             cached = []
         missing = sequences[len(cached):-1]
-        fetched = [*await self.gets.by_sequences(missing), last]
+        writes_snapshot = len(missing) >= SNAPSHOT_AFTER  # it needs every message as stored
+        known = {} if writes_snapshot else self._known(ticket_id, missing)
+        fetched = [*await self.gets.by_sequences([s for s in missing if s not in known]),
+                   last]
         if any(m is None or not m.headers["Nats-Subject"].startswith(prefix)  # type: ignore[index]
                for m in fetched):
             log.warning("ticket %s: sequence index does not match the log; scanning",
                         ticket_id)
             return None
         messages = [*cached, *map(stored, fetched)]  # type: ignore[arg-type]
-        if len(missing) >= SNAPSHOT_AFTER:
+        if writes_snapshot:
             await self.snapshots.put(ticket_id, messages)
-        return messages
+        if not known:
+            return list(messages)
+        return sorted([*messages, *known.values()], key=lambda m: m.seq)
+
+    def _known(self, ticket_id: str, sequences: list[int]) -> dict[int, RecordedEvent]:
+        """Those of ``sequences`` decoded a moment ago, by sequence."""
+        known = {}
+        for seq in sequences:
+            recorded = self.decoded.get(ticket_id, seq)
+            if recorded is not None:
+                known[seq] = recorded
+        return known
 
     async def scan(self, ticket_id: str) -> TicketHistory:
         """The ticket's events by a batched scan of the stream by subject."""

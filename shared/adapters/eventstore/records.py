@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shared.domain.events import Event
-from shared.domain.ticket import TicketState, fold
+from shared.domain.ticket import INITIAL_STATE, TicketState, fold
 
 STREAM = "TICKETS"
 SUBJECT_PREFIX = "tickets"
@@ -72,6 +72,8 @@ class TicketHistory:
     @property
     def state(self) -> TicketState:
         """The ticket as its events make it: the decider's fold, in one place."""
+        if not self.events:
+            return INITIAL_STATE  # a new ticket (every submission asks)
         return fold(recorded.event for recorded in self.events)
 
 

@@ -113,19 +113,20 @@ class EventStore:
         Loads use direct gets, which any replica of a replicated stream may answer, and a
         lagging replica answers with an older history (NATS has no read-after-write for
         them). Before an effect that must not happen twice, this asks the leader instead."""
-        check_ticket_id(ticket_id)
-        try:
-            await self.js.get_msg(self.stream, subject=ticket_subject(ticket_id, type_name))
-        except nats.js.errors.NotFoundError:
-            return False
-        return True
+        return await self._last_seq_on_leader(ticket_id, type_name) > 0
 
     async def leader_version(self, ticket_id: str) -> int:
         """The ticket's version as the stream's leader has it (0: no such ticket): for a
         reader with no event sequence of its own to wait for (a fired timer)."""
+        return await self._last_seq_on_leader(ticket_id)
+
+    async def _last_seq_on_leader(self, ticket_id: str, type_name: str = ">") -> int:
+        """The sequence of the ticket's last event (of ``type_name``) as the stream's leader
+        holds it (``STREAM.MSG.GET``, which only the leader answers); 0: none."""
         check_ticket_id(ticket_id)
         try:
-            last = await self.js.get_msg(self.stream, subject=ticket_subject(ticket_id))
+            last = await self.js.get_msg(self.stream,
+                                         subject=ticket_subject(ticket_id, type_name))
         except nats.js.errors.NotFoundError:
             return 0
         return int(last.seq or 0)
