@@ -96,7 +96,8 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
     Written straight into its wire form (the ``email`` package's header machinery cost
     more than everything else per receipt); addresses or names it cannot write safely
     (non-ASCII addresses, control characters) go the ``email`` package's way instead."""
-    context = _context(request, sender)
+    subject = subject_text(request.short_description)
+    context = _context(request, sender, subject)
     language = request.language if request.language in ("de", "en") else "de"
     text = _templates.get_template(f"receipt.{language}.txt").render(context)
     html = _templates.get_template(f"receipt.{language}.html").render(context)
@@ -109,7 +110,7 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
         ("To", _address(name, email)),
         ("Reply-To", sender.reply_to),
         ("Subject", _subject_header(subject_token(request.case_number),
-                                    str(context["short_description"]))),
+                                    subject)),
         ("Message-ID", receipt_message_id(request.case_number, sender.reply_to,
                                               sender.secret_key)),
         ("Date", format_datetime(now)),
@@ -125,12 +126,13 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
     return OutgoingMail(sender=sender.address, recipients=(email,), data=data)
 
 
-def _context(request: ev.RequestSubmitted, sender: ReceiptSender) -> dict[str, object]:
+def _context(request: ev.RequestSubmitted, sender: ReceiptSender,
+             short_description: str) -> dict[str, object]:
     case = request.case_number
     return {
         "name": request.contact.full_name,
         "case_number": case,
-        "short_description": subject_text(request.short_description),
+        "short_description": short_description,
         "next_step": next_step(request),
         "reaction_minutes": request.reaction_minutes,
         "status_url": sender.public_url.rstrip("/") + status_path(sender.secret_key, case),

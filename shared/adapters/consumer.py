@@ -209,12 +209,10 @@ class EventConsumer:
         headers = msg.headers or {}
         case, event_id = self._case_of(msg), headers.get(HEADER_EVENT_ID)
         service = self.spec.durable.split("-")[0]
-        attributes: dict[str, tracing.AttributeValue] | None = None
-        if tracing.recording():
-            attributes = {
-                "ticketcore.service": service, "ticketcore.durable": self.spec.durable,
-                "ticketcore.case": case or "", "ticketcore.event_id": event_id or "",
-                "ticketcore.delivery": msg.metadata.num_delivered or 1}
+        attributes: dict[str, tracing.AttributeValue] = {
+            "ticketcore.service": service, "ticketcore.durable": self.spec.durable,
+            "ticketcore.case": case or "", "ticketcore.event_id": event_id or "",
+            "ticketcore.delivery": msg.metadata.num_delivered or 1}
         # A child of the span that appended the event (the message's traceparent header).
         with (tracing.span(f"handle {self._type_of(msg)}", kind=tracing.SpanKind.CONSUMER,
                            parent=headers, attributes=attributes),

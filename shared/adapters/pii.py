@@ -124,9 +124,11 @@ def _personal_paths(event: ev.Event) -> list[Path]:
     return paths
 
 
-def transform(event: ev.Event, convert: Callable[[str, str], str]) -> ev.Event:
-    """Apply ``convert(path, value)`` to every personal string field of ``event``."""
-    for path, parts in _personal_paths(event):
+def transform(event: ev.Event, convert: Callable[[str, str], str],
+              paths: list[Path] | None = None) -> ev.Event:
+    """Apply ``convert(path, value)`` to every personal string field of ``event`` (``paths``:
+    its personal paths, when the caller has them already)."""
+    for path, parts in _personal_paths(event) if paths is None else paths:
         value = _get(event, parts)
         if isinstance(value, str) and value:
             event = _set(event, parts, convert(path, value))
@@ -137,9 +139,9 @@ def has_personal_fields(event: ev.Event) -> bool:
     return type(event) in PERSONAL_FIELDS
 
 
-def _is_encrypted(event: ev.Event) -> bool:
+def _is_encrypted(event: ev.Event, paths: list[Path]) -> bool:
     """Whether any personal field holds ciphertext (read only: no copies made)."""
-    for _, parts in _personal_paths(event):
+    for _, parts in paths:
         value = _get(event, parts)
         if isinstance(value, str) and value.startswith(PREFIX):
             return True
@@ -267,10 +269,11 @@ class PiiVault:
 
     async def reveal(self, ticket_id: str, event: ev.Event,
                      known_keys: dict[str, bytes | None] | None = None) -> ev.Event:
-        if not has_personal_fields(event) or not _is_encrypted(event):
+        paths = _personal_paths(event)
+        if not _is_encrypted(event, paths):
             return event
         if known_keys is not None and ticket_id in known_keys:
             key = known_keys[ticket_id]
         else:
             key = await self.key_for_reading(ticket_id)
-        return transform(event, lambda path, v: decrypt_field(key, ticket_id, path, v))
+        return transform(event, lambda path, v: decrypt_field(key, ticket_id, path, v), paths)

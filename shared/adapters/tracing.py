@@ -47,7 +47,7 @@ _W3C = TraceContextTextMapPropagator()
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 
 __all__ = ["TRACEPARENT", "AttributeValue", "SpanKind", "configure", "failed", "inject",
-           "recording", "shutdown", "span", "trace_id", "use"]
+           "shutdown", "span", "trace_id", "use"]
 
 
 @dataclass
@@ -92,12 +92,6 @@ def use(provider: TracerProvider) -> TracerProvider:
     global _current
     previous, _current = _current.provider, _tracing_with(provider)
     return previous
-
-
-def recording() -> bool:
-    """Whether spans are recorded (an OTLP endpoint is configured): what only a recorded
-    span needs (its attributes) can be left unmade otherwise."""
-    return _current.recording
 
 
 def shutdown() -> None:

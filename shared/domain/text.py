@@ -24,10 +24,6 @@ JOINERS = frozenset({"\u200c", "\u200d"})
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Co", "Cn", "Cs"})
 
 
-def is_surrogate(char: str) -> bool:
-    return 0xD800 <= ord(char) <= 0xDFFF
-
-
 def encodable(text: str) -> bool:
     """True if ``text`` can be written as UTF-8 (no lone surrogates)."""
     if text.isascii():

@@ -183,18 +183,13 @@ class TicketLoader:
         messages = [*cached, *map(stored, fetched)]  # type: ignore[arg-type]
         if writes_snapshot:
             await self.snapshots.put(ticket_id, messages)
-        if not known:
-            return list(messages)
-        return sorted([*messages, *known.values()], key=lambda m: m.seq)
+        merged: list[StoredMessage | RecordedEvent] = [*messages, *known.values()]
+        return sorted(merged, key=lambda m: m.seq) if known else merged
 
     def _known(self, ticket_id: str, sequences: list[int]) -> dict[int, RecordedEvent]:
         """Those of ``sequences`` decoded a moment ago, by sequence."""
-        known = {}
-        for seq in sequences:
-            recorded = self.decoded.get(ticket_id, seq)
-            if recorded is not None:
-                known[seq] = recorded
-        return known
+        return {seq: recorded for seq in sequences
+                if (recorded := self.decoded.get(ticket_id, seq)) is not None}
 
     async def scan(self, ticket_id: str) -> TicketHistory:
         """The ticket's events by a batched scan of the stream by subject."""
