@@ -39,12 +39,11 @@ from shared.adapters.eventstore import (
     TicketHistory,
 )
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.domain.ticket import TicketState
 from shared.domain.ticket import commands as c
-from shared.domain.ticket.commands import Command
 from shared.runtime.links import status_path
 from shared.runtime.signing import MESSAGE_ID, sign
 
@@ -279,26 +278,22 @@ class CustomerMailHandler:
                               recorded: RecordedEvent, error: str) -> None:
         """``CustomerMailFailed`` on the ticket (once: the decider ignores a repeat)."""
         await execute(self.store, case,
-                      lambda state: c.RecordCustomerMailFailure(
+                      c.RecordCustomerMailFailure(
                           at=self.clock(), kind=kind, source_event_id=recorded.event_id,
                           error=error[:500] or "refused"),
-                      lambda event: f"mail-failed-{kind}-{_digest(recorded.event_id)}",
-                      min_seq=recorded.seq)
+                      cause=Cause.answering(
+                          recorded, f"mail-failed-{kind}-{_digest(recorded.event_id)}",
+                          exact=True))
 
     async def _record(self, case: str, kind: ev.ack.CustomerMailKind,
                       recorded: RecordedEvent, message_id: str,
                       history: TicketHistory | None) -> None:
         """``history`` given: one attempt on it (a conflict reaches the caller); else with
         reloads until it lands."""
-        def command(state: TicketState) -> Command:
-            return c.RecordCustomerMail(at=self.clock(), kind=kind,
-                                        source_event_id=recorded.event_id,
-                                        message_id=message_id)
-
-        event_id = f"mailed-{kind}-{_digest(recorded.event_id)}"
-        if history is not None:
-            await execute(self.store, case, command, lambda event: event_id,
-                          history=history, retry=False)
-        else:
-            await execute(self.store, case, command, lambda event: event_id,
-                          min_seq=recorded.seq)
+        command = c.RecordCustomerMail(at=self.clock(), kind=kind,
+                                       source_event_id=recorded.event_id,
+                                       message_id=message_id)
+        cause = Cause.answering(recorded, f"mailed-{kind}-{_digest(recorded.event_id)}",
+                                exact=True)
+        await execute(self.store, case, command, cause=cause, history=history,
+                      retry=history is None)

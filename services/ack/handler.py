@@ -38,7 +38,7 @@ from shared.adapters.eventstore import (
 )
 from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
 from shared.adapters.metrics import RECEIPT_DELAY
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState
 from shared.domain.ticket.commands import (
@@ -97,7 +97,7 @@ class ReceiptHandler:
             # The recipient comes from the request: the claim keeps no e-mail address
             # (claims outlive an erasure, the log's copy is encrypted).
             recipient = state.request.contact.email if state.request else ""
-            await self._record_sent(case, claim.record.message_id, recipient, recorded.seq)
+            await self._record_sent(recorded, claim.record.message_id, recipient)
             return
         if claim.taken_over_from is not None:
             # The load may have come from a lagging replica, and a claim stays "sending"
@@ -108,9 +108,9 @@ class ReceiptHandler:
             log.warning("receipt %s: resending (same Message-ID) after %s stopped mid-send",
                         case, claim.taken_over_from.replica)
         await self.step_hook("claimed")
-        await self._send(claim, request, history)
+        await self._send(claim, recorded, request, history)
 
-    async def _send(self, claim: Claim, request: ev.RequestSubmitted,
+    async def _send(self, claim: Claim, recorded: RecordedEvent, request: ev.RequestSubmitted,
                     history: TicketHistory) -> None:
         case = claim.key
         message = receipt_mail(request, self.sender, self.clock())
@@ -119,12 +119,12 @@ class ReceiptHandler:
                 await self.mailer.send(message)
         except PermanentMailError as error:
             log.error("receipt %s refused for good: %s", case, error)
-            await self._record_failure(case, request, str(error), permanent=True)
+            await self._record_failure(recorded, request, str(error), permanent=True)
             return
         except (TemporaryMailError, TimeoutError) as error:
             reason = str(error) or "SMTP send timed out"
             await self.claims.release(claim)
-            await self._record_failure(case, request, reason, permanent=False)
+            await self._record_failure(recorded, request, reason, permanent=False)
             raise ReceiptSendFailed(f"receipt {case}: {reason}") from error
         RECEIPT_DELAY.observe(max(0.0, (self.clock() - request.at).total_seconds()))
         await self.step_hook("accepted")
@@ -135,7 +135,7 @@ class ReceiptHandler:
         # means a resend: AckSent itself on the history loaded before sending (usually
         # still current), else the claim marked sent before AckSent is retried.
         try:
-            await self._append_sent(case, message_id, recipient, history)
+            await self._append_sent(recorded, message_id, recipient, history)
             return
         except ConcurrencyConflict:  # routine: a technician or a reply came first
             log.debug("receipt %s: the ticket changed while sending; recording again", case)
@@ -149,25 +149,24 @@ class ReceiptHandler:
                       case, error)
         await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id)
         await self.step_hook("marked")
-        await self._record_sent(case, message_id, recipient, history.version)
+        await self._record_sent(recorded, message_id, recipient)
 
-    async def _append_sent(self, case: str, message_id: str, recipient: str,
+    async def _append_sent(self, recorded: RecordedEvent, message_id: str, recipient: str,
                            history: TicketHistory) -> None:
         """One attempt on the history loaded before sending; a conflict reaches the caller."""
-        await execute(self.store, case, self._receipt(message_id, recipient),
-                      lambda event: f"ack-sent-{case}", history=history, retry=False)
+        await execute(self.store, recorded.ticket_id, self._receipt(message_id, recipient),
+                      cause=_cause(recorded), history=history, retry=False)
 
-    async def _record_sent(self, case: str, message_id: str, recipient: str,
-                           min_seq: int) -> None:
-        await execute(self.store, case, self._receipt(message_id, recipient),
-                      lambda event: f"ack-sent-{case}", min_seq=min_seq)
+    async def _record_sent(self, recorded: RecordedEvent, message_id: str,
+                           recipient: str) -> None:
+        await execute(self.store, recorded.ticket_id, self._receipt(message_id, recipient),
+                      cause=_cause(recorded))
 
-    def _receipt(self, message_id: str, recipient: str) -> Callable[[TicketState], Command]:
-        return lambda state: RecordReceipt(at=self.clock(), message_id=message_id,
-                                           recipient=recipient)
+    def _receipt(self, message_id: str, recipient: str) -> Command:
+        return RecordReceipt(at=self.clock(), message_id=message_id, recipient=recipient)
 
-    async def _record_failure(self, case: str, request: ev.RequestSubmitted, error: str,
-                              *, permanent: bool) -> None:
+    async def _record_failure(self, recorded: RecordedEvent, request: ev.RequestSubmitted,
+                              error: str, *, permanent: bool) -> None:
         def commands(state: TicketState) -> list[Command]:
             now = self.clock()
             failed: list[Command] = [RecordReceiptFailure(
@@ -179,10 +178,9 @@ class ReceiptHandler:
             return [*failed, FlagReceiptOverdue(
                 at=now, minutes_since_submission=int(late.total_seconds() // 60))]
 
-        await execute(self.store, case, commands, lambda event: _failure_event_id(case, event))
+        await execute(self.store, recorded.ticket_id, commands, cause=_cause(recorded))
 
 
-def _failure_event_id(case: str, event: ev.Event) -> str:
-    if isinstance(event, ev.AckFailed):
-        return f"ack-failed-{case}-{event.attempt}"
-    return f"receipt-overdue-{case}"
+def _cause(recorded: RecordedEvent) -> Cause:
+    # The receipt's events are named after the ticket (handling.event_id): one of each.
+    return Cause.answering(recorded, f"receipt-{recorded.ticket_id}")

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from services.billing.invoicing import DocumentNumbers
 from services.billing.service import BillingService
 from shared.application.timeentries import TechnicianEntries
-from shared.domain.calendar import calendar_from_settings
 from shared.runtime.context import Runtime
 
 
@@ -23,6 +22,6 @@ def bootstrap(runtime: Runtime, *, clock: Callable[[], datetime] = _utcnow) -> B
     entries = TechnicianEntries(
         runtime.js, runtime.store,
         reservation_timeout_s=settings.billing.entry_reservation_timeout_s)
-    return BillingService(runtime, calendar=calendar_from_settings(settings.billing),
+    return BillingService(runtime, calendar=settings.billing.calendar(),
                           numbers=DocumentNumbers(runtime.js), technician_entries=entries,
                           clock=clock)

@@ -1,4 +1,5 @@
-"""Issuing and cancelling invoices: the pure invoice builder and gap-free numbering in KV.
+"""Gap-free numbering of invoices and credit notes in KV (the invoice itself is built by
+the decider, ``shared.domain.pricing.build_invoice``).
 
 Numbering (``<prefix>-<year>-<6-digit counter>``): the counter per year lives in the KV
 bucket ``billing_invoice_numbers`` and is advanced by compare-and-set, so two replicas never
@@ -15,7 +16,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -23,10 +24,6 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 
 from shared.adapters.kvbuckets import kv_bucket
 from shared.adapters.provision import ensure_kv
-from shared.domain import events as ev
-from shared.domain.calendar import BERLIN, BusinessCalendar
-from shared.domain.pricing import running_total
-from shared.domain.ticket.state import TicketState
 
 NUMBERS_BUCKET = "billing_invoice_numbers"
 RESERVATIONS_BUCKET = "billing_invoice_reservations"
@@ -40,32 +37,6 @@ class Reservation:
 
     number: str
     issue_date: date
-
-
-def local_date(instant: datetime) -> date:
-    """The calendar date in Europe/Berlin (invoice dates are German dates)."""
-    return instant.astimezone(BERLIN).date()
-
-
-def build_invoice(state: TicketState, settings: Any, calendar: BusinessCalendar, *,
-                  reservation: Reservation, at: datetime, issued_by: str) -> ev.InvoiceIssued:
-    """The invoice of the ticket's uninvoiced time (a pure function of its inputs)."""
-    if state.request is None:
-        raise ValueError("the ticket has no request")
-    billing = settings.billing
-    entries = state.uninvoiced_entries
-    quote = running_total(state, settings, calendar)
-    days = [local_date(e.start) for e in entries] + [local_date(e.end) for e in entries]
-    seller = ev.Seller(**billing.seller.model_dump())
-    return ev.InvoiceIssued(
-        at=at, invoice_number=reservation.number, invoice_date=reservation.issue_date,
-        due_date=reservation.issue_date + timedelta(days=billing.payment_days),
-        service_period_start=min(days, default=reservation.issue_date),
-        service_period_end=max(days, default=reservation.issue_date),
-        seller=seller, buyer=state.request.contract_party, lines=quote.lines, net=quote.net,
-        vat_rate=quote.vat_rate, vat=quote.vat, gross=quote.gross,
-        entry_ids=tuple(sorted(e.entry_id for e in entries)),
-        calendar_version=quote.calendar_version, issued_by=issued_by)
 
 
 def invoice_event_id(number: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -29,22 +29,19 @@ from services.billing.api_models import (
 from services.billing.invoicing import (
     RESERVATIONS_BUCKET,
     DocumentNumbers,
-    Reservation,
-    build_invoice,
     invoice_event_id,
     issuance_key,
-    local_date,
 )
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import TicketHistory
 from shared.adapters.kvbuckets import kv_bucket
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute, load, prepare
 from shared.application.timeentries import TechnicianEntries, log_time
 from shared.domain import events as ev
-from shared.domain.calendar import BusinessCalendar
+from shared.domain.calendar import BusinessCalendar, berlin_date
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import commands as c
-from shared.domain.ticket import decide
+from shared.domain.ticket import require_ticket
 from shared.domain.ticket.decide import DomainError
 from shared.domain.ticket.state import TicketState
 from shared.runtime.apidocs import TECHNICIAN, RefusalDetail, technician_errors
@@ -97,6 +94,7 @@ class BillingService:
         self.settings = runtime.settings
         self.store = runtime.store
         self.calendar = calendar
+        self.terms = self.settings.billing.invoice_terms(calendar)
         self.numbers = numbers
         self.clock = clock
         self.technician_entries = technician_entries
@@ -123,18 +121,19 @@ class BillingService:
 
     # -- handlers ------------------------------------------------------------------------
 
-    async def _load(self, ticket_id: str) -> tuple[TicketHistory, TicketState]:
+    async def _latest(self, ticket_id: str) -> int:
+        """A clerk's request carries no event sequence to wait for: the stream's leader
+        says how far the ticket is, so a lagging replica of a replicated log never refuses
+        or prices an invoice on an older history (one request to the leader)."""
         try:
-            # A clerk's request carries no event sequence to wait for: the stream's leader
-            # says how far the ticket is, so a lagging replica of a replicated log never
-            # refuses or prices an invoice on an older history (one request to the leader).
-            latest = await self.store.leader_version(ticket_id)
-            history = await self.store.load(ticket_id, min_seq=latest)
-        except ValueError as error:
-            raise DomainError("unknown_ticket", str(error)) from None
+            return await self.store.leader_version(ticket_id)
+        except ValueError:  # no ticket can have this id: loads as none
+            return 0
+
+    async def _load(self, ticket_id: str) -> tuple[TicketHistory, TicketState]:
+        history = await load(self.store, ticket_id, seq=await self._latest(ticket_id))
         state = history.state
-        if state.status == "new":
-            raise DomainError("unknown_ticket", f"there is no ticket {ticket_id}")
+        require_ticket(state)
         return history, state
 
     async def log_time(self, ticket_id: str, technician: str, entry: TimeEntryIn
@@ -164,61 +163,61 @@ class BillingService:
         """Void an entry: one's own, or as a lead anyone's (the event records it)."""
         command = c.VoidTimeEntry(at=self.clock(), entry_id=entry_id, technician=technician,
                                   reason=reason, lead=lead)
-        handled = await execute(self.store, ticket_id, lambda state: command,
-                                lambda e: f"void-{entry_id}")
+        handled = await execute(self.store, ticket_id, command,
+                                cause=Cause(f"void-{entry_id}", exact=True))
         # At once for the caller; the consumer does the same if this is lost.
         await self.technician_entries.sync(ticket_id, entry_id, min_seq=handled.version)
 
     async def running_total(self, ticket_id: str) -> tuple[Quote, TicketState]:
         _, state = await self._load(ticket_id)
-        return running_total(state, self.settings, self.calendar), state
+        return running_total(state, self.terms.tariff, self.calendar), state
 
     async def issue_invoice(self, ticket_id: str, technician: str) -> ev.InvoiceIssued:
         """Issue the invoice of the ticket's uninvoiced time; retries never take a new number."""
-        history, state = await self._load(ticket_id)
         now = self.clock()
-        # Check every rule with a draft before a number is taken: refusals burn no number.
-        decide(c.IssueInvoice(at=now, invoice=self._invoice(state, Reservation("", now.date()),
-                                                            now, technician)), state)
+
+        def issue(number: str, issue_date: date) -> c.IssueInvoice:
+            return c.IssueInvoice(at=now, invoice_number=number, invoice_date=issue_date,
+                                  issued_by=technician, terms=self.terms)
+
+        # Every rule is checked before a number is taken: refusals burn none.
+        prepared = await prepare(self.store, ticket_id, issue("", now.date()),
+                                 seq=await self._latest(ticket_id))
+        history = prepared.history
         issued_before = sum(isinstance(r.event, ev.InvoiceIssued) for r in history.events)
         reservation = await self.numbers.reserve(
             issuance_key(ticket_id, issued_before), self.settings.billing.invoice_prefix,
-            local_date(now))
+            berlin_date(now))
         await self._index_number(reservation.number, ticket_id)
-        event_id = invoice_event_id(reservation.number)
         handled = await execute(
-            self.store, ticket_id,
-            lambda state: c.IssueInvoice(
-                at=now, invoice=self._invoice(state, reservation, now, technician)),
-            lambda event: event_id, history=history)
+            self.store, ticket_id, issue(reservation.number, reservation.issue_date),
+            cause=Cause(invoice_event_id(reservation.number), exact=True), history=history)
         # Nothing new: a retry whose invoice is in the log already.
         issued = next((e for e in handled.events if isinstance(e, ev.InvoiceIssued)),
                       None) or _invoice_in(handled.history, reservation.number)
         assert issued is not None, "the decider stores nothing only for an issued number"
         return issued
 
-    def _invoice(self, state: TicketState, reservation: Reservation, now: datetime,
-                 technician: str) -> ev.InvoiceIssued:
-        return build_invoice(state, self.settings, self.calendar, reservation=reservation,
-                             at=now, issued_by=technician)
-
     async def cancel_invoice(self, number: str, technician: str,
                              reason: str) -> ev.InvoiceCancelled:
         """Cancel an issued invoice with a credit note (its own number series)."""
         ticket_id = await self.ticket_of(number)
-        history, state = await self._load(ticket_id)
         now = self.clock()
-        decide(c.CancelInvoice(at=now, invoice_number=number, credit_note_number="",
-                               reason=reason, by=technician), state)
+
+        def cancel(credit_note_number: str) -> c.CancelInvoice:
+            return c.CancelInvoice(at=now, invoice_number=number,
+                                   credit_note_number=credit_note_number, reason=reason,
+                                   by=technician)
+
+        prepared = await prepare(self.store, ticket_id, cancel(""),
+                                 seq=await self._latest(ticket_id))
         reservation = await self.numbers.reserve(
             f"{ticket_id}.cancel.{number}", self.settings.billing.credit_note_prefix,
-            local_date(now))
+            berlin_date(now))
         await self._index_number(reservation.number, ticket_id)
-        command = c.CancelInvoice(at=now, invoice_number=number,
-                                  credit_note_number=reservation.number, reason=reason,
-                                  by=technician)
-        handled = await execute(self.store, ticket_id, lambda state: command,
-                                lambda e: f"cancel-{number}", history=history)
+        handled = await execute(self.store, ticket_id, cancel(reservation.number),
+                                cause=Cause(f"cancel-{number}", exact=True),
+                                history=prepared.history)
         # The decider never answers "already done" here: a second cancel is refused.
         return next(e for e in handled.events if isinstance(e, ev.InvoiceCancelled))
 

@@ -25,13 +25,15 @@ from nats.js.kv import KeyValue
 from shared.adapters.casenumbers import CaseNumberAllocator
 from shared.adapters.eventstore import ConcurrencyConflict, EventStore
 from shared.adapters.kvbuckets import kv_bucket
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.requestform import SupportRequest, request_event
 from shared.domain.ticket.commands import SubmitRequest
 from shared.settings.intake import IntakeSettings
 
 IDEMPOTENCY_BUCKET = "intake_idempotency"
+# The request first, then (without SLA) its AwaitingAcceptance: the ids a key repeats.
+SUBMISSION_SUFFIXES = {"RequestSubmitted": "0", "AwaitingAcceptance": "1"}
 MAX_NUMBER_ATTEMPTS = 5
 
 
@@ -144,8 +146,8 @@ class Intake:
         """Append the new ticket at version 0; ConcurrencyConflict: its number is taken."""
         base = f"intake-{key_id[:40]}" if key_id else f"intake-{uuid.uuid4().hex}"
         await execute(self.store, request.case_number,
-                      lambda state: SubmitRequest(at=request.at, request=request),
-                      lambda event: _submission_event_id(base, event), new_ticket=True)
+                      SubmitRequest(at=request.at, request=request),
+                      cause=Cause(base, suffixes=SUBMISSION_SUFFIXES), new_ticket=True)
 
     async def _move_claim(self, key_id: str, request: SupportRequest) -> str:
         """Point a claim whose number turned out to be taken at a fresh number."""
@@ -154,8 +156,3 @@ class Intake:
         value = {"case_number": number, "fingerprint": request.fingerprint()}
         await kv.put(key_id, json.dumps(value).encode())
         return number
-
-
-def _submission_event_id(base: str, event: ev.Event) -> str:
-    # The request first, then (without SLA) its AwaitingAcceptance: the ids the key repeats.
-    return f"{base}-0" if isinstance(event, ev.RequestSubmitted) else f"{base}-1"

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 
 from services.oncall.answers import Upload, store_uploads
 from shared.adapters.attachments import AttachmentStore
-from shared.application.handling import EventIdFor, Handled, execute
+from shared.application.handling import Cause, Handled, execute, prepare
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
-from shared.domain.ticket import DomainError, decide
+from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
 from shared.runtime.context import Runtime
 
@@ -37,13 +37,10 @@ def check_case(case: str) -> str:
     return case
 
 
-def _fixed(event_id: str) -> EventIdFor:
-    return lambda event: f"{event_id}-{type(event).__name__}"
-
-
-def _random(prefix: str) -> EventIdFor:
-    token = uuid.uuid4().hex
-    return lambda event: f"{prefix}-{token}-{type(event).__name__}"
+def _request(prefix: str, request_id: str | None = None) -> Cause:
+    """A client's request: named by its id, so a retried call stores once; without one,
+    every call is a new request."""
+    return Cause(f"{prefix}-{request_id or uuid.uuid4().hex}")
 
 
 async def accept(runtime: Runtime, case: str, technician: str, *,
@@ -51,8 +48,8 @@ async def accept(runtime: Runtime, case: str, technician: str, *,
     """Accept a ticket of a customer without SLA (``TicketAccepted``)."""
     check_case(case)
     return await execute(runtime.store, case,
-                         lambda s: c.AcceptTicket(at=at or _now(), technician=technician),
-                         _fixed(f"accept-{case}"))
+                         c.AcceptTicket(at=at or _now(), technician=technician),
+                         cause=Cause(f"accept-{case}"))
 
 
 async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
@@ -63,9 +60,9 @@ async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
     if not reason.strip():
         raise DomainError("reason_required", "a decline needs a reason")
     return await execute(runtime.store, case,
-                         lambda s: c.DeclineTicket(at=at or _now(), technician=technician,
-                                                   reason=reason),
-                         _fixed(f"decline-{case}"))
+                         c.DeclineTicket(at=at or _now(), technician=technician,
+                                         reason=reason),
+                         cause=Cause(f"decline-{case}"))
 
 
 async def respond(runtime: Runtime, case: str, technician: str, message: str = "", *,
@@ -77,17 +74,17 @@ async def respond(runtime: Runtime, case: str, technician: str, message: str = "
     makes a retried call store once."""
     check_case(case)
     attachments: tuple[ev.AttachmentRef, ...] = ()
+    history = None
     if files:
         # Refusals first (no ticket, not active, a file too large): then nothing is stored.
-        history = await runtime.store.load(case)
-        decide(c.Respond(at=at or _now(), technician=technician), history.state)
+        history = (await prepare(runtime.store, case,
+                                 c.Respond(at=at or _now(), technician=technician))).history
         attachments = await store_uploads(_attachments(runtime), files, runtime.settings)
-    ids = _fixed(f"respond-{case}-{request_id}") if request_id else _random(f"respond-{case}")
     return await execute(runtime.store, case,
-                         lambda s: c.Respond(at=at or _now(), technician=technician,
-                                             message=message,
-                                             first_name=first_name(runtime, technician),
-                                             attachments=attachments), ids)
+                         c.Respond(at=at or _now(), technician=technician, message=message,
+                                   first_name=first_name(runtime, technician),
+                                   attachments=attachments),
+                         cause=_request(f"respond-{case}", request_id), history=history)
 
 
 async def note(runtime: Runtime, case: str, technician: str, text: str, *,
@@ -95,10 +92,9 @@ async def note(runtime: Runtime, case: str, technician: str, text: str, *,
     """Record an internal note (``InternalNoteAdded``): for technicians only, never mailed
     and never on the status page."""
     check_case(case)
-    ids = _fixed(f"note-{case}-{request_id}") if request_id else _random(f"note-{case}")
     return await execute(runtime.store, case,
-                         lambda s: c.AddInternalNote(at=at or _now(), technician=technician,
-                                                     text=text), ids)
+                         c.AddInternalNote(at=at or _now(), technician=technician, text=text),
+                         cause=_request(f"note-{case}", request_id))
 
 
 def first_name(runtime: Runtime, technician: str) -> str:
@@ -118,8 +114,8 @@ async def acknowledge(runtime: Runtime, case: str, technician: str, *,
     escalation stop. Only the currently paged person may; a second time stores nothing."""
     check_case(case)
     return await execute(runtime.store, case,
-                         lambda s: c.AcknowledgePage(at=at or _now(), technician=technician),
-                         _fixed(f"page-ack-{case}"))
+                         c.AcknowledgePage(at=at or _now(), technician=technician),
+                         cause=Cause(f"page-ack-{case}"))
 
 
 async def resolve(runtime: Runtime, case: str, technician: str, resolution: str = "", *,
@@ -127,7 +123,7 @@ async def resolve(runtime: Runtime, case: str, technician: str, resolution: str 
     """Resolve the ticket (``TicketResolved``); pending timers then do nothing."""
     check_case(case)
     return await execute(runtime.store, case,
-                         lambda s: c.ResolveTicket(at=at or _now(), technician=technician,
-                                                   resolution=resolution),
-                         _random(f"resolve-{case}"))
+                         c.ResolveTicket(at=at or _now(), technician=technician,
+                                         resolution=resolution),
+                         cause=_request(f"resolve-{case}"))
 

@@ -10,7 +10,7 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from shared.application.handling import Handled, execute
+from shared.application.handling import Cause, Handled, execute
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
@@ -32,6 +32,11 @@ def check_mail(ticket: str, mail_id: str) -> None:
     """Refuse what names no mail holder or no mail id (before anything is loaded)."""
     if not is_mail_holder(ticket) or not MAIL_ID.match(mail_id):
         raise DomainError("unknown_mail", "no held or quarantined mail with this id here")
+
+
+def mail_decision(mail_id: str) -> Cause:
+    """A technician's decision on a mail: one per mail, whoever sends the form."""
+    return Cause(f"mail-decided-{mail_id}")
 
 
 async def pending_mail(runtime: Runtime, ticket: str, mail_id: str) -> ev.PendingMail | None:
@@ -56,13 +61,12 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
         mail = await pending_mail(runtime, ticket, mail_id)
         if mail is not None:
             await execute(runtime.store, target,
-                          lambda s: c.AttachMail(at=_now(), technician=technician, mail=mail),
-                          lambda e: f"attached-{ticket}-{mail_id}"[:200])
+                          c.AttachMail(at=_now(), technician=technician, mail=mail),
+                          cause=Cause(f"attached-{ticket}-{mail_id}", exact=True))
     handled = await execute(
         runtime.store, ticket,
-        lambda s: c.ReleaseMail(at=_now(), technician=technician, mail_id=mail_id,
-                                to_case=target),
-        lambda e: f"mail-decided-{mail_id}-{type(e).__name__}"[:200])
+        c.ReleaseMail(at=_now(), technician=technician, mail_id=mail_id, to_case=target),
+        cause=mail_decision(mail_id))
     if handled.changed:
         log.info("held mail %s on %s released to %s by %s", mail_id, ticket,
                  target or ticket, technician)
@@ -74,9 +78,8 @@ async def discard(runtime: Runtime, ticket: str, mail_id: str, technician: str,
     check_mail(ticket, mail_id)
     handled = await execute(
         runtime.store, ticket,
-        lambda s: c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id,
-                                reason=reason),
-        lambda e: f"mail-decided-{mail_id}-{type(e).__name__}"[:200])
+        c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id, reason=reason),
+        cause=mail_decision(mail_id))
     if handled.changed:
         log.info("held mail %s on %s discarded by %s", mail_id, ticket, technician)
     return handled

@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.oncall.announcements import Announcement, Announcements
 from services.oncall.rota import Rota
-from shared.domain.calendar import BusinessCalendar, Window, calendar_from_settings
+from shared.domain.calendar import BusinessCalendar, Window
 from shared.domain.money import format_euro, format_percent
 from shared.domain.pricing import NO_SURCHARGE, SURCHARGE
 from shared.runtime.context import Runtime
@@ -130,7 +130,7 @@ def live_status_router(runtime: Runtime, rota: Rota, clock: Callable[[], datetim
                        announcements: Announcements | None = None) -> APIRouter:
     """``GET /live-status``; ``clock`` is the page's "now" (tests pass a fixed one)."""
     router = APIRouter(include_in_schema=False)
-    calendar = calendar_from_settings(runtime.settings.billing)
+    calendar = runtime.settings.billing.calendar()
     board = announcements or Announcements(runtime.js)
 
     @router.get(PATH)

@@ -24,11 +24,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.oncall.heldmail import check_mail
+from services.oncall.heldmail import check_mail, mail_decision
 from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from shared.adapters.eventstore import ConcurrencyConflict, TicketHistory
 from shared.adapters.provision import ensure_kv
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.requestform import SupportRequest, request_event
 from shared.domain.ticket import DomainError
@@ -78,10 +78,9 @@ class MailTickets:
             number = await self._next_number()
             bound = await execute(
                 store, holder,
-                lambda s: c.OpenTicketFromMail(at=_now(), technician=technician,
-                                               mail_id=mail_id, case_number=number),
-                lambda e: f"mail-decided-{mail_id}-{type(e).__name__}"[:200],
-                history=history)
+                c.OpenTicketFromMail(at=_now(), technician=technician, mail_id=mail_id,
+                                     case_number=number),
+                cause=mail_decision(mail_id), history=history)
             case = number if bound.changed else _opened_case(bound.history, mail_id)
             if case is None:  # another technician released or discarded it meanwhile
                 raise DomainError("mail_decided", "this mail was already released or discarded")
@@ -104,9 +103,9 @@ class MailTickets:
             f"{holder}/{mail_id_of(mail)}".encode()).hexdigest()[:32]
         try:
             await execute(self.runtime.store, case,
-                          lambda s: [c.SubmitRequest(at=at, request=submitted),
-                                     c.AttachMail(at=at, technician=technician, mail=mail)],
-                          lambda e: f"{base}-{type(e).__name__}", new_ticket=True)
+                          [c.SubmitRequest(at=at, request=submitted),
+                           c.AttachMail(at=at, technician=technician, mail=mail)],
+                          cause=Cause(base), new_ticket=True)
         except ConcurrencyConflict:
             # The ticket exists: opened by the first form, or (after a lost counter) the
             # number belongs to another ticket, which must not receive this mail.

@@ -66,19 +66,15 @@ class Rules:
 
 @dataclass(frozen=True)
 class Step:
-    """A command for the ticket. ``event_id`` (plus the event's type name, unless
-    ``exact_id``) is the id its event is stored under. ``pages``: the (level, attempt)
-    this step pages; the page follows only if the ticket is there afterwards (another step
-    may have overtaken it). ``warning``: for the operators' log."""
+    """A command for the ticket, its events stored as ``<cause_id>-<EventType>``.
+    ``pages``: the (level, attempt) this step pages; the page follows only if the ticket is
+    there afterwards (another step may have overtaken it). ``warning``: for the operators'
+    log."""
 
     command: c.Command
-    event_id: str
-    exact_id: bool = False
+    cause_id: str
     pages: tuple[int, int] | None = None
     warning: str | None = None
-
-    def id_of(self, event: ev.Event) -> str:
-        return self.event_id if self.exact_id else f"{self.event_id}-{type(event).__name__}"
 
 
 @dataclass(frozen=True)
@@ -236,13 +232,13 @@ def breach(case: str, watch: DeadlineWatch, now: datetime) -> Step:
 
 def receipt_overdue(case: str, watch: ReceiptWatch, state: TicketState, now: datetime
                     ) -> Step:
-    """``ReceiptOverdue`` unless the receipt was sent (or flagged) meanwhile. The event id
-    is the one the ack service uses, so the two never record it twice."""
+    """``ReceiptOverdue`` unless the receipt was sent (or flagged) meanwhile. The event is
+    named after the ticket, as when the ack service records it, so it is stored once."""
     if now < watch.due:
         raise TimerEarly(f"{case} receipt: due {watch.due.isoformat()} not reached")
     submitted = state.request.at if state.request is not None else watch.due
     return Step(c.FlagReceiptOverdue(at=now, minutes_since_submission=int(
-        (now - submitted).total_seconds() // 60)), f"receipt-overdue-{case}", exact_id=True)
+        (now - submitted).total_seconds() // 60)), f"receipt-overdue-{case}")
 
 
 # -- after a step ------------------------------------------------------------------------

@@ -39,10 +39,9 @@ from services.oncall.webhook import WebhookSender
 from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import RecordedEvent
-from shared.application.handling import Commands, execute
+from shared.application.handling import execute_step
 from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
-from shared.domain.calendar import calendar_from_settings
 from shared.domain.ticket import TicketState
 from shared.runtime.context import Runtime
 from shared.settings import Settings
@@ -162,10 +161,12 @@ class OncallService:
             await self.carry_out(case, policy.on_submitted(event, self.rules))
             if event.has_sla:  # otherwise the clocks start on acceptance
                 await self.take_step(case, lambda state: policy.start_clocks(
-                    case, event, event.at, _now(), self.rota, self.rules), min_seq=seq)
+                    case, event, event.at, _now(), self.rota, self.rules), seq=seq,
+                    causation_id=recorded.event_id)
         elif isinstance(event, ev.TicketAccepted):
             await self.take_step(case, lambda state: policy.on_accepted(
-                case, state, event, _now(), self.rota, self.rules), min_seq=seq)
+                case, state, event, _now(), self.rota, self.rules), seq=seq,
+                causation_id=recorded.event_id)
         elif isinstance(event, ev.TicketDeclined):
             history = await self.runtime.store.load(case, min_seq=seq)
             await self.carry_out(case, policy.on_declined(case, history.state, event))
@@ -181,7 +182,7 @@ class OncallService:
         # a page acknowledged a moment ago is never missed by a lagging replica.
         latest = await self.runtime.store.leader_version(timer.ticket)
         await self.take_step(timer.ticket, lambda state: policy.on_wakeup(
-            timer.ticket, wakeup, state, _now(), self.rota), min_seq=latest)
+            timer.ticket, wakeup, state, _now(), self.rota), seq=latest)
 
     async def follow_up(self, case: str) -> None:
         """Carry out the ticket's open page again (sent once) and its next timer."""
@@ -190,25 +191,15 @@ class OncallService:
                                                     self.rota.top_level))
 
     async def take_step(self, case: str,
-                        step_for: Callable[[TicketState], policy.Step | None], *,
-                        min_seq: int = 0) -> None:
+                        plan: Callable[[TicketState], policy.Step | None], *,
+                        seq: int = 0, causation_id: str | None = None) -> None:
         """Execute the policy's step on the ticket (one load, in the command path), then
         carry out what follows from the ticket as stored."""
-        taken: list[policy.Step] = []
-
-        def commands(state: TicketState) -> Commands:
-            taken.clear()  # a conflict decides again on the reloaded ticket
-            step = step_for(state)
-            if step is None:
-                return []
-            taken.append(step)
-            return step.command
-
-        handled = await execute(self.runtime.store, case, commands,
-                                lambda event: taken[-1].id_of(event), min_seq=min_seq)
-        if not taken:
+        executed = await execute_step(self.runtime.store, case, plan, seq=seq,
+                                      causation_id=causation_id)
+        if executed is None:
             return
-        step = taken[-1]
+        step, handled = executed
         if step.warning:
             log.warning("ticket %s: %s", case, step.warning)
         await self.carry_out(case, policy.after(case, step, handled.state, self.rules,
@@ -251,4 +242,4 @@ def rules_from_settings(settings: Settings) -> policy.Rules:
         renotify_count=oncall.renotify_count,
         first_response_bt_minutes=oncall.first_response_bt_minutes,
         receipt_due_after=timedelta(minutes=settings.ack.overdue_after_minutes),
-        calendar=calendar_from_settings(settings.billing))
+        calendar=settings.billing.calendar())

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from nats.js.errors import NotFoundError
 
 from shared.adapters.eventstore import EventStore
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.ticket.commands import RecordErasure
 
@@ -81,7 +81,6 @@ async def erase_ticket(store: EventStore, ticket_id: str, *, by: str, reason: st
                            attachments_bucket)
     await store.vault.erase(ticket_id)
     store.forget(ticket_id)
-    await execute(store, ticket_id,
-                  lambda state: RecordErasure(at=datetime.now(UTC), by=by, reason=reason),
-                  lambda event: f"erased-{ticket_id}")
+    await execute(store, ticket_id, RecordErasure(at=datetime.now(UTC), by=by, reason=reason),
+                  cause=Cause(f"erased-{ticket_id}", exact=True))
     return True

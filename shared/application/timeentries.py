@@ -36,9 +36,8 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from shared.adapters.eventstore import EventStore, RecordedEvent
 from shared.adapters.kvbuckets import kv_bucket
 from shared.adapters.provision import ensure_kv
-from shared.application.handling import Handled, execute
+from shared.application.handling import Cause, Handled, execute, prepare
 from shared.domain import events as ev
-from shared.domain.ticket import decide
 from shared.domain.ticket.commands import LogTime
 from shared.domain.ticket.decide import DomainError
 
@@ -358,15 +357,16 @@ async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str
     another ticket is refused; a failed append releases only our pending reservation (if
     the append did land after all, the consumer restores the entry from the log).
     """
-    history = await store.load(ticket_id)
-    if not decide(command, history.state):
-        return await execute(store, ticket_id, lambda state: command, _time_event_id,
-                             history=history)
+    prepared = await prepare(store, ticket_id, command)
+    cause = Cause(f"time-{command.entry_id}", exact=True)
+    if not prepared.events:  # logged before: nothing to reserve
+        return await execute(store, ticket_id, command, cause=cause,
+                             history=prepared.history)
     await entries.reserve(command.technician, ticket_id, command.entry_id, command.start,
                           command.end)
     try:
-        handled = await execute(store, ticket_id, lambda state: command, _time_event_id,
-                                history=history)
+        handled = await execute(store, ticket_id, command, cause=cause,
+                                history=prepared.history)
     except BaseException:
         await entries.release(command.technician, ticket_id, command.entry_id,
                               command.start, command.end, pending_only=True)
@@ -375,8 +375,3 @@ async def log_time(store: EventStore, entries: TechnicianEntries, ticket_id: str
     await entries.confirm(command.technician, ticket_id, command.entry_id, logged.start,
                           logged.end, reserved=(command.start, command.end))
     return handled
-
-
-def _time_event_id(event: ev.Event) -> str:
-    entry_id = getattr(event, "entry_id", "")
-    return f"time-{entry_id}"

@@ -11,7 +11,7 @@ import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -239,10 +239,6 @@ def _subdivisions() -> tuple[str, ...]:
     return tuple(s for s in holidays.country_holidays("DE").subdivisions if len(s) == 2)
 
 
-def calendar_from_settings(billing_settings: Any) -> BusinessCalendar:
-    """The calendar configured in ``settings.billing``."""
-    return BusinessCalendar(
-        federal_state=billing_settings.federal_state,
-        company_holidays=billing_settings.company_holidays,
-        catholic=getattr(billing_settings, "catholic_holidays", False),
-    )
+def berlin_date(moment: datetime) -> date:
+    """The calendar date in Europe/Berlin: the date of a case number, an invoice, a form."""
+    return moment.astimezone(BERLIN).date()

@@ -14,9 +14,9 @@ Used by the quote command, invoices and the running total, so all three agree to
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,10 +25,10 @@ from shared.domain.calendar import (
     WINDOWS,
     BusinessCalendar,
     Window,
-    calendar_from_settings,
+    berlin_date,
     day_number,
 )
-from shared.domain.events.billing import InvoiceLine, TimeKind
+from shared.domain.events.billing import InvoiceIssued, InvoiceLine, Seller, TimeKind
 from shared.domain.money import ZERO, format_amount, to_cents
 
 if TYPE_CHECKING:
@@ -210,17 +210,52 @@ def price(entries: Iterable[TimeSpan], calendar: BusinessCalendar, *, priority: 
                  calendar_version=calendar.version)
 
 
-def hourly_rate_for(billing_settings: Any, customer_id: str) -> Decimal:
-    """The customer's hourly rate: a configured per-customer rate, else the base rate."""
-    rates = getattr(billing_settings, "customer_rates", {}) or {}
-    return Decimal(rates.get(customer_id, billing_settings.hourly_rate))
+@dataclass(frozen=True)
+class Tariff:
+    """What an hour costs: the base rate, the rates agreed with single customers, and the
+    VAT rate."""
+
+    hourly_rate: Decimal
+    vat_rate: Decimal
+    customer_rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def rate_for(self, customer_id: str) -> Decimal:
+        """The customer's hourly rate: an agreed rate, else the base rate."""
+        return Decimal(self.customer_rates.get(customer_id, self.hourly_rate))
 
 
-def running_total(state: TicketState, settings: Any,
-                  calendar: BusinessCalendar | None = None) -> Quote:
+@dataclass(frozen=True)
+class InvoiceTerms:
+    """What an invoice is issued under: the tariff, the calendar that decides the windows,
+    who sells, and the days until payment is due."""
+
+    tariff: Tariff
+    calendar: BusinessCalendar
+    seller: Seller
+    payment_days: int
+
+
+def running_total(state: TicketState, tariff: Tariff, calendar: BusinessCalendar) -> Quote:
     """What would be billed now for the ticket's uninvoiced time entries."""
-    billing = settings.billing
     customer = state.request.customer_id if state.request else ""
-    return price(state.uninvoiced_entries, calendar or calendar_from_settings(billing),
-                 priority=state.priority, hourly_rate=hourly_rate_for(billing, customer),
-                 vat_rate=billing.vat_rate)
+    return price(state.uninvoiced_entries, calendar, priority=state.priority,
+                 hourly_rate=tariff.rate_for(customer), vat_rate=tariff.vat_rate)
+
+
+def build_invoice(state: TicketState, terms: InvoiceTerms, *, number: str, issue_date: date,
+                  at: datetime, issued_by: str) -> InvoiceIssued:
+    """The invoice of the ticket's uninvoiced time (a pure function of its inputs); the
+    service period runs over the German dates the entries touch."""
+    assert state.request is not None, "only a submitted ticket is invoiced"
+    entries = state.uninvoiced_entries
+    quote = running_total(state, terms.tariff, terms.calendar)
+    days = [berlin_date(e.start) for e in entries] + [berlin_date(e.end) for e in entries]
+    return InvoiceIssued(
+        at=at, invoice_number=number, invoice_date=issue_date,
+        due_date=issue_date + timedelta(days=terms.payment_days),
+        service_period_start=min(days, default=issue_date),
+        service_period_end=max(days, default=issue_date),
+        seller=terms.seller, buyer=state.request.contract_party, lines=quote.lines,
+        net=quote.net, vat_rate=quote.vat_rate, vat=quote.vat, gross=quote.gross,
+        entry_ids=tuple(sorted(e.entry_id for e in entries)),
+        calendar_version=quote.calendar_version, issued_by=issued_by)

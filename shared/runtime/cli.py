@@ -279,7 +279,8 @@ def ticket_document(history: Any, settings: Settings, as_of: Any = None) -> dict
     state = history.state
     return {"ticket": history.ticket_id, "as_of": as_of.isoformat() if as_of else None,
             "version": history.version, "status": state.status,
-            "running_total": running_total(state, settings).to_json(),
+            "running_total": running_total(state, settings.billing.tariff(),
+                                           settings.billing.calendar()).to_json(),
             "state": msgspec.to_builtins(state),
             "events": [json.loads(event_line(recorded)) for recorded in history.events]}
 

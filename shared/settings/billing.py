@@ -7,6 +7,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from shared.domain.calendar import BusinessCalendar
+from shared.domain.events import Seller
+from shared.domain.pricing import InvoiceTerms, Tariff
+
 
 class SellerSettings(BaseModel):
     name: str = Field("Example IT-Service GmbH", description="Seller's name on invoices.")
@@ -48,3 +52,20 @@ class BillingSettings(BaseModel):
         "but not found in its ticket's log after this many seconds (a crash between "
         "reserving and appending) is ignored.")
     seller: SellerSettings = SellerSettings()
+
+    # The values the rules work with (the domain never reads settings).
+
+    def calendar(self) -> BusinessCalendar:
+        """The business calendar these settings configure."""
+        return BusinessCalendar(federal_state=self.federal_state,
+                                company_holidays=self.company_holidays,
+                                catholic=self.catholic_holidays)
+
+    def tariff(self) -> Tariff:
+        return Tariff(hourly_rate=self.hourly_rate, vat_rate=self.vat_rate,
+                      customer_rates=dict(self.customer_rates))
+
+    def invoice_terms(self, calendar: BusinessCalendar) -> InvoiceTerms:
+        return InvoiceTerms(tariff=self.tariff(), calendar=calendar,
+                            seller=Seller(**self.seller.model_dump()),
+                            payment_days=self.payment_days)

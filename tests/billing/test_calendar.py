@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.domain.calendar import BusinessCalendar, calendar_from_settings
+from shared.domain.calendar import BusinessCalendar
 from shared.settings.billing import BillingSettings
 
 
@@ -106,8 +106,8 @@ def test_add_window_minutes_skips_holidays() -> None:
         at("2026-12-29T09:30:00+01:00")
 
 
-def test_calendar_from_settings() -> None:
+def test_the_calendar_the_settings_configure() -> None:
     settings = BillingSettings(federal_state="SN", company_holidays=[date(2026, 12, 24)])
-    calendar = calendar_from_settings(settings)
+    calendar = settings.calendar()
     assert calendar.is_public_holiday(date(2026, 11, 18))  # Buß- und Bettag in Saxony
     assert calendar.window_at(at("2026-12-24T10:00:00+01:00")) == "ST"

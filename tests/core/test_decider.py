@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from shared.domain import events as ev
+from shared.domain.calendar import BusinessCalendar
+from shared.domain.pricing import InvoiceTerms, Tariff
 from shared.domain.ticket import DomainError, decide, fold
 from shared.domain.ticket import commands as c
 from tests.factories import NOW, request_submitted
@@ -49,6 +51,17 @@ def invoice(entry_ids: tuple[str, ...] = ("e1",), number: str = "RE-2026-000001"
         buyer=SUBMITTED.contract_party, lines=(), net=Decimal("65.00"),
         vat_rate=Decimal("0.19"), vat=Decimal("12.35"), gross=Decimal("77.35"),
         entry_ids=entry_ids)
+
+
+TERMS = InvoiceTerms(tariff=Tariff(hourly_rate=Decimal("130.00"), vat_rate=Decimal("0.19")),
+                     calendar=BusinessCalendar(),
+                     seller=ev.Seller(name="S", street="s", postcode="1", city="c"),
+                     payment_days=10)
+
+
+def issue(number: str = "RE-2026-000001") -> c.IssueInvoice:
+    return c.IssueInvoice(at=LATER, invoice_number=number, invoice_date=NOW.date(),
+                          issued_by="anna", terms=TERMS)
 
 
 # -- submission and acceptance ----------------------------------------------------------
@@ -280,18 +293,30 @@ def test_resolve_reopen_close() -> None:
 # -- invoices --------------------------------------------------------------------------------
 
 def test_invoice_needs_a_resolved_ticket_with_uninvoiced_time() -> None:
-    command = c.IssueInvoice(at=LATER, invoice=invoice())
+    command = issue()
     assert refused(given(SUBMITTED, ENTRY), command) == "not_billable"
     assert refused(given(SUBMITTED, RESOLVED), command) == "nothing_to_invoice"
-    stale = c.IssueInvoice(at=LATER, invoice=invoice(entry_ids=("e9",)))
-    assert refused(given(SUBMITTED, ENTRY, RESOLVED), stale) == "stale_invoice"
-    issued = when(given(SUBMITTED, ENTRY, RESOLVED), command)
-    assert issued == [command.invoice]
-    assert fold([SUBMITTED, ENTRY, RESOLVED, *issued]).status == "invoiced"
+    [issued] = when(given(SUBMITTED, ENTRY, RESOLVED), command)
+    assert isinstance(issued, ev.InvoiceIssued)
+    assert (issued.invoice_number, issued.entry_ids, issued.buyer) == (
+        "RE-2026-000001", ("e1",), SUBMITTED.contract_party)
+    assert (issued.net, issued.vat, issued.gross) == (
+        Decimal("65.00"), Decimal("12.35"), Decimal("77.35"))
+    assert issued.due_date == NOW.date() + timedelta(days=10) and issued.issued_by == "anna"
+    assert fold([SUBMITTED, ENTRY, RESOLVED, issued]).status == "invoiced"
+
+
+def test_an_invoice_covers_exactly_the_uninvoiced_entries() -> None:
+    voided = ev.TimeLogged(at=LATER, entry_id="e9", technician="anna", start=NOW,
+                           end=NOW + timedelta(minutes=30), kind="work")
+    history = given(SUBMITTED, ENTRY, voided,
+                    ev.TimeEntryVoided(at=LATER, entry_id="e9", technician="anna"), RESOLVED)
+    [issued] = when(history, issue())
+    assert isinstance(issued, ev.InvoiceIssued) and issued.entry_ids == ("e1",)
 
 
 def test_an_invoice_number_is_issued_once() -> None:
-    command = c.IssueInvoice(at=LATER, invoice=invoice())
+    command = issue()
     history = [SUBMITTED, ENTRY, RESOLVED, invoice()]
     assert when(history, command) == []  # a retried issuance stores nothing
     cancelled = ev.InvoiceCancelled(at=LATER, invoice_number="RE-2026-000001",
@@ -310,8 +335,9 @@ def test_cancelled_invoice_frees_its_entries_for_a_new_invoice() -> None:
     assert refused(history, c.CancelInvoice(at=LATER, invoice_number="RE-2026-000001",
                                             credit_note_number="x", reason="")) == \
         "reason_required"
-    again = c.IssueInvoice(at=LATER, invoice=invoice(number="RE-2026-000002"))
-    assert when([*history, *cancelled], again) == [again.invoice]
+    [again] = when([*history, *cancelled], issue("RE-2026-000002"))
+    assert isinstance(again, ev.InvoiceIssued)
+    assert (again.invoice_number, again.entry_ids) == ("RE-2026-000002", ("e1",))
 
 
 # -- personal data ---------------------------------------------------------------------------

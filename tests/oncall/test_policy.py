@@ -23,6 +23,7 @@ from services.oncall.policy import (
     TimerEarly,
 )
 from services.oncall.rota import Rota, parse_rota
+from shared.application.handling import Cause, event_id
 from shared.domain import events as ev
 from shared.domain.calendar import BusinessCalendar
 from shared.domain.ticket import TicketState, decide, fold
@@ -31,6 +32,7 @@ from tests.factories import request_submitted
 from tests.oncall.conftest import ROTA
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
 CASE = "202611260000011"
 THURSDAY_10AM = datetime(2026, 11, 26, 10, 0, tzinfo=BERLIN)  # anna's week on level 1
 SUNDAY_3AM = datetime(2026, 11, 29, 3, 0, tzinfo=BERLIN)      # carla covers level 1
@@ -69,6 +71,12 @@ def team_rota(extra: str) -> Rota:
                                     'email = "anna@example.com"\n' + extra))
 
 
+
+def stored_id(step: Step, event: ev.Event) -> str:
+    """The id the command path stores the step's event under."""
+    return event_id(CASE, Cause(step.cause_id), event)
+
+
 # -- a priority request ---------------------------------------------------------------------
 
 def test_priority_request_pages_level_one_and_watches_the_reaction_deadline() -> None:
@@ -81,7 +89,7 @@ def test_priority_request_pages_level_one_and_watches_the_reaction_deadline() ->
     deadline = THURSDAY_10AM + timedelta(hours=4)
     assert events == [ev.PriorityEscalated(at=request.at, technician="anna", level=1,
                                            reaction_deadline=deadline)]
-    assert step.id_of(events[0]) == f"escalate-{CASE}-PriorityEscalated"
+    assert stored_id(step, events[0]) == f"escalate-{CASE}-PriorityEscalated"
     assert effects == [
         DeadlineWatch("reaction", deadline),
         Page(case=CASE, level=1, attempt=0, technician="anna", reason="escalated",
@@ -188,7 +196,7 @@ def test_an_escalation_into_a_rota_gap_reminds_the_current_level() -> None:
 
     assert step is not None and step.warning
     assert step.command == c.ReNotifyOnCall(at=now, technician="anna", attempt=3)
-    assert step.event_id == f"renotify-{CASE}-1-3"
+    assert step.cause_id == f"renotify-{CASE}-1-3"
 
 
 def test_an_acknowledged_page_stops_reminders_and_escalation() -> None:
@@ -226,7 +234,7 @@ def test_a_passed_reaction_deadline_without_response_records_the_breach() -> Non
     events, effects = take(step, state)
 
     assert events == [ev.SlaBreached(at=now, clock="reaction", deadline=deadline)]
-    assert step.id_of(events[0]) == f"breach-{CASE}-reaction-SlaBreached"
+    assert stored_id(step, events[0]) == f"breach-{CASE}-reaction-SlaBreached"
     assert effects == []
 
 
@@ -265,7 +273,7 @@ def test_a_normal_ticket_gets_the_first_response_clock_in_business_time(
 
     assert events == [ev.ResponseDeadlineSet(at=submitted, deadline=deadline,
                                              calendar_version=RULES.calendar.version)]
-    assert step.id_of(events[0]) == f"deadline-{CASE}-ResponseDeadlineSet"
+    assert stored_id(step, events[0]) == f"deadline-{CASE}-ResponseDeadlineSet"
     assert effects == [DeadlineWatch("first_response", deadline)]
 
 
@@ -302,4 +310,4 @@ def test_every_request_watches_its_receipt_and_flags_it_overdue_when_unsent() ->
     assert step is not None
     assert step.command == c.FlagReceiptOverdue(at=now, minutes_since_submission=10)
     [event] = decide(step.command, given(request))
-    assert step.id_of(event) == f"receipt-overdue-{CASE}"  # the ack service's id too
+    assert stored_id(step, event) == f"receipt-overdue-{CASE}"  # the ack service's id too

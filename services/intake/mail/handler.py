@@ -37,7 +37,7 @@ from services.intake.mail.parse import InboundMail, MailLimits, MailRefused, par
 from services.intake.mail.text import trim_quoted_history
 from shared.adapters.attachments import AttachmentStore
 from shared.adapters.eventstore import EventStore
-from shared.application.handling import execute
+from shared.application.handling import Cause, execute
 from shared.domain import events as ev
 from shared.domain.redaction import redact
 from shared.domain.text import strip_invisible
@@ -161,11 +161,9 @@ class InboundMailHandler:
         ticket_id = quarantine_ticket_id(key)
         handled = await execute(
             self.store, ticket_id,
-            lambda state: c.QuarantineMail(at=self.clock(), mail=received,
-                                           case_number=match.case_number,
-                                           unmatched_reason=match.reason,
-                                           candidate=match.candidate),
-            lambda event: mail_event_id, new_ticket=True)
+            c.QuarantineMail(at=self.clock(), mail=received, case_number=match.case_number,
+                             unmatched_reason=match.reason, candidate=match.candidate),
+            cause=Cause(mail_event_id, exact=True), new_ticket=True)
         return outcome_of(handled.events[0], ticket_id, mail_event_id, quarantine_entry=True)
 
     async def _file_on_ticket(self, case: str, received: c.ReceivedMail,
@@ -173,10 +171,8 @@ class InboundMailHandler:
         reopen_within = timedelta(days=self.settings.reopen_days)
         handled = await execute(
             self.store, case,
-            lambda state: c.FileMail(at=self.clock(), mail=received,
-                                     reopen_within=reopen_within),
-            lambda event: (f"{mail_event_id}-reopened"
-                           if isinstance(event, ev.TicketReopened) else mail_event_id))
+            c.FileMail(at=self.clock(), mail=received, reopen_within=reopen_within),
+            cause=Cause(mail_event_id, exact=True, suffixes={"TicketReopened": "reopened"}))
         if any(isinstance(e, ev.TicketReopened) for e in handled.events):
             log.info("inbound mail %s reopened %s", received.message_id, case)
         if handled.events:

@@ -30,7 +30,7 @@ from services.oncall.console.sessions import (
     session_of,
 )
 from services.oncall.readmodel import TicketBoard
-from shared.domain.calendar import BusinessCalendar, calendar_from_settings
+from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import TicketState
 from shared.runtime.auth import SESSION_COOKIE, Authenticator
@@ -55,8 +55,8 @@ class Console:
         if not state.uninvoiced_entries:
             return None
         if self._calendar is None:
-            self._calendar = calendar_from_settings(self.runtime.settings.billing)
-        return running_total(state, self.runtime.settings, self._calendar)
+            self._calendar = self.runtime.settings.billing.calendar()
+        return running_total(state, self.runtime.settings.billing.tariff(), self._calendar)
 
     def login_page(self, request: Request, status_code: int = 200,
                    error: str | None = None, technician_id: str = "") -> HTMLResponse:

@@ -61,6 +61,9 @@ class TicketHistory:
 
     ticket_id: str
     events: list[RecordedEvent] = field(default_factory=list)
+    # The fold of the first n events: (n, state).
+    _folded: tuple[int, TicketState] | None = field(default=None, init=False, repr=False,
+                                                    compare=False)
 
     @property
     def version(self) -> int:
@@ -71,10 +74,17 @@ class TicketHistory:
 
     @property
     def state(self) -> TicketState:
-        """The ticket as its events make it: the decider's fold, in one place."""
+        """The ticket as its events make it: the decider's fold, in one place. Folded once
+        per history (a handler that checks the ticket before a side effect and then
+        decides on it asks twice); folded again only if events were added since."""
         if not self.events:
             return INITIAL_STATE  # a new ticket (every submission asks)
-        return fold(recorded.event for recorded in self.events)
+        folded = self._folded
+        if folded is not None and folded[0] == len(self.events):
+            return folded[1]
+        state = fold(recorded.event for recorded in self.events)
+        self._folded = (len(self.events), state)
+        return state
 
 
 @dataclass(frozen=True)

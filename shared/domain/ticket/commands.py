@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import msgspec
 
 from shared.domain import events as ev
+from shared.domain.pricing import InvoiceTerms
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
@@ -228,7 +229,13 @@ class RecordErasure(Command, frozen=True, kw_only=True):
 
 
 class IssueInvoice(Command, frozen=True, kw_only=True):
-    invoice: ev.InvoiceIssued
+    """Invoice the ticket's uninvoiced time under ``invoice_number`` (empty: a draft, to
+    learn whether the rules allow an invoice before a number is taken)."""
+
+    invoice_number: str
+    invoice_date: date
+    issued_by: str
+    terms: InvoiceTerms
 
 
 class CancelInvoice(Command, frozen=True, kw_only=True):

@@ -25,9 +25,10 @@ from shared.domain.ticket.decide.base import (
     TIME_LOGGABLE,
     DomainError,
     decide,
+    require_ticket,
 )
 from shared.domain.ticket.decide.heldmail import reply_of
 from shared.domain.ticket.decide.mail import aligned, domain_of, trust_problem
 
 __all__ = ["ACTIVE", "MAX_FUTURE_ENTRY", "TIME_LOGGABLE", "DomainError", "aligned", "decide",
-           "domain_of", "reply_of", "trust_problem"]
+           "domain_of", "reply_of", "require_ticket", "trust_problem"]

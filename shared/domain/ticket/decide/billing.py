@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.domain import events as ev
+from shared.domain.pricing import build_invoice
 from shared.domain.ticket import commands as c
 from shared.domain.ticket.decide.base import (
     MAX_FUTURE_ENTRY,
@@ -65,15 +66,15 @@ def _(command: c.VoidTimeEntry, state: TicketState) -> list[ev.Event]:
 @decide.register
 def _(command: c.IssueInvoice, state: TicketState) -> list[ev.Event]:
     require_ticket(state)
-    if command.invoice.invoice_number in state.issued_invoice_numbers:
+    if command.invoice_number in state.issued_invoice_numbers:
         return []  # a retried issuance: the number is issued once
     require(state.status in {"resolved", "closed"}, "not_billable",
             "invoices are issued for resolved or closed tickets")
-    uninvoiced = {e.entry_id for e in state.uninvoiced_entries}
-    require(bool(uninvoiced), "nothing_to_invoice", "no logged time left to invoice")
-    require(set(command.invoice.entry_ids) == uninvoiced, "stale_invoice",
-            "the invoice does not cover exactly the uninvoiced time entries")
-    return [command.invoice]
+    require(bool(state.uninvoiced_entries), "nothing_to_invoice",
+            "no logged time left to invoice")
+    return [build_invoice(state, command.terms, number=command.invoice_number,
+                          issue_date=command.invoice_date, at=command.at,
+                          issued_by=command.issued_by)]
 
 
 @decide.register
