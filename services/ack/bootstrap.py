@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.ack.conversation import CONVERSATION_BUCKET, CustomerMailHandler
+from services.ack.decline import DeclineMailHandler
 from services.ack.handler import RECEIPT_BUCKET, Clock, ReceiptHandler
 from services.ack.notice import NOTICE_BUCKET, RedactionNoticeHandler
 from services.ack.receipt import ReceiptSender
@@ -15,6 +16,7 @@ from services.ack.service import AckService
 from shared.adapters.attachments import AttachmentStore
 from shared.adapters.claims import ClaimStore
 from shared.adapters.mailer import Mailer
+from shared.application.sending import SendOnce
 from shared.runtime.context import Runtime
 
 
@@ -39,21 +41,29 @@ def bootstrap(runtime: Runtime, *, clock: Clock = _utcnow) -> AckService:
         address=settings.smtp.sender, name=settings.smtp.sender_name,
         reply_to=settings.inbound_mail.support_address,
         public_url=runtime.public_url, secret_key=settings.secret_key)
-    # The mailers are replaced at start by the process's (SMTP or the mail catcher).
+    # One send attempt is cut off after half the claim timeout, so a live holder never
+    # outlasts its claim. The mailer is replaced at start by the process's (SMTP or the
+    # mail catcher).
+    mailer = Mailer(settings.smtp)
+    send_timeout_s = settings.ack.claim_timeout_s / 2
+
+    def once(claims: ClaimStore) -> SendOnce:
+        return SendOnce(claims, mailer, clock, send_timeout_s)
+
+    answer_max_age = timedelta(hours=settings.ack.answer_max_age_hours)
     handler = ReceiptHandler(
-        store=runtime.store, claims=claims, mailer=Mailer(settings.smtp), sender=sender,
-        overdue_after=timedelta(minutes=settings.ack.overdue_after_minutes),
-        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+        store=runtime.store, once=once(claims), sender=sender,
+        overdue_after=timedelta(minutes=settings.ack.overdue_after_minutes), clock=clock)
     notices = RedactionNoticeHandler(
-        store=runtime.store, claims=notice_claims, mailer=Mailer(settings.smtp),
-        sender=sender, max_age=timedelta(hours=settings.ack.notice_max_age_hours),
-        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+        store=runtime.store, once=once(notice_claims), sender=sender,
+        max_age=timedelta(hours=settings.ack.notice_max_age_hours), clock=clock)
     conversation = CustomerMailHandler(
-        store=runtime.store, claims=conversation_claims, mailer=Mailer(settings.smtp),
+        store=runtime.store, once=once(conversation_claims),
         attachments=AttachmentStore(runtime.js, settings.inbound_mail.attachments_bucket),
-        sender=sender, max_age=timedelta(hours=settings.ack.answer_max_age_hours),
-        reopen_days=settings.inbound_mail.reopen_days,
-        send_timeout_s=settings.ack.claim_timeout_s / 2, clock=clock)
+        sender=sender, max_age=answer_max_age, reopen_days=settings.inbound_mail.reopen_days,
+        clock=clock)
+    declines = DeclineMailHandler(store=runtime.store, once=once(conversation_claims),
+                                  sender=sender, max_age=answer_max_age, clock=clock)
     return AckService(runtime, claims=claims, notice_claims=notice_claims, handler=handler,
                       notices=notices, conversation_claims=conversation_claims,
-                      conversation=conversation)
+                      conversation=conversation, declines=declines)

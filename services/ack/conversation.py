@@ -2,8 +2,9 @@
 request without SLA and the resolution reach the customer by mail, once each.
 
 Consumes ``TechnicianResponded``, ``TicketAccepted`` and ``TicketResolved`` (durable
-``ack-conversation``). The flow is the receipt's (docs/ack.md): load up to the event, stop
-if ``CustomerMailed`` names it already; claim ``<case>.<kind>.<digest>`` in the KV bucket
+``ack-conversation``). The flow is the receipt's, the one send-once protocol
+(:mod:`shared.application.sending`, docs/ack.md): load up to the event, stop if
+``CustomerMailed`` names it already; claim ``<case>.<kind>.<digest>`` in the KV bucket
 ``ack_conversation``; send with a Message-ID derived from the event's id; append
 ``CustomerMailed`` at once on the history loaded before sending, else mark the claim
 ``sent`` and append with reloads. A mail the server refuses for good (a permanent SMTP
@@ -14,32 +15,21 @@ are another event type: this consumer never sees them.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 
-import nats.errors
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-from services.ack.handler import Clock
+from services.ack.handler import AckHandler
 from services.ack.receipt import ReceiptSender, receipt_message_id, subject_text
+from services.ack.templating import TEMPLATES
 from shared.adapters.attachments import AttachmentNotFound, AttachmentStore
-from shared.adapters.claims import Claim, ClaimStore
-from shared.adapters.eventstore import (
-    ConcurrencyConflict,
-    EventStore,
-    EventStoreError,
-    RecordedEvent,
-    TicketHistory,
-)
-from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from shared.adapters.eventstore import RecordedEvent, TicketHistory
 from shared.application.handling import Cause, execute
+from shared.application.sending import Mail, Outgoing, SendDeferred
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.domain.ticket import TicketState
@@ -59,13 +49,9 @@ SUBJECT_PREFIX = {
     "resolved": {"de": "Erledigt: ", "en": "Resolved: "},
 }
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=False,  # plain text only
-                         undefined=StrictUndefined, keep_trailing_newline=True,
-                         trim_blocks=True, lstrip_blocks=True, auto_reload=False)
 
 
-class CustomerMailDeferred(Exception):
+class CustomerMailDeferred(SendDeferred):
     """A temporary failure (SMTP, a file not readable yet): the consumer retries."""
 
 
@@ -164,7 +150,7 @@ def build_customer_mail(recorded: RecordedEvent, history: TicketHistory,
     message["Date"] = format_datetime(now)
     if kind != "answer":  # a technician's answer is a person's mail, the others are not
         message["Auto-Submitted"] = "auto-generated"
-    message.set_content(_templates.get_template(f"{kind}.{language}.txt").render(context))
+    message.set_content(TEMPLATES.get_template(f"{kind}.{language}.txt").render(context))
     for file in files:
         maintype, _, subtype = file.ref.content_type.partition("/")
         message.add_attachment(file.data, maintype=maintype or "application",
@@ -173,49 +159,57 @@ def build_customer_mail(recorded: RecordedEvent, history: TicketHistory,
     return message
 
 
-@dataclass
-class CustomerMailHandler:
-    """Mails one answer or notification per event; collaborators plugged in by the service."""
+@dataclass(kw_only=True)
+class CustomerMailHandler(AckHandler):
+    """Mails one answer or notification per event."""
 
-    store: EventStore
-    claims: ClaimStore
-    mailer: Mailer
     attachments: AttachmentStore
-    sender: ReceiptSender
-    max_age: timedelta
     reopen_days: float
-    send_timeout_s: float
-    clock: Clock
 
     async def __call__(self, recorded: RecordedEvent) -> None:
         kind = mail_kind(recorded.event)
-        if kind is None:
+        if kind is None or self.too_old(recorded, f"{kind} mail"):
             return
         case = recorded.ticket_id
-        if self.clock() - recorded.event.at > self.max_age:
-            log.warning("%s mail for %s (%s) skipped: the event is too old", kind, case,
-                        recorded.event_id)
-            return
         history = await self.store.load(case, min_seq=recorded.seq)
         if not self._to_send(history.state, recorded):
             return
-        claim = await self.claims.claim(conversation_key(case, kind, recorded.event_id),
-                                        self.clock())  # ClaimBusy: retried later
-        if claim.record.state == "refused":  # crashed before the refusal was recorded?
-            await self._record_refusal(case, kind, recorded, "refused by the mail server")
-            return
-        if claim.record.state == "sent":  # crashed after the server took the mail
-            log.info("%s mail for %s: already accepted by SMTP, recording it", kind, case)
-            await self._record(case, kind, recorded, claim.record.message_id, None)
-            return
-        if claim.taken_over_from is not None:
+        digest = _digest(recorded.event_id)
+
+        async def build() -> Mail:
+            files = await self._files(recorded)
+            return build_customer_mail(recorded, history, self.sender, self.clock(),
+                                       reopen_days=self.reopen_days, files=files)
+
+        async def record(message_id: str, at_once: bool) -> None:
+            command = c.RecordCustomerMail(at=self.clock(), kind=kind,
+                                           source_event_id=recorded.event_id,
+                                           message_id=message_id)
+            await execute(self.store, case, command,
+                          cause=Cause.answering(recorded, f"mailed-{kind}-{digest}",
+                                                exact=True),
+                          history=history if at_once else None, retry=not at_once)
+
+        async def refused(error: str) -> None:
+            """``CustomerMailFailed`` on the ticket (once: the decider ignores a repeat)."""
+            await execute(self.store, case, c.RecordCustomerMailFailure(
+                at=self.clock(), kind=kind, source_event_id=recorded.event_id,
+                error=error[:500] or "refused"),
+                cause=Cause.answering(recorded, f"mail-failed-{kind}-{digest}", exact=True))
+
+        async def recorded_meanwhile() -> bool:
             # A lagging replica may have answered the load: ask the leader before resending.
+            nonlocal history
             history = await self.store.load(case, min_seq=await self.store.leader_version(case))
-            if not self._to_send(history.state, recorded):
-                return
-            log.warning("%s mail for %s: resending (same Message-ID) after %s stopped "
-                        "mid-send", kind, case, claim.taken_over_from.replica)
-        await self._send(claim, kind, recorded, history)
+            return not self._to_send(history.state, recorded)
+
+        message_id = conversation_message_id(case, kind, recorded.event_id,
+                                             self.sender.reply_to, self.sender.secret_key)
+        if await self.once.send_then_record(Outgoing(
+                key=conversation_key(case, kind, recorded.event_id), message_id=message_id,
+                build=build, what=f"{kind} mail for {case}", record=record, refused=refused,
+                recorded_meanwhile=recorded_meanwhile, deferred=CustomerMailDeferred)):
+            log.info("%s mail for %s sent as %s", kind, case, message_id)
 
     def _to_send(self, state: TicketState, recorded: RecordedEvent) -> bool:
         if recorded.event_id in state.mailed_sources or any(
@@ -227,73 +221,12 @@ class CustomerMailHandler:
             return False
         return True
 
-    async def _send(self, claim: Claim, kind: ev.ack.CustomerMailKind,
-                    recorded: RecordedEvent, history: TicketHistory) -> None:
-        case = history.ticket_id
-        files = await self._files(claim, recorded)
-        message = build_customer_mail(recorded, history, self.sender, self.clock(),
-                                      reopen_days=self.reopen_days, files=files)
-        message_id = str(message["Message-ID"])
-        try:
-            async with asyncio.timeout(self.send_timeout_s):
-                await self.mailer.send(message)
-        except PermanentMailError as error:
-            log.error("%s mail for %s refused for good: %s", kind, case, error)
-            await self.claims.mark_sent_retrying(claim, self.clock(), state="refused",
-                                                 message_id=message_id)
-            await self._record_refusal(case, kind, recorded, str(error))
-            return
-        except (TemporaryMailError, TimeoutError) as error:
-            await self.claims.release(claim)
-            log.debug("%s mail for %s: temporary failure, retrying: %s", kind, case, error)
-            raise CustomerMailDeferred(f"{kind} mail for {case}: "
-                                     f"{error or 'timed out'}") from error
-        log.info("%s mail for %s sent as %s", kind, case, message_id)
-        try:  # the first durable record right after the 250 (see the receipt)
-            await self._record(case, kind, recorded, message_id, history)
-            return
-        except ConcurrencyConflict:
-            log.debug("%s mail for %s: the ticket changed while sending", kind, case)
-        except (nats.errors.Error, TimeoutError, EventStoreError) as error:
-            log.warning("%s mail for %s: CustomerMailed not appended at once (%r)", kind,
-                        case, error)
-        except Exception as error:  # the mail left: the claim must say so before anything
-            log.error("%s mail for %s: recording failed (%r); marking the claim sent", kind,
-                      case, error)
-        await self.claims.mark_sent_retrying(claim, self.clock(), message_id=message_id)
-        await self._record(case, kind, recorded, message_id, None)
-
-    async def _files(self, claim: Claim, recorded: RecordedEvent) -> tuple[File, ...]:
+    async def _files(self, recorded: RecordedEvent) -> tuple[File, ...]:
         refs = getattr(recorded.event, "attachments", ())
         try:
             return tuple([File(ref, await self.attachments.read(ref.sha256)) for ref in refs])
         except AttachmentNotFound as error:
             # Stored before the answer was recorded: missing means the object store lags
             # or was lost; never send the answer without the files it announces.
-            await self.claims.release(claim)
             raise CustomerMailDeferred(f"answer {recorded.event_id} on "
-                                     f"{recorded.ticket_id}: {error}") from error
-
-    async def _record_refusal(self, case: str, kind: ev.ack.CustomerMailKind,
-                              recorded: RecordedEvent, error: str) -> None:
-        """``CustomerMailFailed`` on the ticket (once: the decider ignores a repeat)."""
-        await execute(self.store, case,
-                      c.RecordCustomerMailFailure(
-                          at=self.clock(), kind=kind, source_event_id=recorded.event_id,
-                          error=error[:500] or "refused"),
-                      cause=Cause.answering(
-                          recorded, f"mail-failed-{kind}-{_digest(recorded.event_id)}",
-                          exact=True))
-
-    async def _record(self, case: str, kind: ev.ack.CustomerMailKind,
-                      recorded: RecordedEvent, message_id: str,
-                      history: TicketHistory | None) -> None:
-        """``history`` given: one attempt on it (a conflict reaches the caller); else with
-        reloads until it lands."""
-        command = c.RecordCustomerMail(at=self.clock(), kind=kind,
-                                       source_event_id=recorded.event_id,
-                                       message_id=message_id)
-        cause = Cause.answering(recorded, f"mailed-{kind}-{_digest(recorded.event_id)}",
-                                exact=True)
-        await execute(self.store, case, command, cause=cause, history=history,
-                      retry=history is None)
+                                       f"{recorded.ticket_id}: {error}") from error

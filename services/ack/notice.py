@@ -1,30 +1,26 @@
 """On ``CustomerReplied`` with ``redacted=True``: tell the customer, once, that credentials
 were removed from their reply (docs/domain.md 2.3).
 
-The same claim pattern as the receipt (docs/ack.md), in its own KV bucket ``ack_notices``
-with a key derived from the reply's event id. No event is recorded: the finished claim
-(kept without expiry) is the record that the notice left, so claims are the only thing
-that keeps a redelivery or a second replica from sending it again.
+The one send-once protocol (:mod:`shared.application.sending`, docs/ack.md), in its own KV
+bucket ``ack_notices`` with a key derived from the reply's event id. No event is recorded:
+the finished claim (kept without expiry) is the record that the notice left, so claims are
+the only thing that keeps a redelivery or a second replica from sending it again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-from services.ack.handler import Clock
+from services.ack.handler import AckHandler
 from services.ack.receipt import ReceiptSender, subject_text
-from shared.adapters.claims import ClaimStore
-from shared.adapters.eventstore import EventStore, RecordedEvent
-from shared.adapters.mailer import Mailer, PermanentMailError, TemporaryMailError
+from services.ack.templating import TEMPLATES
+from shared.adapters.eventstore import RecordedEvent
+from shared.application.sending import Mail, Outgoing, SendDeferred
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.runtime.links import status_path
@@ -36,13 +32,9 @@ NOTICE_BUCKET = "ack_notices"
 SUBJECTS = {"de": "Zugangsdaten aus Ihrer Nachricht entfernt",
             "en": "Credentials removed from your message"}
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=False,  # plain text only
-                         undefined=StrictUndefined, keep_trailing_newline=True,
-                         auto_reload=False)
 
 
-class NoticeSendFailed(Exception):
+class NoticeSendFailed(SendDeferred):
     """A temporary SMTP error: the consumer retries with backoff."""
 
 
@@ -84,54 +76,33 @@ def build_notice(reply: ev.CustomerReplied, request: ev.RequestSubmitted, key: s
     message["Date"] = format_datetime(now)
     message["Auto-Submitted"] = "auto-replied"
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(_templates.get_template(f"notice.{language}.txt").render(context))
+    message.set_content(TEMPLATES.get_template(f"notice.{language}.txt").render(context))
     message["Content-Language"] = language
     return message
 
 
-@dataclass
-class RedactionNoticeHandler:
-    """Sends one notice per redacted customer reply; collaborators plugged in by the service."""
+@dataclass(kw_only=True)
+class RedactionNoticeHandler(AckHandler):
+    """Sends one notice per redacted customer reply."""
 
-    store: EventStore
-    claims: ClaimStore
-    mailer: Mailer
-    sender: ReceiptSender
-    max_age: timedelta
-    send_timeout_s: float
-    clock: Clock
 
     async def __call__(self, recorded: RecordedEvent) -> None:
         reply = recorded.event
         if not isinstance(reply, ev.CustomerReplied) or not reply.redacted:
             return  # clean replies need no notice; auto-replies and quarantine never come here
-        case = recorded.ticket_id
-        if self.clock() - reply.at > self.max_age:
-            # e.g. the consumer was created on a log with old replies: too late to help.
-            log.info("notice for %s (%s) skipped: the reply is too old", case,
-                     recorded.event_id)
+        if self.too_old(recorded, "notice"):
             return
-        key = notice_key(case, recorded.event_id)
-        claim = await self.claims.claim(key, self.clock())  # raises ClaimBusy
-        if claim.finished:
-            return  # sent (or refused for good) before: a redelivery or another replica
+        case = recorded.ticket_id
         request = (await self.store.load(case, min_seq=recorded.seq)).state.request
         if request is None:
             log.warning("notice for %s: the ticket has no request, nothing sent", case)
-            await self.claims.mark_sent_retrying(claim, self.clock(), state="refused")
             return
-        message = build_notice(reply, request, key, self.sender, self.clock())
-        try:
-            async with asyncio.timeout(self.send_timeout_s):
-                await self.mailer.send(message)
-        except PermanentMailError as error:
-            log.error("notice for %s refused for good: %s", case, error)
-            await self.claims.mark_sent_retrying(claim, self.clock(), state="refused",
-                                                 message_id=str(message["Message-ID"]))
-            return
-        except (TemporaryMailError, TimeoutError) as error:
-            await self.claims.release(claim)
-            raise NoticeSendFailed(f"notice for {case}: {error or 'timed out'}") from error
+        key = notice_key(case, recorded.event_id)
+
+        async def build() -> Mail:
+            return build_notice(reply, request, key, self.sender, self.clock())
+
         # No recipient in the claim: it is kept for good and holds no personal data.
-        await self.claims.mark_sent_retrying(claim, self.clock(),
-                                             message_id=str(message["Message-ID"]))
+        await self.once.send_then_record(Outgoing(
+            key=key, message_id=notice_message_id(key, self.sender.reply_to), build=build,
+            what=f"notice for {case}", deferred=NoticeSendFailed))

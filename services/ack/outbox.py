@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.ack.templating import TEMPLATES
 from shared.adapters.mailcatcher import OutboxMailNotFound, list_outbox, read_outbox
 from shared.runtime.responses import security_headers
 
@@ -20,8 +20,6 @@ SHOWN_HEADERS = ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "Aut
 PAGE_HEADERS = security_headers(style_src="'unsafe-inline'", img_src="data:",
                                 frame_src="'self' about:")
 
-_templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                         autoescape=select_autoescape(["html"]))
 
 
 def outbox_router(outbox_dir: Callable[[], Path | None]) -> APIRouter:
@@ -43,7 +41,7 @@ def outbox_router(outbox_dir: Callable[[], Path | None]) -> APIRouter:
     async def outbox(request: Request) -> HTMLResponse:
         """Every kept mail, newest first."""
         entries = list_outbox(folder(request))
-        page = _templates.get_template("outbox.html").render(entries=entries,
+        page = TEMPLATES.get_template("outbox.html").render(entries=entries,
                                                              count=len(entries))
         return HTMLResponse(page, headers=PAGE_HEADERS)
 
@@ -55,7 +53,7 @@ def outbox_router(outbox_dir: Callable[[], Path | None]) -> APIRouter:
         except OutboxMailNotFound:
             raise HTTPException(404, f"no kept mail named {name!r}") from None
         text, html = _bodies(message)
-        page = _templates.get_template("outbox_mail.html").render(
+        page = TEMPLATES.get_template("outbox_mail.html").render(
             subject=str(message["Subject"] or ""), text=text, html=html,
             headers=[(h, str(message[h])) for h in SHOWN_HEADERS if message[h] is not None])
         return HTMLResponse(page, headers=PAGE_HEADERS)

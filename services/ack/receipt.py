@@ -11,11 +11,9 @@ from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from pathlib import Path
 from typing import Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
+from services.ack.templating import TEMPLATES
 from shared.adapters.mailer import OutgoingMail
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
@@ -28,13 +26,6 @@ SUBJECT_TEXT_LIMIT = 80
 
 NextStep = Literal["acceptance", "on_call", "business_day"]
 
-_templates = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),  # the text part is plain text, never escaped
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    auto_reload=False,  # templates ship with the code: no file check on every mail
-)
 # QP output never contains "=_" ("=" only starts an escape), so no body can hold it.
 BOUNDARY = "=_receipt_alternative"
 # Bytes of UTF-8 per encoded word: base64 of 45 bytes plus "=?utf-8?b??=" is 72 <= 75.
@@ -99,8 +90,8 @@ def receipt_mail(request: ev.RequestSubmitted, sender: ReceiptSender,
     subject = subject_text(request.short_description)
     context = _context(request, sender, subject)
     language = request.language if request.language in ("de", "en") else "de"
-    text = _templates.get_template(f"receipt.{language}.txt").render(context)
-    html = _templates.get_template(f"receipt.{language}.html").render(context)
+    text = TEMPLATES.get_template(f"receipt.{language}.txt").render(context)
+    html = TEMPLATES.get_template(f"receipt.{language}.html").render(context)
     name, email = request.contact.full_name, request.contact.email
     if not all(_plain(v) for v in (name, email, sender.name, sender.address,
                                    sender.reply_to)):

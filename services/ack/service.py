@@ -6,7 +6,8 @@ and appends ``AckSent``; failures become ``AckFailed`` / ``ReceiptOverdue``. Con
 ``CustomerReplied`` (durable ``ack-notices``) and mails a notice for redacted replies.
 Consumes ``TechnicianResponded``, ``TicketAccepted`` and ``TicketResolved`` (durable
 ``ack-conversation``) and mails each answer and notification to the customer once,
-recording ``CustomerMailed``. Without a
+recording ``CustomerMailed``; on ``TicketDeclined`` (the same durable) it mails the reason
+once. Every mail to a customer comes from this service. Without a
 configured SMTP server it runs the embedded mail catcher and shows its mails on
 ``/outbox``. How "exactly once" holds is explained in docs/ack.md.
 """
@@ -19,12 +20,16 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from services.ack.conversation import CustomerMailHandler
-from services.ack.handler import ReceiptHandler, StepHook
+from services.ack.decline import DeclineMailHandler
+from services.ack.handler import ReceiptHandler
 from services.ack.notice import RedactionNoticeHandler
 from services.ack.outbox import outbox_router
 from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
+from shared.adapters.eventstore import RecordedEvent
 from shared.adapters.mailcatcher import MailCatcher
+from shared.application.sending import SendOnce, StepHook
+from shared.domain import events as ev
 from shared.runtime.context import Runtime
 
 DURABLE = "ack-receipts"
@@ -47,7 +52,7 @@ class AckService:
     def __init__(self, runtime: Runtime, *, claims: ClaimStore, notice_claims: ClaimStore,
                  handler: ReceiptHandler, notices: RedactionNoticeHandler,
                  conversation_claims: ClaimStore,
-                 conversation: CustomerMailHandler) -> None:
+                 conversation: CustomerMailHandler, declines: DeclineMailHandler) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.claims = claims
@@ -56,6 +61,7 @@ class AckService:
         self.notices = notices
         self.conversation_claims = conversation_claims
         self.conversation = conversation
+        self.declines = declines
         self.catcher: MailCatcher | None = None
 
     @property
@@ -63,8 +69,22 @@ class AckService:
         return self.settings.data_dir / "outbox"
 
     def set_step_hook(self, hook: StepHook) -> None:
-        """Tests: run ``hook(step)`` after each step of a send (to inject crashes)."""
-        self.handler.step_hook = hook
+        """Tests: run ``hook(step)`` after each step of a receipt's send (to inject
+        crashes)."""
+        self.handler.once.step_hook = hook
+
+    @property
+    def mailers(self) -> list[SendOnce]:
+        """Every handler's send-once protocol (they share the process's mailer)."""
+        return [self.handler.once, self.notices.once, self.conversation.once,
+                self.declines.once]
+
+    async def on_conversation(self, recorded: RecordedEvent) -> None:
+        """The conversation's durable: answers and notifications, and the decline mail."""
+        if isinstance(recorded.event, ev.TicketDeclined):
+            await self.declines(recorded)
+        else:
+            await self.conversation(recorded)
 
     def consumers(self) -> list[ConsumerSpec]:
         ack = self.settings.ack
@@ -79,7 +99,8 @@ class AckService:
                          ack_wait_s=ack.ack_wait_s, batch=16),
             ConsumerSpec(CONVERSATION_DURABLE,
                          ["tickets.*.TechnicianResponded", "tickets.*.TicketAccepted",
-                          "tickets.*.TicketResolved"], self.conversation,
+                          "tickets.*.TicketResolved", "tickets.*.TicketDeclined"],
+                         self.on_conversation,
                          max_deliver=MAX_DELIVER, backoff_s=ack.retry_backoff_s,
                          ack_wait_s=ack.ack_wait_s, batch=16)]
 
@@ -92,14 +113,13 @@ class AckService:
         await self.conversation_claims.ensure_bucket(self.settings.nats.replicas)
         if self.settings.smtp.host is None:
             self.catcher = await self.runtime.local_mail.catcher_started()
-        self.handler.mailer = self.notices.mailer = self.conversation.mailer = \
-            await self.runtime.local_mail.mailer()
+        mailer = await self.runtime.local_mail.mailer()
+        for once in self.mailers:
+            once.mailer = mailer
 
     async def stop(self) -> None:
-        await self.handler.mailer.close()
-        for other in (self.notices.mailer, self.conversation.mailer):
-            if other is not self.handler.mailer:
-                await other.close()
+        for mailer in {id(once.mailer): once.mailer for once in self.mailers}.values():
+            await mailer.close()
         self.catcher = None  # the process's catcher is stopped by the runtime
 
     async def health(self) -> dict[str, object]:

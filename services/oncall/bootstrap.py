@@ -4,15 +4,22 @@ entries (shared by the service and the console's routes)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from services.oncall.paging import Pager, page_claims
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import RotaError, rota_from_settings
 from services.oncall.service import OncallService, rules_from_settings
 from services.oncall.webhook import WebhookSender
 from shared.adapters.mailer import Mailer
+from shared.application.sending import SendOnce
 from shared.application.timeentries import TechnicianEntries
 from shared.runtime.context import Runtime
 from shared.settings import ConfigurationError
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def bootstrap(runtime: Runtime) -> OncallService:
@@ -29,7 +36,8 @@ def bootstrap(runtime: Runtime) -> OncallService:
                              backoff_s=oncall.webhook_backoff_s,
                              timeout_s=oncall.webhook_timeout_s)
     # The mailer is replaced at start by the process's (SMTP or the mail catcher).
-    pager = Pager(settings, Mailer(settings.smtp), claims, webhooks, runtime.public_url)
+    pager = Pager(settings, SendOnce(claims, Mailer(settings.smtp), _utcnow), webhooks,
+                  runtime.public_url)
     entries = TechnicianEntries(
         runtime.js, runtime.store,
         reservation_timeout_s=settings.billing.entry_reservation_timeout_s)

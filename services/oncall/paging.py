@@ -1,13 +1,15 @@
-"""Paging people: the page mail with its signed acknowledge link, the webhook beside it,
-and the decline mail to a customer, each sent once. Whom to page and when is decided in
-:mod:`services.oncall.policy`; this module only sends.
+"""Paging people: the page mail with its signed acknowledge link and the webhook beside
+it, each sent once. Whom to page and when is decided in :mod:`services.oncall.policy`;
+this module only sends.
 
-"Once" rests on claims (:mod:`shared.adapters.claims`) in the KV bucket ``oncall_pages``
-under ``<ticket>.<what>``: one replica holds the claim; it goes ``sending`` -> ``sent``
-once the SMTP server took the mail. A replica finding a ``sending`` claim older than
-``CLAIM_TIMEOUT`` takes it over (the holder crashed). The one crash window: the SMTP
-server accepted the mail and the process died before the claim said ``sent`` - then the
-mail goes out twice, with the same Message-ID, so mail clients show it once.
+The page mail goes through the one send-once protocol (:mod:`shared.application.sending`)
+with its claim in the KV bucket ``oncall_pages`` under ``<ticket>.page-<level>-<attempt>``;
+no event records it, the finished claim does. A page the mail server refuses is retried
+like a temporary failure (somebody must be reached; the address may be fixed meanwhile).
+The webhook is queued once under a claim of its own (``<ticket>.hook-...``). The one crash
+window: the SMTP server accepted the mail and the process died before the claim said
+``sent`` - then the mail goes out twice, with the same Message-ID, so mail clients show it
+once.
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from zoneinfo import ZoneInfo
 from nats.js import JetStreamContext
 
 from services.oncall.pagetexts import TechLanguage, tech_language, words
-from services.oncall.policy import DeclineNotice, Page
+from services.oncall.policy import Page
 from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender
 from shared.adapters.claims import ClaimStore, once
-from shared.adapters.mailer import Mailer, MailError
-from shared.domain import events as ev
+from shared.application.sending import Outgoing, SendOnce
 from shared.domain.casenumber import subject_token
 from shared.runtime.links import status_path
 from shared.runtime.signing import ACKNOWLEDGE_LINK, ExpiryCheck, check_expiring, sign_expiring
@@ -117,39 +118,10 @@ def webhook_payload(page: Page, event_type: str) -> dict[str, Any]:
             "paged_at": page.paged_at.isoformat()}
 
 
-DECLINE_TEXT = {
-    "de": ("Ihre Anfrage {case} wurde abgelehnt",
-           "Guten Tag {name},\n\nwir können Ihre Anfrage {case} ({title}) leider nicht "
-           "annehmen.\n\nBegründung: {reason}\n\nMit freundlichen Grüßen\n{sender}"),
-    "en": ("Your request {case} was declined",
-           "Hello {name},\n\nwe are sorry, we cannot take on your request {case} ({title}).\n\n"
-           "Reason: {reason}\n\nKind regards\n{sender}"),
-}
-
-
-def decline_mail(request: ev.RequestSubmitted, declined: ev.TicketDeclined,
-                 settings: Settings) -> EmailMessage:
-    """The mail telling the customer that (and why) the request was declined."""
-    subject, body = DECLINE_TEXT.get(request.language, DECLINE_TEXT["de"])
-    case = request.case_number
-    message = EmailMessage()
-    message["From"] = formataddr((settings.smtp.sender_name, settings.smtp.sender))
-    message["To"] = formataddr((request.contact.full_name, request.contact.email))
-    message["Reply-To"] = settings.inbound_mail.support_address
-    message["Subject"] = f"{subject_token(case)} {subject.format(case=case)}"
-    message["Message-ID"] = f"<decline-{case}@{_domain(settings.smtp.sender)}>"
-    message["Date"] = format_datetime(declined.at.astimezone(UTC))
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(body.format(name=request.contact.full_name, case=case,
-                                    title=request.short_description, reason=declined.reason,
-                                    sender=settings.smtp.sender_name))
-    return message
-
-
 # -- sending once ---------------------------------------------------------------------------
 
 def page_claims(js: JetStreamContext, replica: str | None = None) -> ClaimStore:
-    """The claims of pages, webhooks and decline mails (bucket ``oncall_pages``)."""
+    """The claims of pages and webhooks (bucket ``oncall_pages``)."""
     return ClaimStore(js, BUCKET, CLAIM_TIMEOUT, replica=replica)
 
 
@@ -160,19 +132,12 @@ async def queue_once(claims: ClaimStore, webhooks: WebhookSender, key: str, url:
     return await once(claims, key, lambda: webhooks.enqueue(url, event_id, payload))
 
 
-async def send_once(claims: ClaimStore, mailer: Mailer, key: str, message: EmailMessage
-                    ) -> bool:
-    """Send ``message`` unless it went out already; True if this call sent it."""
-    return await once(claims, key, lambda: mailer.send(message), release_on=MailError)
-
-
 @dataclass
 class Pager:
     """Sends each page once: the mail, and the webhook (queued, delivered on its own)."""
 
     settings: Settings
-    mailer: Mailer
-    claims: ClaimStore
+    mails: SendOnce
     webhooks: WebhookSender
     base_url: str
 
@@ -187,21 +152,22 @@ class Pager:
                 await self._queue_webhook(page, url)
             except Exception as error:  # the mail goes out first; then the retry
                 webhook_error = error
-        key = f"{page.case}.page-{page.level}-{page.attempt}"
-        if await send_once(self.claims, self.mailer, key,
-                           page_mail(page, person, self.settings, self.base_url)):
+        message = page_mail(page, person, self.settings, self.base_url)
+
+        async def build() -> EmailMessage:
+            return message
+
+        if await self.mails.send_then_record(Outgoing(
+                key=f"{page.case}.page-{page.level}-{page.attempt}",
+                message_id=str(message["Message-ID"]), build=build,
+                what=f"page of {person.id} for {page.case}", retry_refusals=True)):
             log.info("paged %s for %s (level %s, page %s)", person.id, page.case,
                      page.level, page.attempt + 1)
         if webhook_error is not None:
             raise webhook_error
 
-    async def decline(self, notice: DeclineNotice) -> None:
-        """Tell the customer (once) that and why their request was declined."""
-        await send_once(self.claims, self.mailer, f"{notice.case}.decline-mail",
-                        decline_mail(notice.request, notice.declined, self.settings))
-
     async def _queue_webhook(self, page: Page, url: str) -> None:
         event_type = {"escalated": "PriorityEscalated", "renotified": "OnCallReNotified",
                       "escalated_level": "OnCallEscalated"}[page.reason]
-        await queue_once(self.claims, self.webhooks, f"{page.case}.hook-{page.level}-"
+        await queue_once(self.mails.claims, self.webhooks, f"{page.case}.hook-{page.level}-"
                          f"{page.attempt}", url, page.page_id, webhook_payload(page, event_type))

@@ -130,16 +130,7 @@ class Page:
         return f"page-{self.case}-{self.level}-{self.attempt}"
 
 
-@dataclass(frozen=True)
-class DeclineNotice:
-    """The mail telling the customer why their request was declined."""
-
-    case: str
-    request: ev.RequestSubmitted
-    declined: ev.TicketDeclined
-
-
-Effect = Wakeup | Page | DeclineNotice
+Effect = Wakeup | Page
 
 
 # -- events ------------------------------------------------------------------------------
@@ -172,11 +163,6 @@ def on_accepted(case: str, state: TicketState, accepted: ev.TicketAccepted, now:
     if state.request is None:
         return None
     return start_clocks(case, state.request, accepted.at, now, rota, rules)
-
-
-def on_declined(case: str, state: TicketState, declined: ev.TicketDeclined) -> list[Effect]:
-    """A declined request: the customer learns why (once)."""
-    return [] if state.request is None else [DeclineNotice(case, state.request, declined)]
 
 
 def first_on_call(rota: Rota, at: datetime) -> tuple[int, str, str | None]:

@@ -1,10 +1,10 @@
 """The oncall service: priority requests reach the on-call technician 24/7, SLA deadlines
 are watched by durable timers.
 
-- ``oncall-requests`` (consumer of ``RequestSubmitted``, ``TicketAccepted``,
-  ``TicketDeclined``): starts the clocks of a ticket (priority: ``PriorityEscalated``, the
-  page and its timers; normal: ``ResponseDeadlineSet`` and its timer) once the ticket may be
-  worked on, and mails a decline reason to the customer once.
+- ``oncall-requests`` (consumer of ``RequestSubmitted`` and ``TicketAccepted``): starts the
+  clocks of a ticket (priority: ``PriorityEscalated``, the page and its timers; normal:
+  ``ResponseDeadlineSet`` and its timer) once the ticket may be worked on. (The reason of
+  a decline reaches the customer from the ack service, which sends every customer mail.)
 - ``oncall-timers`` (consumer of fired timers on ``TIMERS``): re-notifies, escalates,
   records SLA breaches and flags receipts that were not sent in time (``ReceiptOverdue``,
   also when the ack service is not running at all); the decider decides nothing for a
@@ -75,8 +75,8 @@ class OncallService:
 
     def consumers(self) -> list[ConsumerSpec]:
         return [ConsumerSpec("oncall-requests",
-                             ["tickets.*.RequestSubmitted", "tickets.*.TicketAccepted",
-                              "tickets.*.TicketDeclined"], self.on_event),
+                             ["tickets.*.RequestSubmitted", "tickets.*.TicketAccepted"],
+                             self.on_event),
                 self.timers.spec(), self.webhooks.spec()]
 
     def router(self) -> APIRouter | None:
@@ -87,14 +87,14 @@ class OncallService:
         await Announcements(self.runtime.js).ensure_bucket(self.settings.nats.replicas)
         await self.webhooks.ensure_stream(self.settings.nats.replicas)
         # Without an SMTP server, pages go to the embedded mail catcher (see /outbox).
-        self.pager.mailer = await self.runtime.local_mail.mailer()
+        self.pager.mails.mailer = await self.runtime.local_mail.mailer()
         self.check_rota()
         await self.entries.ensure()
         await self.board.start()  # replay now, so the first console page need not wait
 
     async def stop(self) -> None:
         await self.webhooks.aclose()
-        await self.pager.mailer.close()
+        await self.pager.mails.mailer.close()
         await self.board.stop()
 
     def check_rota(self, now: datetime | None = None) -> list[Gap]:
@@ -167,9 +167,6 @@ class OncallService:
             await self.take_step(case, lambda state: policy.on_accepted(
                 case, state, event, _now(), self.rota, self.rules), seq=seq,
                 causation_id=recorded.event_id)
-        elif isinstance(event, ev.TicketDeclined):
-            history = await self.runtime.store.load(case, min_seq=seq)
-            await self.carry_out(case, policy.on_declined(case, history.state, event))
 
     async def on_timer(self, timer: Timer) -> None:
         """A fired timer: re-notify, escalate or record a breach (or nothing if stale)."""
@@ -206,12 +203,10 @@ class OncallService:
                                                 self.rota.top_level))
 
     async def carry_out(self, case: str, effects: list[policy.Effect]) -> None:
-        """Send pages and mails (each once) and schedule timers, in the policy's order."""
+        """Send pages (each once) and schedule timers, in the policy's order."""
         for effect in effects:
             if isinstance(effect, policy.Page):
                 await self.send_page(effect)
-            elif isinstance(effect, policy.DeclineNotice):
-                await self.pager.decline(effect)
             else:
                 await schedule(self.runtime.js, timer_for(case, effect))
 

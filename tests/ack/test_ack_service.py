@@ -98,9 +98,9 @@ async def test_a_stale_read_after_a_replica_died_sends_no_second_mail(
             return lagging
 
         monkeypatch.setattr(handler.store, "load", load_from_a_lagging_replica)
-        # The dead replica's claim goes stale: the handler's clock is past the claim timeout.
+        # The dead replica's claim goes stale: the send's clock is past the claim timeout.
         later = claim.at + timedelta(seconds=settings.ack.claim_timeout_s + 1)
-        monkeypatch.setattr(handler, "clock", lambda: later)
+        monkeypatch.setattr(handler.once, "clock", lambda: later)
         await handler(history.events[0])
         taken_over = await service.claims.get(request.case_number)
     assert len(smtp_sink.messages) == 1

@@ -187,6 +187,29 @@ async def test_acceptance_and_resolution_are_mailed(settings: Settings, store: E
                         f"[SA#{case}] Resolved: Drucker druckt nicht"]
 
 
+async def test_a_decline_mails_the_reason_to_the_customer_once(
+        settings: Settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    settings = with_smtp(settings, smtp_sink.port)
+    async with running_system(settings, ("ack",)) as system:
+        case = await a_ticket(store, has_sla=False, email="kein-sla@example.org")
+        await append(store, case, ev.AwaitingAcceptance(at=datetime.now(UTC)), "waiting")
+        await append(store, case, ev.TicketDeclined(
+            at=datetime.now(UTC), technician="ben", reason="Kein Wartungsvertrag für Drucker."),
+            "decline")
+        await smtp_sink.wait_for(2)  # the receipt and the decline
+        # A redelivery (or a second replica) finds the decline sent: nothing goes out again.
+        declined = (await store.load(case)).events[-1]
+        [ack] = [s for s in system.services if isinstance(s, AckService)]
+        await ack.on_conversation(declined)
+        assert await consumers_idle(system.runtime.js, STREAM, [CONVERSATION_DURABLE])
+    to_customer = [m for m in conversation(smtp_sink)
+                   if "kein-sla@example.org" in str(m["To"])]
+    assert len(to_customer) == 1
+    assert "Kein Wartungsvertrag für Drucker." in body(to_customer[0])
+    assert to_customer[0]["Subject"] == f"[SA#{case}] Ihre Anfrage {case} wurde abgelehnt"
+    assert to_customer[0]["Message-ID"].startswith(f"<decline-{case}@")
+
+
 async def test_two_replicas_at_once_send_one_mail(settings: Settings, store: EventStore,
                                                   smtp_sink: SmtpSink) -> None:
     settings = with_smtp(settings, smtp_sink.port)

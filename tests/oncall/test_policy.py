@@ -13,7 +13,6 @@ import pytest
 from services.oncall import policy
 from services.oncall.policy import (
     DeadlineWatch,
-    DeclineNotice,
     Escalation,
     Page,
     ReceiptWatch,
@@ -288,14 +287,6 @@ def test_an_accepted_ticket_starts_its_clocks_at_the_acceptance() -> None:
 
     assert step is not None and isinstance(step.command, c.SetResponseDeadline)
     assert step.command.deadline == datetime(2026, 11, 30, 10, 0, tzinfo=BERLIN)
-
-
-def test_a_declined_ticket_tells_the_customer_why() -> None:
-    request = request_submitted(case_number=CASE, has_sla=False, at=THURSDAY_10AM)
-    declined = ev.TicketDeclined(at=THURSDAY_10AM, technician="ben", reason="Kein Vertrag")
-    state = given(request, ev.AwaitingAcceptance(at=THURSDAY_10AM), declined)
-
-    assert policy.on_declined(CASE, state, declined) == [DeclineNotice(CASE, request, declined)]
 
 
 def test_every_request_watches_its_receipt_and_flags_it_overdue_when_unsent() -> None:

@@ -7,7 +7,7 @@ Subjects are ``tickets.<ticket id>.<EventType>``. One module per concern: ``reco
 command), and ``store``, whose EventStore composes them.
 """
 
-from shared.adapters.eventstore.conflicts import with_conflict_retry
+from shared.adapters.eventstore.conflicts import UNANSWERED, with_conflict_retry
 from shared.adapters.eventstore.index import HEADER_APPEND_SIZE, HEADER_EARLIER
 from shared.adapters.eventstore.records import (
     STREAM,
@@ -32,6 +32,7 @@ __all__ = [
     "HEADER_EARLIER",
     "STREAM",
     "SUBJECT_PREFIX",
+    "UNANSWERED",
     "BatchPuller",
     "ConcurrencyConflict",
     "EventStore",

@@ -7,9 +7,13 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from shared.adapters.eventstore.records import ConcurrencyConflict
+import nats.errors
+
+from shared.adapters.eventstore.records import ConcurrencyConflict, EventStoreError
 
 T = TypeVar("T")
+# After these an append may or may not be in the log: NATS did not answer, or refused.
+UNANSWERED: tuple[type[Exception], ...] = (nats.errors.Error, TimeoutError, EventStoreError)
 
 
 async def with_conflict_retry(operation: Callable[[], Awaitable[T]], *, attempts: int = 8,

@@ -24,7 +24,8 @@ class RecordReceipt(Command, frozen=True, kw_only=True):
 
 
 class RecordReceiptFailure(Command, frozen=True, kw_only=True):
-    attempt: int
+    """An attempt to send the receipt failed (the ticket counts the attempts)."""
+
     error: str
     permanent: bool = False
 

@@ -34,10 +34,10 @@ def _(command: c.RecordReceipt, state: TicketState) -> list[ev.Event]:
 @decide.register
 def _(command: c.RecordReceiptFailure, state: TicketState) -> list[ev.Event]:
     require_ticket(state)
-    if state.receipt_sent or command.attempt <= state.receipt_attempts:
+    if state.receipt_sent:
         return []
-    return [ev.AckFailed(at=command.at, attempt=command.attempt, error=command.error,
-                         permanent=command.permanent)]
+    return [ev.AckFailed(at=command.at, attempt=state.receipt_attempts + 1,
+                         error=command.error, permanent=command.permanent)]
 
 
 @decide.register
