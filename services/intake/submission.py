@@ -1,4 +1,5 @@
-"""Turning a valid request into a new ticket: redact, build ``RequestSubmitted``, append.
+"""Turning a valid request into a new ticket: the decider's ``SubmitRequest`` (which redacts
+and builds ``RequestSubmitted``), appended once.
 
 Idempotency (the ``Idempotency-Key`` header of the API, the one-time token of the HTML
 form): the key is claimed in the KV bucket ``intake_idempotency`` together with the case
@@ -27,7 +28,7 @@ from shared.adapters.eventstore import ConcurrencyConflict, EventStore
 from shared.adapters.kvbuckets import kv_bucket
 from shared.application.handling import Cause, execute
 from shared.domain import events as ev
-from shared.domain.requestform import SupportRequest, request_event
+from shared.domain.requestform import SupportRequest
 from shared.domain.ticket.commands import SubmitRequest
 from shared.settings.intake import IntakeSettings
 
@@ -53,15 +54,6 @@ class Submitted:
 def idempotency_id(channel: str, key: str) -> str:
     """The KV key (and event-id base) of a client's key; hashed, so any text is safe."""
     return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
-
-
-def build_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
-                channel: ev.intake.Channel, settings: IntakeSettings,
-                at: datetime) -> ev.RequestSubmitted:
-    """``RequestSubmitted`` under intake's settings (SLA customers, reaction time)."""
-    return request_event(request, case_number=case_number, language=language,
-                         channel=channel, customers_without_sla=settings.customers_without_sla,
-                         reaction_minutes=settings.default_reaction_minutes, at=at)
 
 
 class Intake:
@@ -129,25 +121,30 @@ class Intake:
                           case_number: str | None = None) -> Submitted:
         for _ in range(MAX_NUMBER_ATTEMPTS):
             number = case_number or await self.allocator.next_number()
-            event = build_event(request, case_number=number, language=language,
-                                channel=channel, settings=self.settings, at=self.clock())
+            command = SubmitRequest(at=self.clock(), case_number=number, form=request,
+                                    language=language, channel=channel,
+                                    terms=self.settings.service_terms())
             try:
-                await self._create(event, key_id)
+                submitted = await self._create(command, key_id)
             except ConcurrencyConflict:
                 # The number is taken by another ticket (only after a lost counter bucket).
                 case_number = None
                 if key_id is not None:
                     case_number = await self._move_claim(key_id, request)
                 continue
-            return Submitted(number, event.redacted_fields)
+            return Submitted(number, submitted.redacted_fields)
         raise ConcurrencyConflict("-", 0, "no free case number found")
 
-    async def _create(self, request: ev.RequestSubmitted, key_id: str | None) -> None:
+    async def _create(self, command: SubmitRequest, key_id: str | None
+                      ) -> ev.RequestSubmitted:
         """Append the new ticket at version 0; ConcurrencyConflict: its number is taken."""
         base = f"intake-{key_id[:40]}" if key_id else f"intake-{uuid.uuid4().hex}"
-        await execute(self.store, request.case_number,
-                      SubmitRequest(at=request.at, request=request),
-                      cause=Cause(base, suffixes=SUBMISSION_SUFFIXES), new_ticket=True)
+        handled = await execute(self.store, command.case_number, command,
+                                cause=Cause(base, suffixes=SUBMISSION_SUFFIXES),
+                                new_ticket=True)
+        submitted = handled.events[0]
+        assert isinstance(submitted, ev.RequestSubmitted)
+        return submitted
 
     async def _move_claim(self, key_id: str, request: SupportRequest) -> str:
         """Point a claim whose number turned out to be taken at a fresh number."""

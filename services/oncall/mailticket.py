@@ -30,7 +30,7 @@ from shared.adapters.eventstore import ConcurrencyConflict, TicketHistory
 from shared.adapters.provision import ensure_kv
 from shared.application.handling import Cause, execute
 from shared.domain import events as ev
-from shared.domain.requestform import SupportRequest, request_event
+from shared.domain.requestform import SupportRequest
 from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
 from shared.domain.ticket.state import mail_id_of
@@ -93,18 +93,15 @@ class MailTickets:
 
     async def _create(self, case: str, holder: str, mail: ev.PendingMail, technician: str,
                       request: SupportRequest, language: ev.intake.Language) -> bool:
-        intake = self.runtime.settings.intake
         at = _now()
-        submitted = request_event(request, case_number=case, language=language,
-                                  channel="mail",
-                                  customers_without_sla=intake.customers_without_sla,
-                                  reaction_minutes=intake.default_reaction_minutes, at=at)
+        submit = c.SubmitRequest(at=at, case_number=case, form=request, language=language,
+                                 channel="mail",
+                                 terms=self.runtime.settings.intake.service_terms())
         base = "from-mail-" + hashlib.sha256(
             f"{holder}/{mail_id_of(mail)}".encode()).hexdigest()[:32]
         try:
             await execute(self.runtime.store, case,
-                          [c.SubmitRequest(at=at, request=submitted),
-                           c.AttachMail(at=at, technician=technician, mail=mail)],
+                          [submit, c.AttachMail(at=at, technician=technician, mail=mail)],
                           cause=Cause(base), new_ticket=True)
         except ConcurrencyConflict:
             # The ticket exists: opened by the first form, or (after a lost counter) the

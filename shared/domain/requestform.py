@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -235,10 +234,21 @@ def customer_id_of(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
+@dataclass(frozen=True)
+class ServiceTerms:
+    """What a request is taken under: the customers without an SLA agreement (e-mail
+    domains or customer numbers; their tickets wait for acceptance) and the reaction time
+    promised to priority requests."""
+
+    customers_without_sla: frozenset[str] = frozenset()
+    reaction_minutes: int = 240
+
+
 def request_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
-                  channel: ev.intake.Channel, customers_without_sla: Iterable[str],
-                  reaction_minutes: int, at: datetime) -> ev.RequestSubmitted:
-    """``RequestSubmitted`` with every free-text field redacted (docs/domain.md 2.3)."""
+                  channel: ev.intake.Channel, terms: ServiceTerms,
+                  at: datetime) -> ev.RequestSubmitted:
+    """``RequestSubmitted`` with every free-text field redacted (docs/domain.md 2.3); the
+    decider's ``SubmitRequest`` builds it, whatever channel the request came by."""
     texts: dict[str, str] = {}
     redacted_fields: list[str] = []
     for name in FREE_TEXT_FIELDS:
@@ -256,7 +266,7 @@ def request_event(request: SupportRequest, *, case_number: str, language: ev.int
                              postcode=request.postcode, city=request.city,
                              is_company=is_company)
     customer_id = customer_id_of(request.email)
-    without_sla = {entry.lower() for entry in customers_without_sla}
+    without_sla = {entry.lower() for entry in terms.customers_without_sla}
     return ev.RequestSubmitted(
         at=at, case_number=case_number, contact=contact, contract_party=party,
         short_description=texts["short_description"],
@@ -275,7 +285,7 @@ def request_event(request: SupportRequest, *, case_number: str, language: ev.int
         backup="additional_backup" if request.additional_backup
         else "backup_done_or_not_needed",
         priority=request.priority, commercial_customer=True, customer_id=customer_id,
-        has_sla=customer_id not in without_sla, reaction_minutes=reaction_minutes,
+        has_sla=customer_id not in without_sla, reaction_minutes=terms.reaction_minutes,
         language=language, channel=channel, redacted_fields=tuple(redacted_fields),
     )
 

@@ -69,8 +69,8 @@ class Rights:
 
 SERVICE_RIGHTS: dict[str, Rights] = {
     "intake": Rights(
-        # web form and API: SubmitRequest; mail listener: AddCustomerReply,
-        # RecordAutoReply, held and quarantined mail.
+        # web form and API: SubmitRequest; mail listener: FileMail (a reply, an automatic
+        # mail, held mail, a reopening) and QuarantineMail.
         records=("RequestSubmitted", "AwaitingAcceptance", "CustomerReplied",
                  "AutoReplyRecorded", "ReplyHeld", "ReplyQuarantined", "TicketReopened"),
         keeps=("intake_counters", "intake_idempotency"),

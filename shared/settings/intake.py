@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from shared.domain.requestform import ServiceTerms
+
 
 class IntakeSettings(BaseModel):
     node_id: str = Field(
@@ -33,3 +35,8 @@ class IntakeSettings(BaseModel):
         description="E-mail domains or customer numbers without an SLA agreement: "
         "their tickets wait for acceptance.",
     )
+
+    def service_terms(self) -> ServiceTerms:
+        """The terms requests are taken under (the domain never reads settings)."""
+        return ServiceTerms(customers_without_sla=frozenset(self.customers_without_sla),
+                            reaction_minutes=self.default_reaction_minutes)

@@ -10,6 +10,7 @@ import pytest
 from shared.domain import events as ev
 from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import InvoiceTerms, Tariff
+from shared.domain.requestform import ServiceTerms, SupportRequest, request_event
 from shared.domain.ticket import DomainError, decide, fold
 from shared.domain.ticket import commands as c
 from tests.factories import NOW, request_submitted
@@ -66,20 +67,38 @@ def issue(number: str = "RE-2026-000001") -> c.IssueInvoice:
 
 # -- submission and acceptance ----------------------------------------------------------
 
+FORM = SupportRequest(company="Muster GmbH", first_name="Erika", last_name="Mustermann",
+                      email="kunde@muster.de", phone="+49 30 123456", street="Hauptstraße 5",
+                      postcode="10115", city="Berlin",
+                      short_description="Drucker druckt nicht, PIN 4711", priority=True)
+
+
+def submit(terms: ServiceTerms = ServiceTerms()) -> c.SubmitRequest:
+    return c.SubmitRequest(at=NOW, case_number="202611250000010", form=FORM, language="de",
+                           channel="api", terms=terms)
+
+
 def test_submit_creates_the_ticket() -> None:
-    assert when(given(), c.SubmitRequest(at=NOW, request=SUBMITTED)) == [SUBMITTED]
-    assert fold([SUBMITTED]).status == "open"
+    [request] = when(given(), submit())
+    assert request == request_event(FORM, case_number="202611250000010", language="de",
+                                    channel="api", terms=ServiceTerms(), at=NOW)
+    assert isinstance(request, ev.RequestSubmitted)
+    assert (request.case_number, request.contact.email, request.priority, request.has_sla,
+            request.reaction_minutes) == ("202611250000010", "kunde@muster.de", True, True, 240)
+    assert request.short_description == "Drucker druckt nicht, PIN [REDACTED]"
+    assert fold([request]).status == "open"
 
 
 def test_submit_without_sla_awaits_acceptance_in_the_same_command() -> None:
-    events = when(given(), c.SubmitRequest(at=NOW, request=NO_SLA))
-    assert events == [NO_SLA, ev.AwaitingAcceptance(at=NOW, customer_id=NO_SLA.customer_id)]
+    events = when(given(), submit(ServiceTerms(customers_without_sla=frozenset({"muster.de"}))))
+    [request, waiting] = events
+    assert isinstance(request, ev.RequestSubmitted) and not request.has_sla
+    assert waiting == ev.AwaitingAcceptance(at=NOW, customer_id=request.customer_id)
     assert fold(events).status == "awaiting_acceptance"
 
 
 def test_submit_twice_is_refused() -> None:
-    assert refused(given(SUBMITTED), c.SubmitRequest(at=NOW, request=SUBMITTED)) == \
-        "already_submitted"
+    assert refused(given(SUBMITTED), submit()) == "already_submitted"
 
 
 @pytest.mark.parametrize("command", [
@@ -213,13 +232,19 @@ def test_breach_is_recorded_once_when_nobody_responded() -> None:
 # -- customer mail -------------------------------------------------------------------------
 
 def test_customer_replies_and_auto_replies_are_recorded() -> None:
-    reply = ev.CustomerReplied(at=LATER, message_id="<r>", sender="k@x", subject="s",
-                               text="t")
-    assert when(given(SUBMITTED), c.AddCustomerReply(at=LATER, reply=reply)) == [reply]
+    receipt = ev.AckSent(at=NOW, message_id="<m>", recipient="kunde@example.de")
+    mail = c.ReceivedMail(message_id="<r>", sender="kunde@example.de",
+                          envelope_sender="kunde@example.de", reference_ids=("<m>",),
+                          subject="s", text="t")
+    reply = ev.CustomerReplied(at=LATER, message_id="<r>", sender="kunde@example.de",
+                               subject="s", text="t")
+    assert when(given(SUBMITTED, receipt), c.FileMail(at=LATER, mail=mail)) == [reply]
     assert fold([SUBMITTED, reply]).reply_count == 1
-    auto = ev.AutoReplyRecorded(at=LATER, message_id="<a>", sender="k@x", subject="OOO",
-                                reason="auto-submitted")
-    assert when(given(SUBMITTED), c.RecordAutoReply(at=LATER, auto_reply=auto)) == [auto]
+    automatic = c.ReceivedMail(message_id="<a>", sender="kunde@example.de", subject="OOO",
+                               auto_reply="auto-submitted")
+    auto = ev.AutoReplyRecorded(at=LATER, message_id="<a>", sender="kunde@example.de",
+                                subject="OOO", reason="auto-submitted")
+    assert when(given(SUBMITTED), c.FileMail(at=LATER, mail=automatic)) == [auto]
     assert fold([SUBMITTED, auto]).reply_count == 0
 
 

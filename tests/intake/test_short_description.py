@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.intake.submission import build_event
 from shared.domain.redaction import ELLIPSIS, MARKER, redact, shorten
-from shared.domain.requestform import SupportRequest, validate
+from shared.domain.requestform import SupportRequest, request_event, validate
 from shared.settings.intake import IntakeSettings
 from tests.intake.conftest import valid_json
 
@@ -26,9 +25,9 @@ def stored_short_description(text: str) -> str | None:
     request = validate(valid_json(short_description=text), "json", TODAY)
     if not isinstance(request, SupportRequest):
         return None
-    event = build_event(request, case_number="202611260000427", language="de",
-                        channel="api", settings=IntakeSettings(),
-                        at=datetime(2026, 11, 26, 9, tzinfo=UTC))
+    event = request_event(request, case_number="202611260000427", language="de",
+                          channel="api", terms=IntakeSettings().service_terms(),
+                          at=datetime(2026, 11, 26, 9, tzinfo=UTC))
     return event.short_description
 
 

@@ -8,6 +8,7 @@ import msgspec
 
 from shared.domain import events as ev
 from shared.domain.pricing import InvoiceTerms
+from shared.domain.requestform import ServiceTerms, SupportRequest
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
@@ -15,7 +16,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SubmitRequest(Command, frozen=True, kw_only=True):
-    request: ev.RequestSubmitted
+    """A valid request (``form``) becomes the ticket ``case_number``, under ``terms``."""
+
+    case_number: str
+    form: SupportRequest
+    language: ev.intake.Language
+    channel: ev.intake.Channel
+    terms: ServiceTerms
 
 
 class RecordReceipt(Command, frozen=True, kw_only=True):
@@ -99,14 +106,6 @@ class RecordCustomerMailFailure(Command, frozen=True, kw_only=True):
 class RecordSlaBreach(Command, frozen=True, kw_only=True):
     clock: ev.oncall.SlaClock
     deadline: datetime
-
-
-class AddCustomerReply(Command, frozen=True, kw_only=True):
-    reply: ev.CustomerReplied
-
-
-class RecordAutoReply(Command, frozen=True, kw_only=True):
-    auto_reply: ev.AutoReplyRecorded
 
 
 class AuthResult(msgspec.Struct, frozen=True, kw_only=True):

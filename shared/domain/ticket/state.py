@@ -99,12 +99,19 @@ INITIAL_STATE = TicketState()
 
 
 def evolve(state: TicketState, event: ev.Event) -> TicketState:
-    """The state after ``event``. Events without effect on the state leave it unchanged."""
-    return _apply(event, state)
+    """The state after ``event``: each event type has its rule below, or is one of
+    ``IGNORED`` (facts kept for people that no rule reads)."""
+    return apply_event(event, state)
+
+
+# Events that change nothing the rules read: an automatic reply is kept for technicians,
+# an internal note too. tests/core/test_decider_rules.py checks that every event type has
+# a rule or is listed here.
+IGNORED: frozenset[type[ev.Event]] = frozenset({ev.AutoReplyRecorded, ev.InternalNoteAdded})
 
 
 @singledispatch
-def _apply(event: ev.Event, state: TicketState) -> TicketState:
+def apply_event(event: ev.Event, state: TicketState) -> TicketState:
     return state
 
 
@@ -114,94 +121,94 @@ def fold(events: Iterable[ev.Event], state: TicketState = INITIAL_STATE) -> Tick
     return state
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.RequestSubmitted, state: TicketState) -> TicketState:
     return replace(state, status="open" if event.has_sla else "submitted",
                    case_number=event.case_number, request=event,
                    known_addresses=frozenset({event.contact.email.lower()}))
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.AwaitingAcceptance, state: TicketState) -> TicketState:
     return replace(state, status="awaiting_acceptance")
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TicketAccepted, state: TicketState) -> TicketState:
     return replace(state, status="open")
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TicketDeclined, state: TicketState) -> TicketState:
     return replace(state, status="declined")
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.AckSent, state: TicketState) -> TicketState:
     return replace(state, receipt_message_id=event.message_id,
                    sent_message_ids=state.sent_message_ids | {event.message_id})
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.AckFailed, state: TicketState) -> TicketState:
     return replace(state, receipt_attempts=max(state.receipt_attempts, event.attempt),
                    receipt_failed_permanently=state.receipt_failed_permanently or event.permanent)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.ReceiptOverdue, state: TicketState) -> TicketState:
     return replace(state, receipt_overdue=True)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.PriorityEscalated, state: TicketState) -> TicketState:
     return replace(state, paged_technician=event.technician, escalation_level=event.level,
                    reaction_deadline=event.reaction_deadline, last_page=event)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.ResponseDeadlineSet, state: TicketState) -> TicketState:
     return replace(state, response_deadline=event.deadline)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.OnCallReNotified, state: TicketState) -> TicketState:
     return replace(state, renotify_count=state.renotify_count + 1, last_page=event)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.OnCallEscalated, state: TicketState) -> TicketState:
     return replace(state, paged_technician=event.technician, escalation_level=event.level,
                    renotify_count=0, last_page=event)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.OnCallAcknowledged, state: TicketState) -> TicketState:
     return replace(state, page_acknowledged_by=event.technician)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TechnicianResponded, state: TicketState) -> TicketState:
     return replace(state, status="in_progress",
                    first_response_at=state.first_response_at or event.at)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.SlaBreached, state: TicketState) -> TicketState:
     return replace(state, breached_clocks=state.breached_clocks | {event.clock})
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.CustomerReplied, state: TicketState) -> TicketState:
     return replace(state, reply_count=state.reply_count + 1)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.ReplyHeld, state: TicketState) -> TicketState:
     return _pending(state, event)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.ReplyQuarantined, state: TicketState) -> TicketState:
     return _pending(state, event)
 
@@ -218,59 +225,59 @@ def _settled(state: TicketState, mail_id: str) -> TicketState:
                    settled_mail_ids=state.settled_mail_ids | {mail_id})
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.MailReleased, state: TicketState) -> TicketState:
     return _settled(state, event.mail_id)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.MailDiscarded, state: TicketState) -> TicketState:
     return _settled(state, event.mail_id)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.MailOpenedAsTicket, state: TicketState) -> TicketState:
     return _settled(state, event.mail_id)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TimeLogged, state: TicketState) -> TicketState:
     return replace(state, time_entries=(*state.time_entries, event))
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TimeEntryVoided, state: TicketState) -> TicketState:
     kept = tuple(e for e in state.time_entries if e.entry_id != event.entry_id)
     return replace(state, time_entries=kept)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TicketResolved, state: TicketState) -> TicketState:
     return replace(state, status="resolved", resolved_at=event.at)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TicketReopened, state: TicketState) -> TicketState:
     return replace(state, status="in_progress", resolved_at=None)
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.CustomerMailed, state: TicketState) -> TicketState:
     return replace(state, mailed_sources=state.mailed_sources | {event.source_event_id},
                    sent_message_ids=state.sent_message_ids | {event.message_id})
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.CustomerMailFailed, state: TicketState) -> TicketState:
     return replace(state, mail_failures=(*state.mail_failures, event))
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.TicketClosed, state: TicketState) -> TicketState:
     return replace(state, status="closed")
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.InvoiceIssued, state: TicketState) -> TicketState:
     return replace(state, status="invoiced", status_before_invoice=state.status,
                    active_invoices=(*state.active_invoices, event),
@@ -278,7 +285,7 @@ def _(event: ev.InvoiceIssued, state: TicketState) -> TicketState:
                    issued_invoice_numbers=state.issued_invoice_numbers | {event.invoice_number})
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.InvoiceCancelled, state: TicketState) -> TicketState:
     cancelled = next((i for i in state.active_invoices
                       if i.invoice_number == event.invoice_number), None)
@@ -290,6 +297,6 @@ def _(event: ev.InvoiceCancelled, state: TicketState) -> TicketState:
                    invoiced_entry_ids=state.invoiced_entry_ids - set(cancelled.entry_ids))
 
 
-@_apply.register
+@apply_event.register
 def _(event: ev.PersonalDataErased, state: TicketState) -> TicketState:
     return replace(state, personal_data_erased=True)

@@ -73,15 +73,3 @@ def _(command: c.DiscardMail, state: TicketState) -> list[ev.Event]:
         return []
     return [ev.MailDiscarded(at=command.at, technician=command.technician,
                              mail_id=mail_id_of(mail), reason=command.reason)]
-
-
-@decide.register
-def _(command: c.AddCustomerReply, state: TicketState) -> list[ev.Event]:
-    require_ticket(state)
-    return [command.reply]
-
-
-@decide.register
-def _(command: c.RecordAutoReply, state: TicketState) -> list[ev.Event]:
-    require_ticket(state)
-    return [command.auto_reply]

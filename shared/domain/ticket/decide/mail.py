@@ -28,9 +28,9 @@ def _(command: c.FileMail, state: TicketState) -> list[ev.Event]:
     require_ticket(state)
     mail = command.mail
     if mail.auto_reply:  # kept whoever sent it: an out-of-office reply is no reply
-        return decide(c.RecordAutoReply(at=command.at, auto_reply=ev.AutoReplyRecorded(
-            at=command.at, message_id=mail.message_id, sender=mail.sender,
-            subject=mail.subject, reason=mail.auto_reply)), state)
+        return [ev.AutoReplyRecorded(at=command.at, message_id=mail.message_id,
+                                     sender=mail.sender, subject=mail.subject,
+                                     reason=mail.auto_reply)]
     # Only an address the ticket knows may add to it: anyone else could read its case
     # number off a forwarded mail. The rest waits for a technician on the ticket.
     if mail.sender_count != 1:
@@ -46,13 +46,13 @@ def _(command: c.FileMail, state: TicketState) -> list[ev.Event]:
         # Filed for a technician (held mail), neither reopened nor lost: the customer's
         # new problem deserves a new request (docs/domain.md 4.7).
         return [_quarantined(command.at, mail, RESOLVED_LONG_AGO, state.case_number)]
-    replied = decide(c.AddCustomerReply(at=command.at, reply=ev.CustomerReplied(
-        at=command.at, message_id=mail.message_id, sender=mail.sender, subject=mail.subject,
-        text=mail.text, attachments=mail.attachments, redacted=mail.redacted)), state)
+    replied = ev.CustomerReplied(at=command.at, message_id=mail.message_id,
+                                 sender=mail.sender, subject=mail.subject, text=mail.text,
+                                 attachments=mail.attachments, redacted=mail.redacted)
     if not reopens:
-        return replied
-    return [*replied, ev.TicketReopened(at=command.at, by=REOPENED_BY_CUSTOMER,
-                                        reason="reply by mail")]
+        return [replied]
+    return [replied, ev.TicketReopened(at=command.at, by=REOPENED_BY_CUSTOMER,
+                                       reason="reply by mail")]
 
 
 def _within_reopen_period(state: TicketState, command: c.FileMail) -> bool:

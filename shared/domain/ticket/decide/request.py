@@ -4,6 +4,7 @@ a request without SLA is accepted or declined."""
 from __future__ import annotations
 
 from shared.domain import events as ev
+from shared.domain.requestform import request_event
 from shared.domain.ticket import commands as c
 from shared.domain.ticket.decide.base import (
     decide,
@@ -16,7 +17,9 @@ from shared.domain.ticket.state import TicketState
 @decide.register
 def _(command: c.SubmitRequest, state: TicketState) -> list[ev.Event]:
     require(state.status == "new", "already_submitted", "the ticket already exists")
-    request = command.request
+    request = request_event(command.form, case_number=command.case_number,
+                            language=command.language, channel=command.channel,
+                            terms=command.terms, at=command.at)
     if request.has_sla:
         return [request]
     return [request, ev.AwaitingAcceptance(at=command.at, customer_id=request.customer_id)]
