@@ -17,8 +17,8 @@ from benchmarks.common import BenchServer, Stopwatch, bench_server, peak_rss_mb,
 from benchmarks.tickets import realistic_stream
 from services.oncall.readmodel import TicketBoard
 from shared.adapters.provision import ensure_kv
-from shared.application.timeentries import BUCKET as TIME_ENTRIES_BUCKET
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import BUCKET as TIME_ENTRIES_BUCKET
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.domain.ticket import INITIAL_STATE, TicketState, evolve
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from services.billing.invoicing import DocumentNumbers
 from services.billing.service import BillingService
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.runtime.context import Runtime
 
 

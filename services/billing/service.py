@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -35,18 +35,20 @@ from services.billing.invoicing import (
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import TicketHistory
 from shared.adapters.kvbuckets import kv_bucket
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import Cause, execute, load, prepare
-from shared.application.timeentries import TechnicianEntries, log_time
+from shared.application.timeentries import log_time
 from shared.domain import events as ev
 from shared.domain.calendar import BusinessCalendar, berlin_date
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import commands as c
 from shared.domain.ticket import require_ticket
-from shared.domain.ticket.decide import DomainError
+from shared.domain.ticket.decide import DomainError, invoice_document
 from shared.domain.ticket.state import TicketState
 from shared.runtime.apidocs import TECHNICIAN, RefusalDetail, technician_errors
 from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
+from shared.runtime.refusals import http_status
 
 ENTRY_ERRORS = {
     404: "No such ticket.",
@@ -55,9 +57,6 @@ ENTRY_ERRORS = {
     422: "The body does not fit the schema, or a rule refused it: `end_not_after_start`, "
          "`unknown_kind`, `entry_in_future`, `overlapping_entry` (naming the other ticket), "
          "`naive_timestamp`."}
-# Refusals caused by what the caller sent (422) rather than by the ticket's state (409).
-INPUT_ERRORS = frozenset({"end_not_after_start", "unknown_kind", "entry_in_future",
-                          "overlapping_entry", "reason_required"})
 ENTRY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 
@@ -144,18 +143,12 @@ class BillingService:
         technician's entries across all tickets, so an overlap with another ticket is
         refused too; a failed append releases the reservation.
         """
-        for name, value in (("start", entry.start), ("end", entry.end)):
-            if value.tzinfo is None:
-                raise DomainError("naive_timestamp", f"{name}: give a UTC offset, e.g. +01:00")
         entry_id = entry.entry_id or uuid.uuid4().hex
         command = c.LogTime(at=self.clock(), entry_id=entry_id, technician=technician,
-                            start=entry.start.astimezone(UTC), end=entry.end.astimezone(UTC),
-                            kind=entry.kind, note=entry.note)
-        await log_time(self.store, self.technician_entries, ticket_id, command)
-        _, state = await self._load(ticket_id)
-        logged = state.entry(entry_id)
-        if logged is None:  # voided in between: report what was logged
-            raise DomainError("unknown_entry", f"entry {entry_id} is no longer active")
+                            start=entry.start, end=entry.end, kind=entry.kind, note=entry.note)
+        handled = await log_time(self.store, self.technician_entries, ticket_id, command)
+        logged = handled.state.entry(entry_id)
+        assert logged is not None, "logged now, or before (a retry): active either way"
         return logged
 
     async def void_time(self, ticket_id: str, technician: str, entry_id: str,
@@ -227,29 +220,23 @@ class BillingService:
         await bucket.put(f"number.{number}", ticket_id.encode())
 
     async def ticket_of(self, number: str) -> str:
+        """The ticket of the document ``number`` ("": none; the rules then refuse)."""
         from nats.js.errors import InvalidKeyError, KeyNotFoundError
 
         bucket = await kv_bucket(self.runtime.js, RESERVATIONS_BUCKET)
         try:
             entry = await bucket.get(f"number.{number}")
         except (KeyNotFoundError, InvalidKeyError):
-            raise DomainError("unknown_invoice", f"there is no invoice {number}") from None
+            return ""
         return (entry.value or b"").decode()
 
     async def find_document(self, number: str) -> render.Document:
         """The invoice or credit note with ``number``, rendered from the ticket's log."""
         ticket_id = await self.ticket_of(number)
-        history, _ = await self._load(ticket_id)
-        invoices = {r.event.invoice_number: r.event for r in history.events
-                    if isinstance(r.event, ev.InvoiceIssued)}
-        if number in invoices:
-            return render.document(invoices[number], ticket_id)
-        for recorded in history.events:
-            cancelled = recorded.event
-            if isinstance(cancelled, ev.InvoiceCancelled) and \
-                    cancelled.credit_note_number == number:
-                return render.document(invoices[cancelled.invoice_number], ticket_id, cancelled)
-        raise DomainError("unknown_invoice", f"there is no invoice {number}")
+        events = [r.event for r in (await self._load(ticket_id))[0].events] if ticket_id \
+            else []
+        invoice, cancelled = invoice_document(events, number)
+        return render.document(invoice, ticket_id, cancelled)
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -263,16 +250,8 @@ def _invoice_in(history: TicketHistory, number: str) -> ev.InvoiceIssued | None:
 
 
 def _http_error(error: DomainError) -> HTTPException:
-    if error.code in ("unknown_ticket", "unknown_invoice"):
-        status = 404
-    elif error.code == "not_your_entry":
-        status = 403
-    elif error.code in INPUT_ERRORS or error.code == "naive_timestamp":
-        status = 422
-    else:
-        status = 409
-    return HTTPException(status_code=status, detail={"code": error.code,
-                                                     "message": error.message})
+    return HTTPException(status_code=http_status(error),
+                         detail={"code": error.code, "message": error.message})
 
 
 def build_router(service: BillingService) -> APIRouter:

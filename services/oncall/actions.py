@@ -20,21 +20,13 @@ from services.oncall.answers import Upload, store_uploads
 from shared.adapters.attachments import AttachmentStore
 from shared.application.handling import Cause, Handled, execute, prepare
 from shared.domain import events as ev
-from shared.domain.casenumber import is_valid_case_number
-from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
+from shared.domain.ticket import require_case_number
 from shared.runtime.context import Runtime
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def check_case(case: str) -> str:
-    """``case`` if it is a well-formed case number with a matching check digit."""
-    if not is_valid_case_number(case):
-        raise DomainError("invalid_case_number", f"{case!r} is not a valid case number")
-    return case
 
 
 def _request(prefix: str, request_id: str | None = None) -> Cause:
@@ -46,7 +38,7 @@ def _request(prefix: str, request_id: str | None = None) -> Cause:
 async def accept(runtime: Runtime, case: str, technician: str, *,
                  at: datetime | None = None) -> Handled:
     """Accept a ticket of a customer without SLA (``TicketAccepted``)."""
-    check_case(case)
+    require_case_number(case)
     return await execute(runtime.store, case,
                          c.AcceptTicket(at=at or _now(), technician=technician),
                          cause=Cause(f"accept-{case}"))
@@ -56,9 +48,7 @@ async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
                   at: datetime | None = None) -> Handled:
     """Decline a ticket of a customer without SLA (``TicketDeclined``); a reason is required
     and is mailed to the customer once by the oncall service."""
-    check_case(case)
-    if not reason.strip():
-        raise DomainError("reason_required", "a decline needs a reason")
+    require_case_number(case)
     return await execute(runtime.store, case,
                          c.DeclineTicket(at=at or _now(), technician=technician,
                                          reason=reason),
@@ -72,7 +62,7 @@ async def respond(runtime: Runtime, case: str, technician: str, message: str = "
     reaction and first-response clocks, and the ack service mails each one to the customer
     with its ``files`` (checked, then stored; FileRefused stores nothing). ``request_id``
     makes a retried call store once."""
-    check_case(case)
+    require_case_number(case)
     attachments: tuple[ev.AttachmentRef, ...] = ()
     history = None
     if files:
@@ -91,7 +81,7 @@ async def note(runtime: Runtime, case: str, technician: str, text: str, *,
                at: datetime | None = None, request_id: str | None = None) -> Handled:
     """Record an internal note (``InternalNoteAdded``): for technicians only, never mailed
     and never on the status page."""
-    check_case(case)
+    require_case_number(case)
     return await execute(runtime.store, case,
                          c.AddInternalNote(at=at or _now(), technician=technician, text=text),
                          cause=_request(f"note-{case}", request_id))
@@ -112,7 +102,7 @@ async def acknowledge(runtime: Runtime, case: str, technician: str, *,
                       at: datetime | None = None) -> Handled:
     """The paged technician takes the page (``OnCallAcknowledged``): re-notification and
     escalation stop. Only the currently paged person may; a second time stores nothing."""
-    check_case(case)
+    require_case_number(case)
     return await execute(runtime.store, case,
                          c.AcknowledgePage(at=at or _now(), technician=technician),
                          cause=Cause(f"page-ack-{case}"))
@@ -121,7 +111,7 @@ async def acknowledge(runtime: Runtime, case: str, technician: str, *,
 async def resolve(runtime: Runtime, case: str, technician: str, resolution: str = "", *,
                   at: datetime | None = None) -> Handled:
     """Resolve the ticket (``TicketResolved``); pending timers then do nothing."""
-    check_case(case)
+    require_case_number(case)
     return await execute(runtime.store, case,
                          c.ResolveTicket(at=at or _now(), technician=technician,
                                          resolution=resolution),

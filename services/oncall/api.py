@@ -34,15 +34,13 @@ from services.oncall.pagetexts import TechLanguage, tech_language, words
 from services.oncall.paging import check_ack_link
 from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Rota, on_call_report
-from shared.application.handling import Handled
-from shared.application.timeentries import TechnicianEntries
-from shared.domain.ticket import DomainError
+from shared.adapters.technicianentries import TechnicianEntries
+from shared.application.handling import Handled, load
+from shared.domain.ticket import DomainError, require_case_number, require_ticket
 from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
 from shared.runtime.auth import authenticate
 from shared.runtime.context import Runtime
-
-STATUS_OF_ERROR = {"unknown_ticket": 404, "invalid_case_number": 404,
-                   "reason_required": 422, "note_required": 422}
+from shared.runtime.refusals import http_status
 
 
 class DeclineBody(BaseModel):
@@ -112,7 +110,7 @@ ACTION_DOCS: dict[str, Any] = {
 
 def _refusal(error: DomainError) -> JSONResponse:
     return JSONResponse({"error": error.code, "message": error.message},
-                        status_code=STATUS_OF_ERROR.get(error.code, 409))
+                        status_code=http_status(error))
 
 
 def _result(result: Handled) -> dict[str, Any]:
@@ -200,7 +198,8 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
         try:
             result = await actions.acknowledge(runtime, case, technician)
         except DomainError as error:
-            status = 404 if error.code in ("unknown_ticket", "invalid_case_number") else 403
+            # A link that cannot acknowledge is forbidden, unless its ticket is missing.
+            status = 404 if http_status(error) == 404 else 403
             reason = refusal_text(error) if language == "de" else f"{error.message}."
             return _page(words(language, "not_acknowledged"),
                          f"<p>{html.escape(reason)}</p>", language, status)
@@ -231,13 +230,10 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
         """A ticket's SLA clocks and paging state, for technicians."""
         await technician_of(request)
         try:
-            actions.check_case(case)
-            history = await runtime.store.load(case)
+            state = (await load(runtime.store, require_case_number(case))).state
+            require_ticket(state)
         except DomainError as error:
             return _refusal(error)
-        state = history.state
-        if state.status == "new":
-            return _refusal(DomainError("unknown_ticket", "there is no such ticket"))
         return JSONResponse(msgspec.to_builtins({
             "case_number": case, "status": state.status, "priority": state.priority,
             "reaction_deadline": state.reaction_deadline,

@@ -12,8 +12,8 @@ from services.oncall.rota import RotaError, rota_from_settings
 from services.oncall.service import OncallService, rules_from_settings
 from services.oncall.webhook import WebhookSender
 from shared.adapters.mailer import Mailer
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.sending import SendOnce
-from shared.application.timeentries import TechnicianEntries
 from shared.runtime.context import Runtime
 from shared.settings import ConfigurationError
 

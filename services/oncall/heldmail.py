@@ -7,32 +7,21 @@ and the decider ignores a mail already decided).
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime
 
-from shared.application.handling import Cause, Handled, execute
+from shared.application.handling import Cause, Handled, execute, load
 from shared.domain import events as ev
-from shared.domain.casenumber import is_valid_case_number
-from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
+from shared.domain.ticket import require_case_number
+from shared.domain.ticket.decide import (  # noqa: F401  (the console names them here)
+    MAIL_ID,
+    QUARANTINE_ENTRY,
+    is_mail_holder,
+    require_mail_id,
+)
 from shared.runtime.context import Runtime
 
 log = logging.getLogger(__name__)
-
-QUARANTINE_ENTRY = re.compile(r"^Q[0-9a-f]{16}$")
-MAIL_ID = re.compile(r"^[A-Za-z0-9@<>._+=-]{1,600}$")
-
-
-def is_mail_holder(ticket: str) -> bool:
-    """A ticket or a quarantine entry ``Q<16 hex>`` (both can hold mail)."""
-    return is_valid_case_number(ticket) or bool(QUARANTINE_ENTRY.match(ticket))
-
-
-def check_mail(ticket: str, mail_id: str) -> None:
-    """Refuse what names no mail holder or no mail id (before anything is loaded)."""
-    if not is_mail_holder(ticket) or not MAIL_ID.match(mail_id):
-        raise DomainError("unknown_mail", "no held or quarantined mail with this id here")
-
 
 def mail_decision(mail_id: str) -> Cause:
     """A technician's decision on a mail: one per mail, whoever sends the form."""
@@ -41,8 +30,8 @@ def mail_decision(mail_id: str) -> Cause:
 
 async def pending_mail(runtime: Runtime, ticket: str, mail_id: str) -> ev.PendingMail | None:
     """The mail still waiting for a decision (None: decided, or none such)."""
-    check_mail(ticket, mail_id)
-    return (await runtime.store.load(ticket)).state.pending_mail(mail_id)
+    require_mail_id(ticket, mail_id)
+    return (await load(runtime.store, ticket)).state.pending_mail(mail_id)
 
 
 async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
@@ -51,13 +40,12 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
 
     To another ticket: the reply is appended there first, then the release here; a crash
     in between leaves the mail pending, and a retry finds the reply already there."""
-    check_mail(ticket, mail_id)
+    require_mail_id(ticket, mail_id)
     target = to_case.strip().replace(" ", "")
     if target == ticket:
         target = ""
     if target:
-        if not is_valid_case_number(target):
-            raise DomainError("invalid_case_number", f"{target!r} is not a valid case number")
+        require_case_number(target)
         mail = await pending_mail(runtime, ticket, mail_id)
         if mail is not None:
             await execute(runtime.store, target,
@@ -75,7 +63,7 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
 
 async def discard(runtime: Runtime, ticket: str, mail_id: str, technician: str,
                   reason: str = "") -> Handled:
-    check_mail(ticket, mail_id)
+    require_mail_id(ticket, mail_id)
     handled = await execute(
         runtime.store, ticket,
         c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id, reason=reason),

@@ -24,15 +24,15 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from services.oncall.heldmail import check_mail, mail_decision
+from services.oncall.heldmail import mail_decision
 from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
-from shared.adapters.eventstore import ConcurrencyConflict, TicketHistory
+from shared.adapters.eventstore import TicketHistory
 from shared.adapters.provision import ensure_kv
-from shared.application.handling import Cause, execute
+from shared.application.handling import Cause, execute, load
 from shared.domain import events as ev
 from shared.domain.requestform import SupportRequest
-from shared.domain.ticket import DomainError
 from shared.domain.ticket import commands as c
+from shared.domain.ticket.decide import require_mail_id, require_open_mail
 from shared.domain.ticket.state import mail_id_of
 from shared.runtime.context import Runtime
 
@@ -67,23 +67,21 @@ class MailTickets:
     async def open_ticket(self, holder: str, mail_id: str, technician: str,
                           request: SupportRequest, language: ev.intake.Language) -> Opened:
         """Open the ticket of ``request`` from the mail ``mail_id`` held on ``holder``."""
-        check_mail(holder, mail_id)
+        require_mail_id(holder, mail_id)
         store = self.runtime.store
-        history = await store.load(holder)
+        history = await load(store, holder)
         mail = _mail(history, mail_id)
-        case = _opened_case(history, mail_id)
+        case = history.state.ticket_opened_from(mail_id)
         if case is None:
-            if history.state.pending_mail(mail_id) is None:
-                raise DomainError("mail_decided", "this mail was already released or discarded")
+            require_open_mail(history.state, mail_id)  # refused before a number is taken
             number = await self._next_number()
             bound = await execute(
                 store, holder,
                 c.OpenTicketFromMail(at=_now(), technician=technician, mail_id=mail_id,
                                      case_number=number),
                 cause=mail_decision(mail_id), history=history)
-            case = number if bound.changed else _opened_case(bound.history, mail_id)
-            if case is None:  # another technician released or discarded it meanwhile
-                raise DomainError("mail_decided", "this mail was already released or discarded")
+            case = bound.state.ticket_opened_from(mail_id)  # ours, or an earlier form's
+            assert case is not None
         assert mail is not None
         created = await self._create(case, holder, mail, technician, request, language)
         if created:
@@ -93,24 +91,21 @@ class MailTickets:
 
     async def _create(self, case: str, holder: str, mail: ev.PendingMail, technician: str,
                       request: SupportRequest, language: ev.intake.Language) -> bool:
+        """Append the new ticket (False: an earlier form did). A number that belongs to
+        another ticket (only after a lost counter bucket) is refused by the rules
+        (``already_submitted``): that ticket must not receive this mail."""
         at = _now()
         submit = c.SubmitRequest(at=at, case_number=case, form=request, language=language,
                                  channel="mail",
                                  terms=self.runtime.settings.intake.service_terms())
-        base = "from-mail-" + hashlib.sha256(
-            f"{holder}/{mail_id_of(mail)}".encode()).hexdigest()[:32]
-        try:
-            await execute(self.runtime.store, case,
-                          [submit, c.AttachMail(at=at, technician=technician, mail=mail)],
-                          cause=Cause(base), new_ticket=True)
-        except ConcurrencyConflict:
-            # The ticket exists: opened by the first form, or (after a lost counter) the
-            # number belongs to another ticket, which must not receive this mail.
-            existing = await self.runtime.store.load(case)
-            if existing.has_event_id(f"{base}-RequestSubmitted"):
-                return False
-            raise DomainError("case_number_taken",
-                              f"case number {case} belongs to another ticket") from None
+        cause = Cause("from-mail-" + hashlib.sha256(
+            f"{holder}/{mail_id_of(mail)}".encode()).hexdigest()[:32])
+        existing = await load(self.runtime.store, case)
+        if existing.has_event_id(cause.name_for("RequestSubmitted")):
+            return False
+        await execute(self.runtime.store, case,
+                      [submit, c.AttachMail(at=at, technician=technician, mail=mail)],
+                      cause=cause, history=existing)
         return True
 
 
@@ -120,15 +115,6 @@ def _mail(history: TicketHistory, mail_id: str) -> ev.PendingMail | None:
         event = recorded.event
         if isinstance(event, ev.ReplyHeld | ev.ReplyQuarantined) and mail_id_of(event) == mail_id:
             return event
-    return None
-
-
-def _opened_case(history: TicketHistory, mail_id: str) -> str | None:
-    """The case number a ticket was opened under from this mail (None: not opened)."""
-    for recorded in history.events:
-        event = recorded.event
-        if isinstance(event, ev.MailOpenedAsTicket) and event.mail_id == mail_id:
-            return event.case_number
     return None
 
 

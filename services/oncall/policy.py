@@ -25,11 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
-from services.oncall.rota import Rota
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState
 from shared.domain.ticket import commands as c
-from shared.domain.ticket.decide import ACTIVE
 
 PageReason = Literal["escalated", "renotified", "escalated_level"]
 PageEvent = ev.PriorityEscalated | ev.OnCallReNotified | ev.OnCallEscalated
@@ -42,6 +40,20 @@ DUTY = "duty"
 
 class TimerEarly(Exception):
     """A deadline timer arrived before its deadline by our clock: handle it again later."""
+
+
+class OnCallPerson(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class Rota(Protocol):
+    """Who is on call when (``services.oncall.rota.Rota``)."""
+
+    @property
+    def top_level(self) -> int: ...
+
+    def who_is_on_call(self, at: datetime, level: int) -> OnCallPerson | None: ...
 
 
 class Calendar(Protocol):
@@ -248,17 +260,11 @@ def after(case: str, step: Step, state: TicketState, rules: Rules, top_level: in
     return []
 
 
-def page_open(state: TicketState) -> bool:
-    """The page still waits for someone (not acknowledged, no response, ticket active)."""
-    return (state.is_escalated and state.page_acknowledged_by is None
-            and state.first_response_at is None and state.status in ACTIVE)
-
-
 def open_page(case: str, state: TicketState, rules: Rules, top_level: int) -> list[Effect]:
     """If the ticket's page is open: the page for its current level and attempt, then the
     timer of the next step."""
     last = state.last_page
-    if not page_open(state) or state.request is None or last is None:
+    if not state.page_open or state.request is None or last is None:
         return []
     page = Page(case=case, level=state.escalation_level, attempt=state.renotify_count,
                 technician=state.paged_technician or "", reason=REASON_OF_PAGE[type(last)],

@@ -39,8 +39,8 @@ from services.oncall.webhook import WebhookSender
 from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.eventstore import RecordedEvent
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import execute_step
-from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState
 from shared.runtime.context import Runtime

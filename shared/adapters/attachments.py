@@ -52,6 +52,16 @@ class AttachmentStore:
         """The stored bytes; raises AttachmentNotFound (also for a malformed hash)."""
         return await read_attachment(self.js, sha256, bucket=self.bucket)
 
+    async def delete(self, sha256: str) -> bool:
+        """Delete the file (erasure); False if it was not there (deleted by an earlier,
+        interrupted erasure)."""
+        store = await self.js.object_store(self.bucket)
+        try:
+            await store.delete(sha256)
+        except NotFoundError:
+            return False
+        return True
+
 
 async def read_attachment(js: JetStreamContext, sha256: str, *,
                           bucket: str = DEFAULT_BUCKET) -> bytes:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from nats.js.errors import NotFoundError
-
+from shared.adapters.attachments import AttachmentStore
 from shared.adapters.eventstore import EventStore
 from shared.application.handling import Cause, execute
 from shared.domain import events as ev
@@ -45,12 +44,9 @@ async def delete_files(store: EventStore, ticket_id: str, events: list[ev.Event]
     if not mine:
         return 0
     mine -= await files_of_others(store, ticket_id)
-    objects = await store.js.object_store(bucket)
+    files = AttachmentStore(store.js, bucket)
     for sha256 in sorted(mine):
-        try:
-            await objects.delete(sha256)
-        except NotFoundError:
-            continue  # deleted by an earlier, interrupted erasure
+        await files.delete(sha256)
     if mine:
         log.info("erasure of %s: %d file(s) deleted", ticket_id, len(mine))
     return len(mine)

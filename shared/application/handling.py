@@ -74,7 +74,10 @@ class Cause:
 
     def name(self, event: ev.Event) -> str:
         """The id of ``event`` as this cause names it."""
-        type_name = type(event).__name__
+        return self.name_for(type(event).__name__)
+
+    def name_for(self, type_name: str) -> str:
+        """The id an event of ``type_name`` gets from this cause."""
         suffix = self.suffixes.get(type_name, "" if self.exact else type_name)
         return (f"{self.id}-{suffix}" if suffix else self.id)[:MAX_EVENT_ID]
 

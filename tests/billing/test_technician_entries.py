@@ -14,10 +14,10 @@ import pytest
 
 from services.billing.bootstrap import bootstrap
 from services.billing.service import BillingService, TimeEntryIn
+from shared.adapters import technicianentries as timeentries
 from shared.adapters.eventstore import EventStore, PendingEvent
 from shared.adapters.provision import ensure_kv
-from shared.application import timeentries
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.ticket.decide import DomainError
 from shared.runtime.accounts import hash_token
@@ -293,7 +293,7 @@ async def test_a_refusal_in_a_later_month_releases_the_earlier_ones(
 
 async def test_a_full_month_is_refused_clearly(two_technicians: Settings, store: EventStore,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.application import timeentries
+    from shared.adapters import technicianentries as timeentries
 
     monkeypatch.setattr(timeentries, "MAX_ENTRIES_PER_MONTH", 2)
     async with replica(two_technicians) as (client, _):

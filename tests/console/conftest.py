@@ -18,7 +18,7 @@ from services.oncall.readmodel import TicketBoard
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.casenumber import with_check_digit
 from shared.runtime.accounts import AccountStore, hash_password

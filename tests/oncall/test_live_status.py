@@ -20,7 +20,7 @@ from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import parse_rota
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.runtime.accounts import AccountStore
 from shared.runtime.context import connect
 from shared.settings import Settings

@@ -21,7 +21,8 @@ from services.oncall.console.forms import (
     text_field,
     uploads_of,
 )
-from shared.application.timeentries import TechnicianEntries, log_time
+from shared.adapters.technicianentries import TechnicianEntries
+from shared.application.timeentries import log_time
 from shared.domain.ticket import commands as c
 from shared.runtime.accounts import Technician
 from shared.runtime.context import Runtime

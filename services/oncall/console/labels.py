@@ -10,7 +10,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.domain.ticket import DomainError
+from shared.domain.ticket import DomainError, Refusal
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -21,7 +21,7 @@ STATUS_LABELS = {
 }
 # German wording of the decider's refusals by their stable code; unknown codes show the
 # decider's own (English) message.
-REFUSALS = {
+REFUSALS: dict[Refusal, str] = {
     "unknown_ticket": "Dieses Ticket gibt es nicht.",
     "invalid_case_number": "Das ist keine gültige Auftragsnummer.",
     "unknown_mail": "Diese Mail gibt es hier nicht.",
@@ -42,7 +42,9 @@ REFUSALS = {
     "not_your_entry": "Nur der Techniker selbst oder eine Leitung kann diesen Eintrag "
                       "stornieren.",
     "mail_decided": "Über diese Mail war schon anders entschieden.",
-    "case_number_taken": "Die Auftragsnummer gehört schon einem anderen Ticket.",
+    # (a ticket opened from a mail under a number another ticket has, after a lost counter)
+    "already_submitted": "Die Auftragsnummer gehört schon einem anderen Ticket.",
+    "unknown_entry": "Diesen Eintrag gibt es nicht (mehr).",
 }
 # The request form's rules (shared/domain/requestform.py) in the console's words, by code.
 FORM_ERRORS = {

@@ -36,7 +36,7 @@ from services.oncall.heldmail import QUARANTINE_ENTRY
 from services.oncall.readmodel import TicketBoard, attachments_of
 from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
-from shared.application.timeentries import TechnicianEntries
+from shared.adapters.technicianentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError

@@ -25,6 +25,10 @@ Status = Literal[
 ]
 
 
+# A ticket being worked on.
+ACTIVE: frozenset[Status] = frozenset({"submitted", "open", "in_progress"})
+
+
 class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     status: Status = "new"
     case_number: str = ""
@@ -53,6 +57,8 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     # Held and quarantined mail waiting for a technician, and the mails already decided.
     pending_mails: tuple[ev.PendingMail, ...] = ()
     settled_mail_ids: frozenset[str] = frozenset()
+    # (mail id, case number) of each mail a technician opened a new ticket from.
+    opened_from_mail: tuple[tuple[str, str], ...] = ()
     # When the ticket was last resolved (None while it is not resolved).
     resolved_at: datetime | None = None
     # Event ids of the answers and notifications mailed to the customer (CustomerMailed).
@@ -61,6 +67,7 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
     mail_failures: tuple[ev.CustomerMailFailed, ...] = ()
     # Time and invoices
     time_entries: tuple[ev.TimeLogged, ...] = ()
+    voided_entry_ids: frozenset[str] = frozenset()
     active_invoices: tuple[ev.InvoiceIssued, ...] = ()
     invoiced_entry_ids: frozenset[str] = frozenset()
     issued_invoice_numbers: frozenset[str] = frozenset()  # cancelled ones too
@@ -80,11 +87,22 @@ class TicketState(msgspec.Struct, frozen=True, kw_only=True):
         return self.paged_technician is not None
 
     @property
+    def page_open(self) -> bool:
+        """The on-call page still waits for someone: not acknowledged, no response yet,
+        the ticket active."""
+        return (self.is_escalated and self.page_acknowledged_by is None
+                and self.first_response_at is None and self.status in ACTIVE)
+
+    @property
     def uninvoiced_entries(self) -> tuple[ev.TimeLogged, ...]:
         return tuple(e for e in self.time_entries if e.entry_id not in self.invoiced_entry_ids)
 
     def pending_mail(self, mail_id: str) -> ev.PendingMail | None:
         return next((m for m in self.pending_mails if mail_id_of(m) == mail_id), None)
+
+    def ticket_opened_from(self, mail_id: str) -> str | None:
+        """The case number of the ticket opened from the mail ``mail_id`` (None: none)."""
+        return next((case for mail, case in self.opened_from_mail if mail == mail_id), None)
 
     def entry(self, entry_id: str) -> ev.TimeLogged | None:
         return next((e for e in self.time_entries if e.entry_id == entry_id), None)
@@ -237,7 +255,8 @@ def _(event: ev.MailDiscarded, state: TicketState) -> TicketState:
 
 @apply_event.register
 def _(event: ev.MailOpenedAsTicket, state: TicketState) -> TicketState:
-    return _settled(state, event.mail_id)
+    return replace(_settled(state, event.mail_id), opened_from_mail=(
+        *state.opened_from_mail, (event.mail_id, event.case_number)))
 
 
 @apply_event.register
@@ -248,7 +267,8 @@ def _(event: ev.TimeLogged, state: TicketState) -> TicketState:
 @apply_event.register
 def _(event: ev.TimeEntryVoided, state: TicketState) -> TicketState:
     kept = tuple(e for e in state.time_entries if e.entry_id != event.entry_id)
-    return replace(state, time_entries=kept)
+    return replace(state, time_entries=kept,
+                   voided_entry_ids=state.voided_entry_ids | {event.entry_id})
 
 
 @apply_event.register

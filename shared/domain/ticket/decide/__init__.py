@@ -24,11 +24,30 @@ from shared.domain.ticket.decide.base import (
     MAX_FUTURE_ENTRY,
     TIME_LOGGABLE,
     DomainError,
+    Refusal,
     decide,
+    require_case_number,
     require_ticket,
 )
-from shared.domain.ticket.decide.heldmail import reply_of
+from shared.domain.ticket.decide.billing import (
+    invoice_document,
+    overlaps,
+    require_no_overlap,
+    require_room,
+)
+from shared.domain.ticket.decide.heldmail import (
+    MAIL_ID,
+    QUARANTINE_ENTRY,
+    is_mail_holder,
+    reply_of,
+    require_mail_id,
+    require_open_mail,
+)
 from shared.domain.ticket.decide.mail import aligned, domain_of, trust_problem
 
-__all__ = ["ACTIVE", "MAX_FUTURE_ENTRY", "TIME_LOGGABLE", "DomainError", "aligned", "decide",
-           "domain_of", "reply_of", "require_ticket", "trust_problem"]
+__all__ = [
+    "ACTIVE", "MAIL_ID", "MAX_FUTURE_ENTRY", "QUARANTINE_ENTRY", "TIME_LOGGABLE", "DomainError",
+    "Refusal", "aligned", "decide", "domain_of", "invoice_document", "is_mail_holder",
+    "overlaps", "reply_of", "require_case_number", "require_mail_id", "require_no_overlap",
+    "require_open_mail", "require_room", "require_ticket", "trust_problem",
+]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Protocol
+
 from shared.domain import events as ev
 from shared.domain.pricing import build_invoice
 from shared.domain.ticket import commands as c
@@ -16,8 +20,46 @@ from shared.domain.ticket.decide.base import (
 from shared.domain.ticket.state import TicketState
 
 
+class OtherEntry(Protocol):
+    """A technician's entry on any ticket (the billing service's read model keeps them)."""
+
+    @property
+    def ticket(self) -> str: ...
+    @property
+    def entry_id(self) -> str: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+
+
+def overlaps(start: datetime, end: datetime, other_start: datetime,
+             other_end: datetime) -> bool:
+    """Whether two intervals ``[start, end)`` share time (entries that touch do not)."""
+    return start < other_end and other_start < end
+
+
+def require_no_overlap(start: datetime, end: datetime, others: Iterable[OtherEntry]) -> None:
+    """A technician cannot work on two tickets at once (docs/domain.md 6.1): ``others`` are
+    their entries on other tickets, which the decider of one ticket cannot see."""
+    for other in others:
+        require(not overlaps(start, end, other.start, other.end), "overlapping_entry",
+                f"overlaps entry {other.entry_id} of the same technician on ticket "
+                f"{other.ticket} ({other.start.isoformat()} to {other.end.isoformat()})")
+
+
+def require_room(count: int, limit: int, month: str) -> None:
+    """At most ``limit`` entries of one technician in a month (``count``: theirs so far)."""
+    require(count < limit, "too_many_entries",
+            f"the technician already has {count} time entries in {month}: at most "
+            f"{limit} a month")
+
+
 @decide.register
 def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
+    for name, value in (("start", command.start), ("end", command.end)):
+        require(value.tzinfo is not None, "naive_timestamp",
+                f"{name}: give a UTC offset, e.g. +01:00")
     require_ticket(state)
     logged = state.entry(command.entry_id)
     if logged is not None:
@@ -26,6 +68,8 @@ def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
                 f"entry id {command.entry_id} belongs to another technician's entry: "
                 "choose a new one")
         return []
+    require(command.entry_id not in state.voided_entry_ids, "unknown_entry",
+            f"entry {command.entry_id} is no longer active")
     require(state.status in TIME_LOGGABLE, "ticket_not_open_for_time",
             f"time cannot be logged on a {state.status.replace('_', ' ')} ticket")
     require(command.kind in ("work", "travel"), "unknown_kind",
@@ -34,13 +78,13 @@ def _(command: c.LogTime, state: TicketState) -> list[ev.Event]:
     require(command.end <= command.at + MAX_FUTURE_ENTRY, "entry_in_future",
             "the entry ends in the future")
     for other in state.time_entries:
-        if other.technician == command.technician and (
-                command.start < other.end and other.start < command.end):
-            raise DomainError("overlapping_entry",
-                              f"overlaps entry {other.entry_id} of the same technician")
+        require(other.technician != command.technician or not overlaps(
+            command.start, command.end, other.start, other.end), "overlapping_entry",
+            f"overlaps entry {other.entry_id} of the same technician")
     return [ev.TimeLogged(at=command.at, entry_id=command.entry_id,
-                          technician=command.technician, start=command.start,
-                          end=command.end, kind=command.kind,  # type: ignore[arg-type]
+                          technician=command.technician, start=command.start.astimezone(UTC),
+                          end=command.end.astimezone(UTC),
+                          kind=command.kind,  # type: ignore[arg-type]
                           note=command.note)]
 
 
@@ -79,10 +123,25 @@ def _(command: c.IssueInvoice, state: TicketState) -> list[ev.Event]:
 
 @decide.register
 def _(command: c.CancelInvoice, state: TicketState) -> list[ev.Event]:
-    require_ticket(state)
+    # No ticket: no invoice either (an invoice is cancelled by its number).
     require(any(i.invoice_number == command.invoice_number for i in state.active_invoices),
             "unknown_invoice", f"no active invoice {command.invoice_number} on this ticket")
     require(bool(command.reason.strip()), "reason_required", "a cancellation needs a reason")
     return [ev.InvoiceCancelled(at=command.at, invoice_number=command.invoice_number,
                                 credit_note_number=command.credit_note_number,
                                 reason=command.reason, issued_by=command.by)]
+
+
+def invoice_document(events: Iterable[ev.Event], number: str
+                     ) -> tuple[ev.InvoiceIssued, ev.InvoiceCancelled | None]:
+    """The document ``number`` among a ticket's events: an invoice (and None), or a credit
+    note (the invoice it cancels, and the cancellation)."""
+    invoices: dict[str, ev.InvoiceIssued] = {}
+    for event in events:
+        if isinstance(event, ev.InvoiceIssued):
+            invoices[event.invoice_number] = event
+            if event.invoice_number == number:
+                return event, None
+        elif isinstance(event, ev.InvoiceCancelled) and event.credit_note_number == number:
+            return invoices[event.invoice_number], event
+    raise DomainError("unknown_invoice", f"there is no invoice {number}")

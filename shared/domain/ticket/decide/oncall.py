@@ -34,15 +34,10 @@ def _(command: c.SetResponseDeadline, state: TicketState) -> list[ev.Event]:
                                    calendar_version=command.calendar_version)]
 
 
-def _page_open(state: TicketState) -> bool:
-    return (state.is_escalated and state.page_acknowledged_by is None
-            and state.first_response_at is None and state.status in ACTIVE)
-
-
 @decide.register
 def _(command: c.ReNotifyOnCall, state: TicketState) -> list[ev.Event]:
     require_ticket(state)
-    if not _page_open(state) or command.attempt <= state.renotify_count:
+    if not state.page_open or command.attempt <= state.renotify_count:
         return []
     return [ev.OnCallReNotified(at=command.at, technician=command.technician,
                                 attempt=command.attempt)]
@@ -51,7 +46,7 @@ def _(command: c.ReNotifyOnCall, state: TicketState) -> list[ev.Event]:
 @decide.register
 def _(command: c.EscalateOnCallLevel, state: TicketState) -> list[ev.Event]:
     require_ticket(state)
-    if not _page_open(state) or command.level <= state.escalation_level:
+    if not state.page_open or command.level <= state.escalation_level:
         return []
     return [ev.OnCallEscalated(at=command.at, technician=command.technician,
                                level=command.level)]
