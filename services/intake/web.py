@@ -41,7 +41,7 @@ from services.intake.protection import (
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
 from services.intake.terms import AGREEMENT_KEYS, HOURS_KEYS, NEXT_KEYS, terms_figures
 from shared.adapters.attachments import AttachmentNotFound
-from shared.adapters.casenumbers import CounterUnavailable, berlin_date
+from shared.adapters.casenumbers import CounterUnavailable
 from shared.adapters.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -49,6 +49,7 @@ from shared.adapters.eventstore import (
     TicketHistory,
 )
 from shared.domain import events as ev
+from shared.domain.calendar import berlin_date
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.requestform import SupportRequest, validate
 from shared.runtime.csrf import csrf_token, csrf_valid, new_binding

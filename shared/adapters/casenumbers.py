@@ -1,7 +1,7 @@
 """Allocating case numbers: unique across intake replicas without a round trip per number.
 
-A number is ``YYYYMMDD`` (Europe/Berlin date of submission) + the optional node digits +
-a counter of at least five digits + a Damm check digit. The counter of a day lives in the
+A number's layout is the domain's (``shared.domain.casenumber.case_number``: the Berlin
+date of submission, node digits, a counter, a check digit). The counter of a day lives in the
 JetStream KV bucket ``intake_counters`` (key: the date) and holds the highest number
 handed out. A replica reserves a *block* of numbers by compare-and-set (``update`` with
 the revision it read): two replicas can never reserve the same block, and a replica
@@ -17,32 +17,21 @@ import asyncio
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from shared.adapters.kvbuckets import kv_bucket
-from shared.domain.casenumber import with_check_digit
+from shared.domain.calendar import berlin_date
+from shared.domain.casenumber import case_number
 
 COUNTER_BUCKET = "intake_counters"
-BERLIN = ZoneInfo("Europe/Berlin")
-COUNTER_DIGITS = 5
 MAX_CLAIM_ATTEMPTS = 100
 
 
 class CounterUnavailable(Exception):
     """No block could be reserved (the bucket is contended beyond reason or unreachable)."""
-
-
-def berlin_date(moment: datetime) -> date:
-    return moment.astimezone(BERLIN).date()
-
-
-def case_number(day: date, node_id: str, counter: int) -> str:
-    """The case number of ``counter`` on ``day`` with its check digit."""
-    return with_check_digit(f"{day:%Y%m%d}{node_id}{counter:0{COUNTER_DIGITS}d}")
 
 
 class CaseNumberAllocator:

@@ -1,7 +1,8 @@
 """Crypto-shredding of personal data in the append-only log (docs/domain.md 7).
 
 Personal fields of events (names, addresses, e-mail addresses, phone numbers, the text of
-customer mails and the names of their files, technicians' answers and notes) are encrypted
+customer mails and the names of their files, technicians' answers and notes; each event
+type declares its own, ``Event.PERSONAL``) are encrypted
 with AES-256-GCM before they are stored, under a data key of their ticket kept in the KV
 bucket ``pii_keys``. Erasing a customer destroys the keys of
 their tickets: the ciphertext stays in the log, unreadable forever, while everything else
@@ -38,41 +39,12 @@ ERASED = "[gelöscht / erased]"
 KEY_CACHE_S = 60.0
 
 
-def _is_person(party: ev.ContractParty) -> bool:
-    return not party.is_company
-
-
-# The names of the files a mail or an answer carries (a name often says whose file it is:
-# "Gehaltsabrechnung-Mustermann.pdf"); their content hash stays readable, erasure needs it.
-FILE_NAMES = ("attachments[].filename", None)
-
-# Which string fields of which events are personal. A path is a dotted attribute path; a
-# segment ending in ``[]`` stands for every element of a tuple; a condition limits it (a
-# company's address is not personal data and stays readable on invoices). Technicians'
-# answers, notes, resolutions and reasons to decline are sealed too: they greet and quote
-# the customer.
+# Which string fields of which events are personal: declared on each event type
+# (``Event.PERSONAL``, shared.domain.events.base.Personal), as (path, condition) here.
 PERSONAL_FIELDS: dict[type[ev.Event], list[tuple[str, Callable[[Any], bool] | None]]] = {
-    ev.RequestSubmitted: [
-        ("contact.first_name", None), ("contact.last_name", None),
-        ("contact.email", None), ("contact.phone", None),
-        *[(f"contract_party.{f}", lambda e: _is_person(e.contract_party))
-          for f in ("name", "street", "postcode", "city")],
-    ],
-    ev.CustomerReplied: [("sender", None), ("text", None), FILE_NAMES],
-    ev.AutoReplyRecorded: [("sender", None)],
-    ev.ReplyQuarantined: [("sender", None), ("sender_name", None), ("text", None), FILE_NAMES],
-    ev.ReplyHeld: [("sender", None), ("sender_name", None), ("envelope_sender", None),
-                   ("text", None), FILE_NAMES],
-    ev.AckSent: [("recipient", None)],
-    ev.TechnicianResponded: [("message", None), FILE_NAMES],
-    ev.InternalNoteAdded: [("text", None)],
-    ev.TicketResolved: [("resolution", None)],
-    ev.TicketDeclined: [("reason", None)],  # mailed to the customer, like an answer
-    ev.InvoiceIssued: [
-        (f"buyer.{f}", lambda e: _is_person(e.buyer))
-        for f in ("name", "street", "postcode", "city")
-    ],
-}
+    kind: [(personal.path, personal.applies if personal.party else None)
+           for personal in kind.PERSONAL]
+    for kind in ev.EVENT_TYPES.values() if kind.PERSONAL}
 
 
 def _get(obj: Any, path: tuple[str, ...]) -> Any:

@@ -9,6 +9,7 @@ another ticket. The number is digits only: safe to read aloud and a valid NATS s
 from __future__ import annotations
 
 import re
+from datetime import date
 
 _DAMM = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
@@ -23,6 +24,8 @@ _DAMM = (
     (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
 )
 CASE_NUMBER = re.compile(r"^\d{8}\d{6,12}$")
+# The day's counter has at least this many digits (more after 99,999 tickets a day).
+COUNTER_DIGITS = 5
 
 
 def check_digit(digits: str) -> str:
@@ -34,6 +37,12 @@ def check_digit(digits: str) -> str:
 
 def with_check_digit(digits: str) -> str:
     return digits + check_digit(digits)
+
+
+def case_number(day: date, node_id: str, counter: int) -> str:
+    """The case number of the ``counter``-th ticket of ``day`` (its date in Berlin) on the
+    intake node ``node_id`` (digits, or "" for one node), with its check digit."""
+    return with_check_digit(f"{day:%Y%m%d}{node_id}{counter:0{COUNTER_DIGITS}d}")
 
 
 def is_valid_case_number(number: str) -> bool:

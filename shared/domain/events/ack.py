@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from shared.domain.events.base import Event
+from shared.domain.events.base import Event, Personal
 
 
 class AckSent(Event, tag=True, frozen=True, kw_only=True):
     """The receipt with the case number was accepted by the SMTP server."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("recipient"),)
 
     message_id: str
     recipient: str

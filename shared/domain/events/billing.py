@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-from shared.domain.events.base import ContractParty, Event
+from shared.domain.events.base import ContractParty, Event, Personal, party_fields
 
 TimeKind = Literal["work", "travel"]
 
@@ -56,6 +56,7 @@ class InvoiceIssued(Event, tag=True, frozen=True, kw_only=True):
     """An invoice was issued. It never changes; a correction cancels it and issues anew."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = party_fields("buyer")
 
     invoice_number: str
     invoice_date: date

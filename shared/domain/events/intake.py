@@ -7,7 +7,14 @@ from typing import ClassVar, Literal
 
 import msgspec
 
-from shared.domain.events.base import Contact, ContractParty, Event
+from shared.domain.events.base import (
+    FILE_NAMES,
+    Contact,
+    ContractParty,
+    Event,
+    Personal,
+    party_fields,
+)
 
 Language = Literal["de", "en"]
 Channel = Literal["web", "api", "mail"]
@@ -43,6 +50,9 @@ class RequestSubmitted(Event, tag=True, frozen=True, kw_only=True):
     """A customer's support request entered the system: the first event of every ticket."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (
+        Personal("contact.first_name"), Personal("contact.last_name"),
+        Personal("contact.email"), Personal("contact.phone"), *party_fields("contract_party"))
 
     case_number: str
     contact: Contact
@@ -77,6 +87,7 @@ class CustomerReplied(Event, tag=True, frozen=True, kw_only=True):
     """The customer added information by replying to the receipt."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("sender"), Personal("text"), FILE_NAMES)
 
     message_id: str
     sender: str
@@ -91,6 +102,8 @@ class CustomerReplied(Event, tag=True, frozen=True, kw_only=True):
 class AutoReplyRecorded(Event, tag=True, frozen=True, kw_only=True):
     """An out-of-office, bounce or other automatic mail about the ticket: kept, not a reply."""
 
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("sender"),)
+
     message_id: str
     sender: str
     subject: str
@@ -99,6 +112,9 @@ class AutoReplyRecorded(Event, tag=True, frozen=True, kw_only=True):
 
 class ReplyQuarantined(Event, tag=True, frozen=True, kw_only=True):
     """Inbound mail that could not be attached safely; a technician decides."""
+
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (
+        Personal("sender"), Personal("sender_name"), Personal("text"), FILE_NAMES)
 
     message_id: str
     sender: str
@@ -117,6 +133,10 @@ class ReplyHeld(Event, tag=True, frozen=True, kw_only=True):
     """A mail from the ticket's contact address that is not authenticated enough to be
     taken as the customer's words (docs/mail-in.md, "Trust"): kept for a technician, never
     shown to the customer, never answered."""
+
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (
+        Personal("sender"), Personal("sender_name"), Personal("envelope_sender"),
+        Personal("text"), FILE_NAMES)
 
     mail_id: str
     message_id: str

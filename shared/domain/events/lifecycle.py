@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.domain.events.base import Event
+from shared.domain.events.base import Event, Personal
 
 
 class TicketResolved(Event, tag=True, frozen=True, kw_only=True):
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("resolution"),)
 
     technician: str
     resolution: str = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
-from shared.domain.events.base import Event
+from shared.domain.events.base import FILE_NAMES, Event, Personal
 from shared.domain.events.intake import AttachmentRef
 
 SlaClock = Literal["reaction", "first_response"]
@@ -54,6 +54,7 @@ class TechnicianResponded(Event, tag=True, frozen=True, kw_only=True):
     technician; ``attachments`` are files in the object store."""
 
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("message"), FILE_NAMES)
 
     technician: str
     message: str = ""
@@ -63,6 +64,8 @@ class TechnicianResponded(Event, tag=True, frozen=True, kw_only=True):
 
 class InternalNoteAdded(Event, tag=True, frozen=True, kw_only=True):
     """A note for technicians only: never mailed, never on the status page."""
+
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("text"),)
 
     technician: str
     text: str
@@ -91,6 +94,7 @@ class TicketAccepted(Event, tag=True, frozen=True, kw_only=True):
 
 class TicketDeclined(Event, tag=True, frozen=True, kw_only=True):
     CUSTOMER_VISIBLE: ClassVar[bool] = True
+    PERSONAL: ClassVar[tuple[Personal, ...]] = (Personal("reason"),)  # mailed to the customer
 
     technician: str
     reason: str
