@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks import raw
 from benchmarks.common import BenchServer, Stopwatch, bench_server, peak_rss_mb, rate, say
 from benchmarks.tickets import realistic_stream
-from services.oncall.readmodel import TicketBoard
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.provision import ensure_kv
 from shared.adapters.technicianentries import BUCKET as TIME_ENTRIES_BUCKET
 from shared.adapters.technicianentries import TechnicianEntries

@@ -17,7 +17,7 @@ from shared.adapters.attachments import AttachmentStore
 from shared.adapters.claims import ClaimStore
 from shared.adapters.mailer import Mailer
 from shared.application.sending import SendOnce
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 def _utcnow() -> datetime:

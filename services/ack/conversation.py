@@ -55,7 +55,7 @@ class CustomerMailDeferred(SendDeferred):
     """A temporary failure (SMTP, a file not readable yet): the consumer retries."""
 
 
-def mail_kind(event: ev.Event) -> ev.ack.CustomerMailKind | None:
+def mail_kind(event: ev.Event) -> ev.conversation.CustomerMailKind | None:
     """Which customer mail an event causes; None: none (an empty answer only stops the
     clock, it says nothing to the customer)."""
     if isinstance(event, ev.TechnicianResponded):

@@ -30,7 +30,7 @@ from shared.adapters.eventstore import RecordedEvent
 from shared.adapters.mailcatcher import MailCatcher
 from shared.application.sending import SendOnce, StepHook
 from shared.domain import events as ev
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 DURABLE = "ack-receipts"
 NOTICES_DURABLE = "ack-notices"

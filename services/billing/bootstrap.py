@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from services.billing.invoicing import DocumentNumbers
 from services.billing.service import BillingService
 from shared.adapters.technicianentries import TechnicianEntries
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 def _utcnow() -> datetime:

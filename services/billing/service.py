@@ -47,8 +47,8 @@ from shared.domain.ticket.decide import DomainError, invoice_document
 from shared.domain.ticket.state import TicketState
 from shared.runtime.apidocs import TECHNICIAN, RefusalDetail, technician_errors
 from shared.runtime.auth import authenticate
-from shared.runtime.context import Runtime
 from shared.runtime.refusals import http_status
+from shared.runtime.runtime import Runtime
 
 ENTRY_ERRORS = {
     404: "No such ticket.",

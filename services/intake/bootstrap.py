@@ -8,7 +8,7 @@ from services.intake.submission import Intake
 from services.intake.web import IntakeWeb
 from shared.adapters.attachments import read_attachment
 from shared.adapters.casenumbers import CaseNumberAllocator
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 def bootstrap(runtime: Runtime) -> IntakeService:

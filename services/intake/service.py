@@ -11,7 +11,7 @@ from services.intake.web import IntakeWeb
 from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
 from shared.adapters.consumer import ConsumerSpec
 from shared.adapters.provision import ensure_kv
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 class IntakeService:

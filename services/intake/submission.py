@@ -71,8 +71,8 @@ class Intake:
     async def _records(self) -> KeyValue:
         return await kv_bucket(self.js, IDEMPOTENCY_BUCKET)
 
-    async def submit(self, request: SupportRequest, *, language: ev.intake.Language,
-                     channel: ev.intake.Channel, key: str | None = None,
+    async def submit(self, request: SupportRequest, *, language: ev.request.Language,
+                     channel: ev.request.Channel, key: str | None = None,
                      strict_key: bool = True) -> Submitted:
         """Create the ticket (once per ``key``). With ``strict_key`` a key reused for other
         content is refused (API); otherwise the first ticket is answered (HTML form)."""
@@ -116,8 +116,8 @@ class Intake:
             return await self._claimed(key_id)
         return None
 
-    async def _append_new(self, request: SupportRequest, language: ev.intake.Language,
-                          channel: ev.intake.Channel, *, key_id: str | None,
+    async def _append_new(self, request: SupportRequest, language: ev.request.Language,
+                          channel: ev.request.Channel, *, key_id: str | None,
                           case_number: str | None = None) -> Submitted:
         for _ in range(MAX_NUMBER_ATTEMPTS):
             number = case_number or await self.allocator.next_number()

@@ -22,7 +22,14 @@ from services.intake.catalogue import (
     from_accept_language,
     text,
 )
-from services.intake.pages import (
+from services.intake.protection import (
+    CSRF_COOKIE,
+    BodyTooLarge,
+    RateLimiter,
+    read_body,
+    secured_route_class,
+)
+from services.intake.rendering import (
     STYLE_HASH,
     error_messages,
     field_labels,
@@ -30,13 +37,6 @@ from services.intake.pages import (
     render,
     status_context,
     visible_attachments,
-)
-from services.intake.protection import (
-    CSRF_COOKIE,
-    BodyTooLarge,
-    RateLimiter,
-    read_body,
-    secured_route_class,
 )
 from services.intake.submission import IdempotencyKeyReused, Intake, Submitted
 from services.intake.terms import AGREEMENT_KEYS, HOURS_KEYS, NEXT_KEYS, terms_figures

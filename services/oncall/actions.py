@@ -22,7 +22,7 @@ from shared.application.handling import Cause, Handled, execute, prepare
 from shared.domain import events as ev
 from shared.domain.ticket import commands as c
 from shared.domain.ticket import require_case_number
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 def _now() -> datetime:

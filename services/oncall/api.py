@@ -30,17 +30,17 @@ from services.oncall.api_models import ActionResult, OnCallNow, TicketClocks
 from services.oncall.console import console_router
 from services.oncall.console.labels import refusal_text
 from services.oncall.livestatus import live_status_router
-from services.oncall.pagetexts import TechLanguage, tech_language, words
 from services.oncall.paging import check_ack_link
-from services.oncall.readmodel import TicketBoard
+from services.oncall.pagingtexts import TechLanguage, tech_language, words
 from services.oncall.rota import Rota, on_call_report
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import Handled, load
 from shared.domain.ticket import DomainError, require_case_number, require_ticket
 from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
 from shared.runtime.auth import authenticate
-from shared.runtime.context import Runtime
 from shared.runtime.refusals import http_status
+from shared.runtime.runtime import Runtime
 
 
 class DeclineBody(BaseModel):

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.oncall.paging import Pager, page_claims
-from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import RotaError, rota_from_settings
 from services.oncall.service import OncallService, rules_from_settings
+from services.oncall.ticketboard import TicketBoard
 from services.oncall.webhook import WebhookSender
 from shared.adapters.mailer import Mailer
 from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.sending import SendOnce
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 from shared.settings import ConfigurationError
 
 

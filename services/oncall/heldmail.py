@@ -19,7 +19,7 @@ from shared.domain.ticket.decide import (  # noqa: F401  (the console names them
     is_mail_holder,
     require_mail_id,
 )
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

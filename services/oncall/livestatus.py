@@ -16,27 +16,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from services.oncall.announcements import Announcement, Announcements
 from services.oncall.rota import Rota
+from services.oncall.templating import TEMPLATES
 from shared.domain.calendar import BusinessCalendar, Window
 from shared.domain.money import format_euro, format_percent
 from shared.domain.pricing import NO_SURCHARGE, SURCHARGE
-from shared.runtime.context import Runtime
 from shared.runtime.responses import security_headers
+from shared.runtime.runtime import Runtime
 
 PATH = "/live-status"
 BERLIN = ZoneInfo("Europe/Berlin")
 HEADERS = security_headers(style_src="'unsafe-inline'")
-_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                   autoescape=True, undefined=StrictUndefined, trim_blocks=True,
-                   lstrip_blocks=True)
 
 TEXTS: dict[str, dict[str, str]] = {
     "de": {
@@ -138,7 +134,7 @@ def live_status_router(runtime: Runtime, rota: Rota, clock: Callable[[], datetim
         language = "en" if lang == "en" else "de"
         status = desk_status(clock(), rota, calendar, runtime.settings.billing.hourly_rate)
         context = page_context(status, await board.live(), language)
-        html = _env.get_template("live_status.html").render(**context)
+        html = TEMPLATES.get_template("live_status.html").render(**context)
         return HTMLResponse(html, headers=HEADERS)
 
     return router

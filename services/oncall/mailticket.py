@@ -34,7 +34,7 @@ from shared.domain.requestform import SupportRequest
 from shared.domain.ticket import commands as c
 from shared.domain.ticket.decide import require_mail_id, require_open_mail
 from shared.domain.ticket.state import mail_id_of
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class MailTickets:
         return await self.allocator.next_number()
 
     async def open_ticket(self, holder: str, mail_id: str, technician: str,
-                          request: SupportRequest, language: ev.intake.Language) -> Opened:
+                          request: SupportRequest, language: ev.request.Language) -> Opened:
         """Open the ticket of ``request`` from the mail ``mail_id`` held on ``holder``."""
         require_mail_id(holder, mail_id)
         store = self.runtime.store
@@ -90,7 +90,7 @@ class MailTickets:
         return Opened(case, created)
 
     async def _create(self, case: str, holder: str, mail: ev.PendingMail, technician: str,
-                      request: SupportRequest, language: ev.intake.Language) -> bool:
+                      request: SupportRequest, language: ev.request.Language) -> bool:
         """Append the new ticket (False: an earlier form did). A number that belongs to
         another ticket (only after a lost counter bucket) is refused by the rules
         (``already_submitted``): that ticket must not receive this mail."""

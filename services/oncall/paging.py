@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from nats.js import JetStreamContext
 
-from services.oncall.pagetexts import TechLanguage, tech_language, words
+from services.oncall.pagingtexts import TechLanguage, tech_language, words
 from services.oncall.policy import Page
 from services.oncall.rota import Person
 from services.oncall.webhook import WebhookSender

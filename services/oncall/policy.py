@@ -110,7 +110,7 @@ class Escalation:
 class DeadlineWatch:
     """Timer: record the breach of ``clock`` unless the ticket no longer needs it."""
 
-    clock: ev.oncall.SlaClock
+    clock: ev.escalation.SlaClock
     deadline: datetime
 
 

@@ -32,8 +32,8 @@ from services.oncall.announcements import Announcements
 from services.oncall.api import oncall_router
 from services.oncall.livestatus import PATH as LIVE_STATUS_PATH
 from services.oncall.paging import Pager
-from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import Gap, Person, Rota
+from services.oncall.ticketboard import TicketBoard
 from services.oncall.timers import Timer, TimerConsumer, schedule, timer_for, wakeup_of
 from services.oncall.webhook import WebhookSender
 from shared.adapters.claims import ClaimStore
@@ -43,7 +43,7 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import execute_step
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,7 @@ from services.oncall.policy import (
 )
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.provision import TIMERS_STREAM
-from shared.domain.events.oncall import SlaClock
+from shared.domain.events.escalation import SlaClock
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from shared.domain.calendar import (
     berlin_date,
     day_number,
 )
-from shared.domain.events.billing import InvoiceIssued, InvoiceLine, Seller, TimeKind
+from shared.domain.events.invoicing import InvoiceIssued, InvoiceLine, Seller, TimeKind
 from shared.domain.money import ZERO, format_amount, to_cents
 
 if TYPE_CHECKING:

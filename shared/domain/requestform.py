@@ -244,8 +244,8 @@ class ServiceTerms:
     reaction_minutes: int = 240
 
 
-def request_event(request: SupportRequest, *, case_number: str, language: ev.intake.Language,
-                  channel: ev.intake.Channel, terms: ServiceTerms,
+def request_event(request: SupportRequest, *, case_number: str, language: ev.request.Language,
+                  channel: ev.request.Channel, terms: ServiceTerms,
                   at: datetime) -> ev.RequestSubmitted:
     """``RequestSubmitted`` with every free-text field redacted (docs/domain.md 2.3); the
     decider's ``SubmitRequest`` builds it, whatever channel the request came by."""

@@ -22,12 +22,12 @@ from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
-from shared.runtime.context import Runtime, Service, connect
 from shared.runtime.credentials import ADMIN, all_permissions
 from shared.runtime.httpserver import server_config
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
+from shared.runtime.runtime import Runtime, Service, connect
 from shared.runtime.secrets import require_secrets
 from shared.runtime.textguard import TextGuard
 from shared.settings import Settings

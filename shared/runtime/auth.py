@@ -44,7 +44,7 @@ __all__ = ["SESSION_COOKIE", "SESSION_TTL_S", "Authenticator", "SessionCookie",
 
 
 class HasAuthenticator(Protocol):
-    """What a route needs of its runtime to authenticate (shared.runtime.context.Runtime)."""
+    """What a route needs of its runtime to authenticate (shared.runtime.runtime.Runtime)."""
 
     @property
     def authenticator(self) -> Authenticator: ...

@@ -198,12 +198,12 @@ class SystemNotFound(Exception):
 async def connect_for_command(settings: Settings) -> Any:
     """The runtime for a command, or :class:`SystemNotFound` after the connect timeout.
     The services reconnect forever and warn each time; a command must not."""
-    from shared.runtime.context import connect
+    from shared.runtime.runtime import connect
 
     url = _require_url(settings)
     settings = _as_operator_of_up(settings)
     timeout_s = settings.nats.connect_timeout_s
-    quiet = logging.getLogger("shared.runtime.context")
+    quiet = logging.getLogger("shared.runtime.runtime")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # no "Connection refused" every half second
     try:

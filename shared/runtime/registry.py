@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import cache
 from importlib.metadata import entry_points
 
-from shared.runtime.context import Runtime, Service
+from shared.runtime.runtime import Runtime, Service
 
 SERVICES_GROUP = "ticketcore.services"
 COMMANDS_GROUP = "ticketcore.commands"

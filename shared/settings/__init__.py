@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from shared.settings.ack import AckSettings
 from shared.settings.billing import BillingSettings
 from shared.settings.core import (
     HttpSettings,
@@ -28,7 +29,7 @@ from shared.settings.core import (
     check_secret_length,
 )
 from shared.settings.intake import IntakeSettings
-from shared.settings.mail import AckSettings, InboundMailSettings, SmtpSettings
+from shared.settings.mail import InboundMailSettings, SmtpSettings
 from shared.settings.oncall import OnCallSettings
 
 CONFIG_FILE_VARIABLE = "TICKETCORE_CONFIG_FILE"

@@ -19,7 +19,7 @@ from shared.domain import events as ev
 from shared.domain.ticket.decide import DomainError
 from shared.runtime.accounts import hash_token
 from shared.runtime.app import running_system
-from shared.runtime.context import connect
+from shared.runtime.runtime import connect
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.support import serve_app

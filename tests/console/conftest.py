@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.oncall.console import console_router
-from services.oncall.readmodel import TicketBoard
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
@@ -22,7 +22,7 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.casenumber import with_check_digit
 from shared.runtime.accounts import AccountStore, hash_password
-from shared.runtime.context import Runtime, connect
+from shared.runtime.runtime import Runtime, connect
 from shared.settings import Settings
 from tests.factories import request_submitted
 from tests.support import serve_app

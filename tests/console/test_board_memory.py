@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.oncall.readmodel import TicketBoard
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.eventstore import EventStore
 from shared.domain import events as ev
 from tests.factories import NOW, request_submitted

@@ -12,7 +12,7 @@ from services.oncall.console.forms import FormError, berlin_local, parse_time_en
 from services.oncall.console.labels import time_left_label
 from services.oncall.console.sessions import flash_value, read_flash
 from services.oncall.console.views import describe
-from services.oncall.readmodel import build_queue
+from services.oncall.ticketboard import build_queue
 from shared.adapters.eventstore import RecordedEvent
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState, fold

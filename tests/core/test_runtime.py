@@ -8,14 +8,14 @@ import logging
 import pytest
 
 from shared.adapters.natsserver import EmbeddedNats
-from shared.runtime.context import connect
+from shared.runtime.runtime import connect
 from shared.settings import Settings
 
 
 async def test_a_clean_stop_logs_no_lost_connection(
         settings: Settings, nats_server: EmbeddedNats, caplog: pytest.LogCaptureFixture
         ) -> None:
-    caplog.set_level(logging.INFO, logger="shared.runtime.context")
+    caplog.set_level(logging.INFO, logger="shared.runtime.runtime")
     runtime = await connect(settings, nats_server.url)
     await runtime.close()
     assert "NATS: connection closed" in caplog.text

@@ -23,7 +23,7 @@ from shared.domain import events as ev
 from shared.domain.casenumber import with_check_digit
 from shared.domain.ticket.state import fold
 from shared.runtime.accounts import AccountStore
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 from shared.settings import Settings as TicketcoreSettings
 from tests.mail_in.mails import (
     CASE,

@@ -16,13 +16,13 @@ from fastapi import FastAPI
 
 from services.oncall.console import console_router
 from services.oncall.livestatus import live_status_router
-from services.oncall.readmodel import TicketBoard
 from services.oncall.rota import parse_rota
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.adapters.technicianentries import TechnicianEntries
 from shared.runtime.accounts import AccountStore
-from shared.runtime.context import connect
+from shared.runtime.runtime import connect
 from shared.settings import Settings
 from tests.console.conftest import ACCOUNTS, CSRF_FIELD, PASSWORDS, post_login
 from tests.support import serve_app

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.oncall.readmodel import TicketBoard
+from services.oncall.ticketboard import TicketBoard
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import free_port
 from shared.adapters.snapshots import SNAPSHOTS_STREAM

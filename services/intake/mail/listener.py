@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP
 
 from services.intake.mail.handler import InboundMailHandler
 from shared.adapters.attachments import AttachmentStore
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

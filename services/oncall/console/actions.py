@@ -25,7 +25,7 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.timeentries import log_time
 from shared.domain.ticket import commands as c
 from shared.runtime.accounts import Technician
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 # An action: (runtime, case, technician, form) -> (what was done, the ticket's version after).
 ActionHandler = Callable[[Runtime, str, Technician, Mapping[str, str]],

@@ -21,7 +21,7 @@ def announcement_routes(router: APIRouter, console: Console) -> None:
     @router.get("/announcements")
     async def page(request: Request) -> Response:
         session = await console.require_session(request)
-        return console.page("announcements.html", request, session,
+        return console.render("announcements.html", request, session,
                             announcements=await announcements.live(),
                             live_status=LIVE_STATUS_PATH)
 

@@ -24,7 +24,7 @@ from services.oncall.mailticket import MailTickets
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError, RecordedEvent
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
-from shared.domain.events.intake import Language
+from shared.domain.events.request import Language
 from shared.domain.requestform import ALL_FIELDS, FieldError, name_parts, validate
 from shared.domain.ticket import DomainError
 from shared.domain.ticket.state import mail_id_of
@@ -64,7 +64,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
     async def mailbox(request: Request) -> Response:
         session = await console.require_session(request)
         await console.board.start()
-        return console.page("mailbox.html", request, session, entries=waiting_mails(console))
+        return console.render("mailbox.html", request, session, entries=waiting_mails(console))
 
     @router.get("/mail/{ticket}")
     async def held(request: Request, ticket: str) -> Response:
@@ -77,7 +77,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
             return await console.not_found(request, f"Nichts unter {ticket}.")
         mails = [MailView(mail_id_of(m), isinstance(m, ev.ReplyHeld), m)
                  for m in history.state.pending_mails]
-        return console.page("held_mail.html", request, session, ticket=ticket, mails=mails,
+        return console.render("held_mail.html", request, session, ticket=ticket, mails=mails,
                             is_ticket=is_valid_case_number(ticket),
                             decided=decisions(history.events))
 
@@ -89,7 +89,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
         mail = await _waiting(console, ticket, unquote(mail_id))
         if mail is None:
             return await console.not_found(request, "Diese Mail wartet nicht (mehr).")
-        return console.page("new_ticket.html", request, session, ticket=ticket,
+        return console.render("new_ticket.html", request, session, ticket=ticket,
                             mail_id=mail_id_of(mail), mail=mail, values=prefill(mail),
                             errors={})
 
@@ -107,7 +107,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
             mail = await _waiting(console, ticket, mail_id)
             if mail is None:
                 return await console.not_found(request, "Diese Mail wartet nicht (mehr).")
-            return console.page("new_ticket.html", request, session, status_code=422,
+            return console.render("new_ticket.html", request, session, status_code=422,
                                 ticket=ticket, mail_id=mail_id, mail=mail,
                                 values=dict(form), errors=_error_texts(checked))
         try:

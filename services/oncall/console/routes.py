@@ -16,7 +16,7 @@ from services.oncall.console.announcements import announcement_routes
 from services.oncall.console.forms import FormError
 from services.oncall.console.labels import refusal_text
 from services.oncall.console.mail import mail_routes
-from services.oncall.console.pages import SECURITY_HEADERS
+from services.oncall.console.rendering import SECURITY_HEADERS
 from services.oncall.console.sessions import (
     FLASH_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -33,7 +33,7 @@ from services.oncall.console.views import (
 )
 from services.oncall.console.web import Console
 from services.oncall.heldmail import QUARANTINE_ENTRY
-from services.oncall.readmodel import TicketBoard, attachments_of
+from services.oncall.ticketboard import TicketBoard, attachments_of
 from shared.adapters.attachments import AttachmentNotFound, read_attachment
 from shared.adapters.eventstore import ConcurrencyConflict, EventStoreError
 from shared.adapters.technicianentries import TechnicianEntries
@@ -41,8 +41,8 @@ from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
 from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, Throttled, client_address
-from shared.runtime.context import Runtime
 from shared.runtime.responses import attachment_download
+from shared.runtime.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _login_routes(router: APIRouter, console: Console) -> None:
     async def login_form(request: Request) -> Response:
         if await console.session(request) is not None:
             return RedirectResponse("/console", status_code=303)
-        return console.login_page(request)
+        return console.render_login(request)
 
     @router.post("/login")
     async def login(request: Request) -> Response:
@@ -77,21 +77,21 @@ def _login_routes(router: APIRouter, console: Console) -> None:
         password = str(form.get("password", ""))
         if not console.login_csrf_ok(request, str(form.get("csrf", ""))):
             # Checked before the password: a forged login never reaches argon2.
-            return console.login_page(
+            return console.render_login(
                 request, status_code=403, technician_id=technician_id[:100],
                 error="Das Anmeldeformular ist abgelaufen – bitte erneut anmelden.")
         try:  # argon2 runs off the event loop; floods are throttled before hashing
             tech = await console.auth.password(client_address(request), technician_id,
                                                password)
         except Throttled as throttled:
-            page = console.login_page(
+            page = console.render_login(
                 request, status_code=429, technician_id=technician_id[:100],
                 error=f"Zu viele Anmeldeversuche – bitte in {throttled.retry_after_s} "
                 "Sekunden erneut versuchen.")
             page.headers["Retry-After"] = str(throttled.retry_after_s)
             return page
         if tech is None:
-            return console.login_page(request, status_code=401,
+            return console.render_login(request, status_code=401,
                                       error="Kennung oder Passwort falsch.",
                                       technician_id=technician_id[:100])
         response = RedirectResponse("/console", status_code=303)
@@ -128,7 +128,7 @@ def _page_routes(router: APIRouter, console: Console) -> None:
         session = await console.require_session(request)
         await console.board.start()
         entries = console.board.queue(datetime.now(UTC))
-        return console.page("queue.html", request, session, entries=entries)
+        return console.render("queue.html", request, session, entries=entries)
 
     @router.get("/find")
     async def find(request: Request, case: str = "") -> Response:
@@ -149,7 +149,7 @@ def _page_routes(router: APIRouter, console: Console) -> None:
         if not history.events:
             return await console.not_found(request, f"Kein Ticket {case}.")
         state = history.state
-        return console.page("ticket.html", request, session, case=case, state=state,
+        return console.render("ticket.html", request, session, case=case, state=state,
                             events=[describe(r) for r in history.events],
                             clocks=sla_clocks(state, datetime.now(UTC)),
                             receipt_notice=receipt_notice(state, history.events),

@@ -21,7 +21,7 @@ from services.oncall.console.labels import (
     time_left_label,
     value_label,
 )
-from services.oncall.readmodel import receipt_problem
+from services.oncall.ticketboard import receipt_problem
 from shared.adapters.eventstore import RecordedEvent
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile  # what request.form() holds
 from services.oncall.answers import Upload
 from services.oncall.console.actions import ActionHandler
 from services.oncall.console.forms import PostedForm
-from services.oncall.console.pages import render
+from services.oncall.console.rendering import render
 from services.oncall.console.sessions import (
     FLASH_COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -29,12 +29,12 @@ from services.oncall.console.sessions import (
     read_flash,
     session_of,
 )
-from services.oncall.readmodel import TicketBoard
+from services.oncall.ticketboard import TicketBoard
 from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import TicketState
 from shared.runtime.auth import SESSION_COOKIE, Authenticator
-from shared.runtime.context import Runtime
+from shared.runtime.runtime import Runtime
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Console:
             self._calendar = self.runtime.settings.billing.calendar()
         return running_total(state, self.runtime.settings.billing.tariff(), self._calendar)
 
-    def login_page(self, request: Request, status_code: int = 200,
+    def render_login(self, request: Request, status_code: int = 200,
                    error: str | None = None, technician_id: str = "") -> HTMLResponse:
         """The login form with its CSRF token; keeps a valid pre-session cookie (two
         tabs keep working) and sets a fresh one otherwise."""
@@ -112,7 +112,7 @@ class Console:
         """Cookies are Secure whenever the console is reached by https."""
         return request.url.scheme == "https" or self.runtime.public_url.startswith("https")
 
-    def page(self, name: str, request: Request, session: Session | None,
+    def render(self, name: str, request: Request, session: Session | None,
              status_code: int = 200, **context: Any) -> HTMLResponse:
         """A page for the technician, with (and then without) the last action's message."""
         flash = read_flash(self.secret, request.cookies.get(FLASH_COOKIE))
@@ -124,6 +124,6 @@ class Console:
 
     async def not_found(self, request: Request, message: str) -> HTMLResponse:
         """The 404 page saying what was not found."""
-        return self.page("not_found.html", request, await self.session(request),
+        return self.render("not_found.html", request, await self.session(request),
                          status_code=404,
                          message=message)

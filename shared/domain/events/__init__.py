@@ -4,22 +4,7 @@ Integrators: the JSON Schema of every event is printed by ``ticketcore events sc
 each stored message carries the headers named in :mod:`shared.domain.events.codec`.
 """
 
-from shared.domain.events.ack import (
-    AckFailed,
-    AckSent,
-    CustomerMailed,
-    CustomerMailFailed,
-    ReceiptOverdue,
-)
-from shared.domain.events.base import Contact, ContractParty, Event
-from shared.domain.events.billing import (
-    InvoiceCancelled,
-    InvoiceIssued,
-    InvoiceLine,
-    Seller,
-    TimeEntryVoided,
-    TimeLogged,
-)
+from shared.domain.events.base import Contact, ContractParty, Event, Personal
 from shared.domain.events.codec import (
     EVENT_TYPES,
     AnyEvent,
@@ -29,20 +14,27 @@ from shared.domain.events.codec import (
     event_json_schema,
     register_upcaster,
 )
-from shared.domain.events.intake import (
-    AttachmentRef,
-    AutoReplyRecorded,
-    CustomerReplied,
-    Fault,
-    MailDiscarded,
-    MailOpenedAsTicket,
-    MailReleased,
-    OrderSubject,
-    PendingMail,
-    ReplyHeld,
-    ReplyQuarantined,
-    RequestSubmitted,
-    Software,
+from shared.domain.events.conversation import (
+    CustomerMailed,
+    CustomerMailFailed,
+    InternalNoteAdded,
+    TechnicianResponded,
+)
+from shared.domain.events.escalation import (
+    OnCallAcknowledged,
+    OnCallEscalated,
+    OnCallReNotified,
+    PriorityEscalated,
+    ResponseDeadlineSet,
+    SlaBreached,
+)
+from shared.domain.events.invoicing import (
+    InvoiceCancelled,
+    InvoiceIssued,
+    InvoiceLine,
+    Seller,
+    TimeEntryVoided,
+    TimeLogged,
 )
 from shared.domain.events.lifecycle import (
     PersonalDataErased,
@@ -50,16 +42,26 @@ from shared.domain.events.lifecycle import (
     TicketReopened,
     TicketResolved,
 )
-from shared.domain.events.oncall import (
+from shared.domain.events.mail import (
+    AttachmentRef,
+    AutoReplyRecorded,
+    CustomerReplied,
+    MailDiscarded,
+    MailOpenedAsTicket,
+    MailReleased,
+    PendingMail,
+    ReplyHeld,
+    ReplyQuarantined,
+)
+from shared.domain.events.request import (
+    AckFailed,
+    AckSent,
     AwaitingAcceptance,
-    InternalNoteAdded,
-    OnCallAcknowledged,
-    OnCallEscalated,
-    OnCallReNotified,
-    PriorityEscalated,
-    ResponseDeadlineSet,
-    SlaBreached,
-    TechnicianResponded,
+    Fault,
+    OrderSubject,
+    ReceiptOverdue,
+    RequestSubmitted,
+    Software,
     TicketAccepted,
     TicketDeclined,
 )
@@ -91,6 +93,7 @@ __all__ = [
     "OnCallReNotified",
     "OrderSubject",
     "PendingMail",
+    "Personal",
     "PersonalDataErased",
     "PriorityEscalated",
     "ReceiptOverdue",

@@ -14,7 +14,14 @@ from typing import Any, Union
 import msgspec
 
 # Import every module that defines events so that Event.__subclasses__ sees them all.
-from shared.domain.events import ack, billing, intake, lifecycle, oncall  # noqa: F401
+from shared.domain.events import (  # noqa: F401
+    conversation,
+    escalation,
+    invoicing,
+    lifecycle,
+    mail,
+    request,
+)
 from shared.domain.events.base import Event
 
 HEADER_EVENT_ID = "Ticketcore-Event-Id"

@@ -20,8 +20,8 @@ class SubmitRequest(Command, frozen=True, kw_only=True):
 
     case_number: str
     form: SupportRequest
-    language: ev.intake.Language
-    channel: ev.intake.Channel
+    language: ev.request.Language
+    channel: ev.request.Channel
     terms: ServiceTerms
 
 
@@ -90,7 +90,7 @@ class AddInternalNote(Command, frozen=True, kw_only=True):
 class RecordCustomerMail(Command, frozen=True, kw_only=True):
     """The ack service's mail about ``source_event_id`` left: record it (once)."""
 
-    kind: ev.ack.CustomerMailKind
+    kind: ev.conversation.CustomerMailKind
     source_event_id: str
     message_id: str
 
@@ -98,13 +98,13 @@ class RecordCustomerMail(Command, frozen=True, kw_only=True):
 class RecordCustomerMailFailure(Command, frozen=True, kw_only=True):
     """The mail server refused the mail about ``source_event_id`` for good: record it."""
 
-    kind: ev.ack.CustomerMailKind
+    kind: ev.conversation.CustomerMailKind
     source_event_id: str
     error: str
 
 
 class RecordSlaBreach(Command, frozen=True, kw_only=True):
-    clock: ev.oncall.SlaClock
+    clock: ev.escalation.SlaClock
     deadline: datetime
 
 

@@ -4,19 +4,20 @@ An empty list means "already done" (commands are idempotent where a retry is nor
 a second acknowledgement); a DomainError means the command makes no sense now.
 
 One module per area, each registering its rules on the one dispatcher (``base``):
-``request`` (the request, its receipt, acceptance), ``oncall`` (paging, SLA clocks),
-``conversation`` (answers, notes, mails to the customer), ``mail`` (inbound mail and its
-trust), ``heldmail`` (technicians' decisions on held mail), ``billing`` (time, invoices),
-``lifecycle`` (resolve, reopen, close, erase).
+``request`` (the request, its receipt, acceptance), ``escalation`` (the on-call page, SLA
+clocks), ``conversation`` (answers, notes, mails to the customer), ``mail`` (inbound mail
+and its trust), ``heldmail`` (technicians' decisions on held mail), ``invoicing`` (time,
+invoices), ``lifecycle`` (resolve, reopen, close, erase). The event contracts have the
+same areas (``shared/domain/events/``).
 """
 
 from shared.domain.ticket.decide import (  # noqa: F401  (registers the rules)
-    billing,
     conversation,
+    escalation,
     heldmail,
+    invoicing,
     lifecycle,
     mail,
-    oncall,
     request,
 )
 from shared.domain.ticket.decide.base import (
@@ -29,12 +30,6 @@ from shared.domain.ticket.decide.base import (
     require_case_number,
     require_ticket,
 )
-from shared.domain.ticket.decide.billing import (
-    invoice_document,
-    overlaps,
-    require_no_overlap,
-    require_room,
-)
 from shared.domain.ticket.decide.heldmail import (
     MAIL_ID,
     QUARANTINE_ENTRY,
@@ -42,6 +37,12 @@ from shared.domain.ticket.decide.heldmail import (
     reply_of,
     require_mail_id,
     require_open_mail,
+)
+from shared.domain.ticket.decide.invoicing import (
+    invoice_document,
+    overlaps,
+    require_no_overlap,
+    require_room,
 )
 from shared.domain.ticket.decide.mail import aligned, domain_of, trust_problem
 

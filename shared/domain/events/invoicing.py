@@ -1,4 +1,4 @@
-"""Events of logged time and invoices (the billing service)."""
+"""Events of logged time and the invoices made of it."""
 
 from __future__ import annotations
 

@@ -1,77 +1,13 @@
-"""Events of the customer's door: the submitted request and what the customer sends later."""
+"""Events of the customer's mail: replies, automatic mails, and mail held or quarantined
+for a technician, with the technicians' decisions on it."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import msgspec
 
-from shared.domain.events.base import (
-    FILE_NAMES,
-    Contact,
-    ContractParty,
-    Event,
-    Personal,
-    party_fields,
-)
-
-Language = Literal["de", "en"]
-Channel = Literal["web", "api", "mail"]
-BackupChoice = Literal["additional_backup", "backup_done_or_not_needed"]
-
-
-class OrderSubject(msgspec.Struct, frozen=True, kw_only=True):
-    """The subject of the order: affected system, location and accessories."""
-
-    description: str = ""
-    location: str = ""
-    system_name: str = ""
-    manufacturer: str = ""
-    model: str = ""
-    purchase_date: date | None = None
-    accessories: str = ""
-
-
-class Software(msgspec.Struct, frozen=True, kw_only=True):
-    operating_system: str = ""
-    operating_system_version: str = ""
-    application: str = ""
-    application_version: str = ""
-
-
-class Fault(msgspec.Struct, frozen=True, kw_only=True):
-    error_message: str = ""
-    expected_behaviour: str = ""
-    actual_behaviour: str = ""
-
-
-class RequestSubmitted(Event, tag=True, frozen=True, kw_only=True):
-    """A customer's support request entered the system: the first event of every ticket."""
-
-    CUSTOMER_VISIBLE: ClassVar[bool] = True
-    PERSONAL: ClassVar[tuple[Personal, ...]] = (
-        Personal("contact.first_name"), Personal("contact.last_name"),
-        Personal("contact.email"), Personal("contact.phone"), *party_fields("contract_party"))
-
-    case_number: str
-    contact: Contact
-    contract_party: ContractParty
-    short_description: str
-    subject: OrderSubject = OrderSubject()
-    software: Software = Software()
-    fault: Fault = Fault()
-    backup: BackupChoice
-    priority: bool
-    commercial_customer: bool = True
-    # Customer's SLA: without one the ticket waits for acceptance (docs/domain.md 5.3).
-    customer_id: str = ""
-    has_sla: bool = True
-    reaction_minutes: int = 240
-    language: Language = "de"
-    channel: Channel = "web"
-    # Names of the free-text fields in which credentials were found and replaced.
-    redacted_fields: tuple[str, ...] = ()
+from shared.domain.events.base import FILE_NAMES, Event, Personal
 
 
 class AttachmentRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,6 +86,9 @@ class ReplyHeld(Event, tag=True, frozen=True, kw_only=True):
     sender_name: str = ""
 
 
+PendingMail = ReplyHeld | ReplyQuarantined
+
+
 class MailReleased(Event, tag=True, frozen=True, kw_only=True):
     """A technician took a held or quarantined mail as the customer's words: it follows
     as ``CustomerReplied`` on ``case_number`` (this ticket or another one)."""
@@ -174,6 +113,3 @@ class MailOpenedAsTicket(Event, tag=True, frozen=True, kw_only=True):
     technician: str
     mail_id: str
     case_number: str
-
-
-PendingMail = ReplyHeld | ReplyQuarantined
