@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from services.ack.conversation import CONVERSATION_BUCKET, CustomerMailHandler
 from services.ack.decline import DeclineMailHandler
@@ -20,14 +20,11 @@ from shared.application.sending import SendOnce
 from shared.runtime.runtime import Runtime
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def bootstrap(runtime: Runtime, *, clock: Clock = _utcnow) -> AckService:
+def bootstrap(runtime: Runtime, *, clock: Clock | None = None) -> AckService:
     """The ack service: receipt and notice handlers on their send-once claims. Each
     replica has its own name in the claims (who holds a send, who may take it over)."""
     settings = runtime.settings
+    clock = clock or runtime.clock  # tests give a fixed one
     replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     claim_timeout = timedelta(seconds=settings.ack.claim_timeout_s)
     claims = ClaimStore(runtime.js, RECEIPT_BUCKET, claim_timeout, replica=replica)

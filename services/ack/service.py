@@ -14,7 +14,6 @@ configured SMTP server it runs the embedded mail catcher and shows its mails on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -37,10 +36,6 @@ NOTICES_DURABLE = "ack-notices"
 CONVERSATION_DURABLE = "ack-conversation"
 # Never give up on a receipt: with the backoff's last step repeating, this is years.
 MAX_DELIVER = 1_000_000
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class AckService:

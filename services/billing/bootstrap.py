@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.billing.invoicing import DocumentNumbers
 from services.billing.service import BillingService
@@ -11,14 +11,11 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.runtime.runtime import Runtime
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def bootstrap(runtime: Runtime, *, clock: Callable[[], datetime] = _utcnow) -> BillingService:
+def bootstrap(runtime: Runtime, *, clock: Callable[[], datetime] | None = None) -> BillingService:
     """Time logging and invoices: the versioned business calendar, the gap-free document
     numbers and the cross-ticket time entries."""
     settings = runtime.settings
+    clock = clock or runtime.clock  # tests give a fixed one
     entries = TechnicianEntries(
         runtime.js, runtime.store,
         reservation_timeout_s=settings.billing.entry_reservation_timeout_s)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.calendar import BusinessCalendar
+from shared.domain.calendar import BusinessCalendar, NotAnInstant, parse_instant
 from shared.domain.money import parse_amount
 from shared.domain.pricing import KINDS, Entry, Quote, price
 
@@ -124,10 +124,6 @@ def _instant(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise QuoteInputError(f"{where}: required, an ISO-8601 timestamp with offset")
     try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise QuoteInputError(f"{where}: {value!r} is not an ISO-8601 timestamp") from None
-    if instant.tzinfo is None:
-        raise QuoteInputError(f"{where}: {value!r} has no UTC offset; add one, "
-                              "e.g. +01:00 or Z")
-    return instant
+        return parse_instant(value)
+    except NotAnInstant as error:
+        raise QuoteInputError(f"{where}: {error}") from None

@@ -16,10 +16,12 @@ def bootstrap(runtime: Runtime) -> IntakeService:
     mail listener."""
     settings = runtime.settings
     allocator = CaseNumberAllocator(runtime.js, node_id=settings.intake.node_id,
-                                    block_size=settings.intake.case_number_block)
-    intake = Intake(runtime.store, runtime.js, allocator, settings.intake)
+                                    block_size=settings.intake.case_number_block,
+                                    clock=runtime.clock)
+    intake = Intake(runtime.store, runtime.js, allocator, settings.intake, clock=runtime.clock)
     bucket = settings.inbound_mail.attachments_bucket
     web = IntakeWeb(settings, runtime.store, intake,
-                    read_file=lambda sha256: read_attachment(runtime.js, sha256, bucket=bucket))
+                    read_file=lambda sha256: read_attachment(runtime.js, sha256, bucket=bucket),
+                    clock=runtime.clock)
     return IntakeService(runtime, allocator=allocator, web=web,
                          mail=InboundMailChannel(runtime))

@@ -57,7 +57,9 @@ def idempotency_id(channel: str, key: str) -> str:
 
 
 class Intake:
-    """Appends new tickets; the only writer of ``RequestSubmitted``."""
+    """Appends the tickets of the form and the API. (``RequestSubmitted`` has one more
+    writer: a technician opening a ticket from a held mail, services/oncall/mailticket.py;
+    both go through the decider's ``SubmitRequest``.)"""
 
     def __init__(self, store: EventStore, js: JetStreamContext, allocator: CaseNumberAllocator,
                  settings: IntakeSettings,

@@ -14,7 +14,7 @@ them once from the stored event, whoever appended it.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.oncall.answers import Upload, store_uploads
 from shared.adapters.attachments import AttachmentStore
@@ -23,10 +23,6 @@ from shared.domain import events as ev
 from shared.domain.ticket import commands as c
 from shared.domain.ticket import require_case_number
 from shared.runtime.runtime import Runtime
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _request(prefix: str, request_id: str | None = None) -> Cause:
@@ -40,7 +36,7 @@ async def accept(runtime: Runtime, case: str, technician: str, *,
     """Accept a ticket of a customer without SLA (``TicketAccepted``)."""
     require_case_number(case)
     return await execute(runtime.store, case,
-                         c.AcceptTicket(at=at or _now(), technician=technician),
+                         c.AcceptTicket(at=at or runtime.clock(), technician=technician),
                          cause=Cause(f"accept-{case}"))
 
 
@@ -50,7 +46,7 @@ async def decline(runtime: Runtime, case: str, technician: str, reason: str, *,
     and is mailed to the customer once by the oncall service."""
     require_case_number(case)
     return await execute(runtime.store, case,
-                         c.DeclineTicket(at=at or _now(), technician=technician,
+                         c.DeclineTicket(at=at or runtime.clock(), technician=technician,
                                          reason=reason),
                          cause=Cause(f"decline-{case}"))
 
@@ -67,11 +63,11 @@ async def respond(runtime: Runtime, case: str, technician: str, message: str = "
     history = None
     if files:
         # Refusals first (no ticket, not active, a file too large): then nothing is stored.
-        history = (await prepare(runtime.store, case,
-                                 c.Respond(at=at or _now(), technician=technician))).history
+        respond = c.Respond(at=at or runtime.clock(), technician=technician)
+        history = (await prepare(runtime.store, case, respond)).history
         attachments = await store_uploads(_attachments(runtime), files, runtime.settings)
     return await execute(runtime.store, case,
-                         c.Respond(at=at or _now(), technician=technician, message=message,
+                         c.Respond(at=at or runtime.clock(), technician=technician, message=message,
                                    first_name=first_name(runtime, technician),
                                    attachments=attachments),
                          cause=_request(f"respond-{case}", request_id), history=history)
@@ -83,7 +79,8 @@ async def note(runtime: Runtime, case: str, technician: str, text: str, *,
     and never on the status page."""
     require_case_number(case)
     return await execute(runtime.store, case,
-                         c.AddInternalNote(at=at or _now(), technician=technician, text=text),
+                         c.AddInternalNote(at=at or runtime.clock(), technician=technician,
+                                           text=text),
                          cause=_request(f"note-{case}", request_id))
 
 
@@ -104,7 +101,7 @@ async def acknowledge(runtime: Runtime, case: str, technician: str, *,
     escalation stop. Only the currently paged person may; a second time stores nothing."""
     require_case_number(case)
     return await execute(runtime.store, case,
-                         c.AcknowledgePage(at=at or _now(), technician=technician),
+                         c.AcknowledgePage(at=at or runtime.clock(), technician=technician),
                          cause=Cause(f"page-ack-{case}"))
 
 
@@ -113,7 +110,7 @@ async def resolve(runtime: Runtime, case: str, technician: str, resolution: str 
     """Resolve the ticket (``TicketResolved``); pending timers then do nothing."""
     require_case_number(case)
     return await execute(runtime.store, case,
-                         c.ResolveTicket(at=at or _now(), technician=technician,
+                         c.ResolveTicket(at=at or runtime.clock(), technician=technician,
                                          resolution=resolution),
                          cause=_request(f"resolve-{case}"))
 

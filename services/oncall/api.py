@@ -16,7 +16,7 @@ import base64
 import binascii
 import html
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -36,6 +36,7 @@ from services.oncall.rota import Rota, on_call_report
 from services.oncall.ticketboard import TicketBoard
 from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import Handled, load
+from shared.domain.calendar import NotAnInstant, parse_instant
 from shared.domain.ticket import DomainError, require_case_number, require_ticket
 from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
 from shared.runtime.auth import authenticate
@@ -85,16 +86,13 @@ class ResolveBody(BaseModel):
     resolution: str = Field("", max_length=10_000)
 
 
-def _parse_at(at: str | None) -> datetime:
+def _parse_at(at: str | None, clock: Callable[[], datetime]) -> datetime:
     if at is None:
-        return datetime.now(UTC)
+        return clock()
     try:
-        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except ValueError:
-        raise HTTPException(422, detail=f"at: not an ISO 8601 date-time: {at!r}") from None
-    if moment.tzinfo is None:
-        raise HTTPException(422, detail="at: give a time zone offset, e.g. 2026-11-29T03:00Z")
-    return moment
+        return parse_instant(at)
+    except NotAnInstant as error:
+        raise HTTPException(422, detail=f"at: {error}") from None
 
 
 # The JSON actions on a ticket: what they answer, and the refusals of the ticket's rules.
@@ -125,14 +123,13 @@ def _result(result: Handled) -> dict[str, Any]:
 
 
 def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
-                  entries: TechnicianEntries,
-                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
-    """All routes of the oncall service: rota, the public live status page (``clock`` is
-    its "now"), acknowledge links, the JSON actions and the technician console (on the
-    service's queue read model and time entries)."""
+                  entries: TechnicianEntries) -> APIRouter:
+    """All routes of the oncall service: rota, the public live status page, acknowledge
+    links, the JSON actions and the technician console (on the service's queue read model
+    and time entries)."""
     router = APIRouter()
     _rota_routes(router, runtime, rota)
-    router.include_router(live_status_router(runtime, rota, clock))
+    router.include_router(live_status_router(runtime, rota, runtime.clock))
     _ack_link_routes(router, runtime)
     _action_routes(router, runtime)
     router.include_router(console_router(runtime, board, entries))
@@ -151,7 +148,8 @@ def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
         """Who is on call at ``at`` on every escalation level, and the rota's gaps. For
         technicians only: it names people and their addresses."""
         await authenticate(request, runtime)
-        return on_call_report(rota, _parse_at(at), runtime.settings.oncall.rota_check_weeks)
+        return on_call_report(rota, _parse_at(at, runtime.clock),
+                              runtime.settings.oncall.rota_check_weeks)
 
 
 def _page(title: str, body: str, language: TechLanguage, status_code: int = 200

@@ -4,8 +4,6 @@ entries (shared by the service and the console's routes)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from services.oncall.paging import Pager, page_claims
 from services.oncall.rota import RotaError, rota_from_settings
 from services.oncall.service import OncallService, rules_from_settings
@@ -16,10 +14,6 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.sending import SendOnce
 from shared.runtime.runtime import Runtime
 from shared.settings import ConfigurationError
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def bootstrap(runtime: Runtime) -> OncallService:
@@ -36,7 +30,7 @@ def bootstrap(runtime: Runtime) -> OncallService:
                              backoff_s=oncall.webhook_backoff_s,
                              timeout_s=oncall.webhook_timeout_s)
     # The mailer is replaced at start by the process's (SMTP or the mail catcher).
-    pager = Pager(settings, SendOnce(claims, Mailer(settings.smtp), _utcnow), webhooks,
+    pager = Pager(settings, SendOnce(claims, Mailer(settings.smtp), runtime.clock), webhooks,
                   runtime.public_url)
     entries = TechnicianEntries(
         runtime.js, runtime.store,

@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from services.oncall.rota import RotaError, on_call_report, rota_from_settings
+from shared.domain.calendar import parse_instant
 from shared.runtime.accounts import AccountStore
 
 
@@ -17,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     now = sub.add_parser("now", help="who is on call (now or --at), and rota gaps")
     now.add_argument("--at", help="ISO 8601 time with offset, e.g. 2026-11-29T03:00+01:00")
     now.add_argument("--json", action="store_true", help="print JSON")
-    now.set_defaults(run=_now)
+    now.set_defaults(run=_on_call_now)
     check = sub.add_parser("check", help="check the rota file; exit 1 if it has gaps")
     check.set_defaults(run=_check)
     deadline = sub.add_parser(
@@ -32,12 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError("give a time zone offset, e.g. 2026-11-29T03:00+01:00")
-    return moment
+    return datetime.now(UTC) if value is None else parse_instant(value)
 
 
 def _report(args: argparse.Namespace) -> dict[str, object] | None:
@@ -57,7 +53,7 @@ def _report(args: argparse.Namespace) -> dict[str, object] | None:
     return on_call_report(rota, at, settings.oncall.rota_check_weeks)
 
 
-def _now(args: argparse.Namespace) -> int:
+def _on_call_now(args: argparse.Namespace) -> int:
     report = _report(args)
     if report is None:
         return 2

@@ -18,7 +18,7 @@ import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.domain.calendar import BERLIN, BusinessCalendar
+from shared.domain.calendar import BERLIN, BusinessCalendar, NotAnInstant, parse_instant
 
 FIRST_RESPONSE_BT_MINUTES = 540
 DEFAULT_REACTION_MINUTES = 240
@@ -66,12 +66,9 @@ def _instant(request: dict[str, Any], name: str) -> datetime:
     if not isinstance(value, str):
         raise DeadlineInputError(f"{name}: required, an ISO 8601 time with offset")
     try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise DeadlineInputError(f"{name}: not an ISO 8601 time: {value!r}") from None
-    if instant.tzinfo is None:
-        raise DeadlineInputError(f"{name}: {value!r} has no UTC offset (e.g. +01:00)")
-    return instant
+        return parse_instant(value)
+    except NotAnInstant as error:
+        raise DeadlineInputError(f"{name}: {error}") from None
 
 
 def _flag(request: dict[str, Any], name: str) -> bool:

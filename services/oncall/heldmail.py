@@ -7,7 +7,6 @@ and the decider ignores a mail already decided).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from shared.application.handling import Cause, Handled, execute, load
 from shared.domain import events as ev
@@ -49,11 +48,11 @@ async def release(runtime: Runtime, ticket: str, mail_id: str, technician: str,
         mail = await pending_mail(runtime, ticket, mail_id)
         if mail is not None:
             await execute(runtime.store, target,
-                          c.AttachMail(at=_now(), technician=technician, mail=mail),
+                          c.AttachMail(at=runtime.clock(), technician=technician, mail=mail),
                           cause=Cause(f"attached-{ticket}-{mail_id}", exact=True))
     handled = await execute(
         runtime.store, ticket,
-        c.ReleaseMail(at=_now(), technician=technician, mail_id=mail_id, to_case=target),
+        c.ReleaseMail(at=runtime.clock(), technician=technician, mail_id=mail_id, to_case=target),
         cause=mail_decision(mail_id))
     if handled.changed:
         log.info("held mail %s on %s released to %s by %s", mail_id, ticket,
@@ -66,12 +65,8 @@ async def discard(runtime: Runtime, ticket: str, mail_id: str, technician: str,
     require_mail_id(ticket, mail_id)
     handled = await execute(
         runtime.store, ticket,
-        c.DiscardMail(at=_now(), technician=technician, mail_id=mail_id, reason=reason),
+        c.DiscardMail(at=runtime.clock(), technician=technician, mail_id=mail_id, reason=reason),
         cause=mail_decision(mail_id))
     if handled.changed:
         log.info("held mail %s on %s discarded by %s", mail_id, ticket, technician)
     return handled
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from services.oncall.heldmail import mail_decision
 from shared.adapters.casenumbers import COUNTER_BUCKET, CaseNumberAllocator
@@ -77,8 +76,8 @@ class MailTickets:
             number = await self._next_number()
             bound = await execute(
                 store, holder,
-                c.OpenTicketFromMail(at=_now(), technician=technician, mail_id=mail_id,
-                                     case_number=number),
+                c.OpenTicketFromMail(at=self.runtime.clock(), technician=technician,
+                                     mail_id=mail_id, case_number=number),
                 cause=mail_decision(mail_id), history=history)
             case = bound.state.ticket_opened_from(mail_id)  # ours, or an earlier form's
             assert case is not None
@@ -94,7 +93,7 @@ class MailTickets:
         """Append the new ticket (False: an earlier form did). A number that belongs to
         another ticket (only after a lost counter bucket) is refused by the rules
         (``already_submitted``): that ticket must not receive this mail."""
-        at = _now()
+        at = self.runtime.clock()
         submit = c.SubmitRequest(at=at, case_number=case, form=request, language=language,
                                  channel="mail",
                                  terms=self.runtime.settings.intake.service_terms())
@@ -116,7 +115,3 @@ def _mail(history: TicketHistory, mail_id: str) -> ev.PendingMail | None:
         if isinstance(event, ev.ReplyHeld | ev.ReplyQuarantined) and mail_id_of(event) == mail_id:
             return event
     return None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
+import msgspec
+
 from shared.domain import events as ev
 from shared.domain.ticket import TicketState
 from shared.domain.ticket import commands as c
@@ -89,8 +91,7 @@ class Step:
     warning: str | None = None
 
 
-@dataclass(frozen=True)
-class Reminder:
+class Reminder(msgspec.Struct, frozen=True, tag="renotify", tag_field="action"):
     """Timer: re-notify the person paged at ``level`` (``attempt``: 1, 2, ...)."""
 
     level: int
@@ -98,29 +99,32 @@ class Reminder:
     due: datetime
 
 
-@dataclass(frozen=True)
-class Escalation:
+class Escalation(msgspec.Struct, frozen=True, tag="escalate", tag_field="action"):
     """Timer: page the person on call at ``level``."""
 
     level: int
     due: datetime
 
 
-@dataclass(frozen=True)
-class DeadlineWatch:
+class DeadlineWatch(msgspec.Struct, frozen=True, tag="breach", tag_field="action"):
     """Timer: record the breach of ``clock`` unless the ticket no longer needs it."""
 
     clock: ev.escalation.SlaClock
     deadline: datetime
 
+    @property
+    def due(self) -> datetime:
+        return self.deadline
 
-@dataclass(frozen=True)
-class ReceiptWatch:
+
+class ReceiptWatch(msgspec.Struct, frozen=True, tag="receipt", tag_field="action"):
     """Timer: flag the receipt overdue unless it was sent by ``due``."""
 
     due: datetime
 
 
+# What a timer wakes the policy for: a tagged union (the tag, ``action``, names it in the
+# timer's message).
 Wakeup = Reminder | Escalation | DeadlineWatch | ReceiptWatch
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -34,7 +34,7 @@ from services.oncall.livestatus import PATH as LIVE_STATUS_PATH
 from services.oncall.paging import Pager
 from services.oncall.rota import Gap, Person, Rota
 from services.oncall.ticketboard import TicketBoard
-from services.oncall.timers import Timer, TimerConsumer, schedule, timer_for, wakeup_of
+from services.oncall.timers import Timer, TimerConsumer, schedule, timer_for
 from services.oncall.webhook import WebhookSender
 from shared.adapters.claims import ClaimStore
 from shared.adapters.consumer import ConsumerSpec
@@ -47,10 +47,6 @@ from shared.runtime.runtime import Runtime
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OncallService:
@@ -99,7 +95,7 @@ class OncallService:
 
     def check_rota(self, now: datetime | None = None) -> list[Gap]:
         """Log the rota's gaps over the next weeks (and a default rota) as warnings."""
-        now = now or _now()
+        now = now or self.runtime.clock()
         self.gaps = self.rota.gaps(now, now + timedelta(weeks=self.settings.oncall
                                                         .rota_check_weeks))
         warning = self.default_rota_warning()
@@ -110,7 +106,7 @@ class OncallService:
         return self.gaps
 
     def announce(self) -> list[str]:
-        now = _now()
+        now = self.runtime.clock()
         person = self.rota.who_is_on_call(now, 1)
         lines = [f"technician console:    {self.runtime.public_url}/console",
                  f"live status (public):  {self.runtime.public_url}{LIVE_STATUS_PATH}",
@@ -126,7 +122,7 @@ class OncallService:
         """What to warn of when no rota file is configured (None when one is)."""
         if not self.rota.is_default:
             return None
-        person = self.rota.who_is_on_call(_now(), 1)
+        person = self.rota.who_is_on_call(self.runtime.clock(), 1)
         if person is not None and person.email != self.settings.inbound_mail.support_address:
             return (f"no rota file (TICKETCORE_ONCALL__ROTA_FILE): technician {person.id} "
                     "(the first account with an e-mail) is paged around the clock")
@@ -161,25 +157,20 @@ class OncallService:
             await self.carry_out(case, policy.on_submitted(event, self.rules))
             if event.has_sla:  # otherwise the clocks start on acceptance
                 await self.take_step(case, lambda state: policy.start_clocks(
-                    case, event, event.at, _now(), self.rota, self.rules), seq=seq,
-                    causation_id=recorded.event_id)
+                    case, event, event.at, self.runtime.clock(), self.rota, self.rules),
+                    seq=seq, causation_id=recorded.event_id)
         elif isinstance(event, ev.TicketAccepted):
             await self.take_step(case, lambda state: policy.on_accepted(
-                case, state, event, _now(), self.rota, self.rules), seq=seq,
+                case, state, event, self.runtime.clock(), self.rota, self.rules), seq=seq,
                 causation_id=recorded.event_id)
 
     async def on_timer(self, timer: Timer) -> None:
         """A fired timer: re-notify, escalate or record a breach (or nothing if stale)."""
-        wakeup = wakeup_of(timer)
-        if wakeup is None:
-            log.error("timer %s.%s: unknown action %r: ignored", timer.ticket, timer.kind,
-                      timer.data.get("action"))
-            return
         # A timer carries no sequence of its own: the leader says how far the ticket is, so
         # a page acknowledged a moment ago is never missed by a lagging replica.
         latest = await self.runtime.store.leader_version(timer.ticket)
         await self.take_step(timer.ticket, lambda state: policy.on_wakeup(
-            timer.ticket, wakeup, state, _now(), self.rota), seq=latest)
+            timer.ticket, timer.wakeup, state, self.runtime.clock(), self.rota), seq=latest)
 
     async def follow_up(self, case: str) -> None:
         """Carry out the ticket's open page again (sent once) and its next timer."""

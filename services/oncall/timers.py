@@ -18,23 +18,21 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
+import msgspec
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from services.oncall.policy import (
     DeadlineWatch,
     Escalation,
-    ReceiptWatch,
     Reminder,
     Wakeup,
 )
 from shared.adapters.consumer import ConsumerSpec, record_for_operators
 from shared.adapters.provision import TIMERS_STREAM
-from shared.domain.events.escalation import SlaClock
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +44,31 @@ BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 @dataclass(frozen=True)
 class Timer:
-    """A fired (or to be scheduled) timer: which ticket, what kind, when, what to do."""
+    """A ticket's timer: its ``kind`` (a newer timer of the same kind replaces it) and the
+    wake-up of the policy it stands for."""
 
     ticket: str
     kind: str
-    due: datetime
-    data: dict[str, Any] = field(default_factory=dict)
+    wakeup: Wakeup
+
+    @property
+    def due(self) -> datetime:
+        return self.wakeup.due
 
     def body(self) -> bytes:
+        """``{"ticket", "kind", "due", "action", ...}``: the wake-up's fields, tagged by
+        ``action``, and when it is due (as scheduled, rounded up to the second)."""
         return json.dumps({"ticket": self.ticket, "kind": self.kind,
-                           "due": at_header(self.due), **self.data}).encode()
+                           **msgspec.to_builtins(self.wakeup),
+                           "due": at_header(self.due)}).encode()
 
     @classmethod
     def from_body(cls, body: bytes) -> Timer:
+        """The timer of a message; ValueError (with what is wrong) for anything else, an
+        unknown ``action`` too."""
         data = json.loads(body)
-        ticket, kind, due = data.pop("ticket"), data.pop("kind"), data.pop("due")
-        return cls(ticket=ticket, kind=kind,
-                   due=datetime.fromisoformat(due.replace("Z", "+00:00")), data=data)
+        return cls(ticket=data["ticket"], kind=data["kind"],
+                   wakeup=msgspec.convert(data, Wakeup))
 
 
 def at_header(moment: datetime) -> str:
@@ -88,34 +94,17 @@ async def schedule(js: JetStreamContext, timer: Timer) -> None:
 
 
 def timer_for(case: str, wakeup: Wakeup) -> Timer:
-    """The timer message of one of the policy's wake-ups (kinds and data as documented in
-    docs/oncall.md: a schedule is replaced by kind, so the kinds must stay stable)."""
+    """The timer of one of the policy's wake-ups (kinds as documented in docs/oncall.md: a
+    schedule is replaced by kind, so the kinds must stay stable)."""
     if isinstance(wakeup, Reminder):
-        return Timer(case, f"renotify-{wakeup.level}-{wakeup.attempt}", wakeup.due,
-                     {"action": "renotify", "level": wakeup.level, "attempt": wakeup.attempt})
-    if isinstance(wakeup, Escalation):
-        return Timer(case, f"escalate-{wakeup.level}", wakeup.due,
-                     {"action": "escalate", "level": wakeup.level})
-    if isinstance(wakeup, DeadlineWatch):
-        return Timer(case, wakeup.clock.replace("_", "-"), wakeup.deadline,
-                     {"action": "breach", "clock": wakeup.clock,
-                      "deadline": wakeup.deadline.isoformat()})
-    return Timer(case, "receipt", wakeup.due, {"action": "receipt"})
-
-
-def wakeup_of(timer: Timer) -> Wakeup | None:
-    """The policy's wake-up a fired timer stands for; None for an unknown action."""
-    data, action = timer.data, timer.data.get("action")
-    if action == "renotify":
-        return Reminder(int(data["level"]), int(data["attempt"]), timer.due)
-    if action == "escalate":
-        return Escalation(int(data["level"]), timer.due)
-    if action == "breach":
-        return DeadlineWatch(cast(SlaClock, str(data["clock"])),
-                             datetime.fromisoformat(str(data["deadline"])))
-    if action == "receipt":
-        return ReceiptWatch(timer.due)
-    return None
+        kind = f"renotify-{wakeup.level}-{wakeup.attempt}"
+    elif isinstance(wakeup, Escalation):
+        kind = f"escalate-{wakeup.level}"
+    elif isinstance(wakeup, DeadlineWatch):
+        kind = wakeup.clock.replace("_", "-")
+    else:
+        kind = "receipt"
+    return Timer(case, kind, wakeup)
 
 
 TimerHandler = Callable[[Timer], Awaitable[None]]
@@ -139,7 +128,7 @@ class TimerConsumer:
     async def _decode(self, msg: Msg) -> Timer | None:
         try:
             return Timer.from_body(msg.data)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:  # an unknown action too
             log.error("unreadable timer on %s: %s", msg.subject, error)
             await record_for_operators(self.js, f"timer-{msg.metadata.sequence.stream}",
                                        f"{msg.subject}: unreadable timer: {error}")

@@ -14,8 +14,9 @@ Every writer uses :func:`execute`; the decider holds the rules, this holds the I
 - :func:`execute_step`: a decision that names its own events (the on-call policy's step),
   executed the same way; the step that was stored comes back with what it stored.
 
-The ticket is loaded here (or by :func:`prepare`) and folded by :attr:`TicketHistory.state`,
-nowhere else.
+The ticket is loaded here (or by :func:`prepare`); its history is folded by
+:attr:`TicketHistory.state`, once per history, and what a command adds by
+:attr:`Handled.state`. (Read models fold the log on their own: the console's TicketBoard.)
 """
 
 from __future__ import annotations

@@ -242,3 +242,20 @@ def _subdivisions() -> tuple[str, ...]:
 def berlin_date(moment: datetime) -> date:
     """The calendar date in Europe/Berlin: the date of a case number, an invoice, a form."""
     return moment.astimezone(BERLIN).date()
+
+
+class NotAnInstant(ValueError):
+    """Text that is no ISO 8601 time with a UTC offset; the message says what is wrong."""
+
+
+def parse_instant(text: str) -> datetime:
+    """An instant as people and programs write it to us: ISO 8601 with its UTC offset
+    (``2026-11-27T17:00:00+01:00``, ``...Z``). A time without an offset is refused: it could
+    be any of 24 instants."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise NotAnInstant(f"{text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise NotAnInstant(f"{text!r} has no UTC offset (e.g. +01:00 or Z)")
+    return moment

@@ -260,16 +260,12 @@ def _show_ticket(args: argparse.Namespace) -> int:
 
 
 def _parse_as_of(value: str) -> Any:
-    from datetime import datetime
+    from shared.domain.calendar import NotAnInstant, parse_instant
 
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ConfigurationError(f"--as-of {value!r}: give an ISO 8601 time with offset, "
-                                 "e.g. 2026-11-27T17:00:00+01:00")
-    return moment
+        return parse_instant(value)
+    except NotAnInstant as error:
+        raise ConfigurationError(f"--as-of: {error}; e.g. 2026-11-27T17:00:00+01:00") from None
 
 
 def ticket_document(history: Any, settings: Settings, as_of: Any = None) -> dict[str, Any]:

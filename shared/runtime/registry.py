@@ -2,8 +2,10 @@
 
 Services declare themselves as Python entry points in pyproject.toml (group
 ``ticketcore.services``: name -> the service's bootstrap; group ``ticketcore.commands``:
-name -> a function adding subcommands). ``up``, ``serve``, ``/health`` and the CLI read only
-this registry, so the runtime never names a service and ``shared`` never imports one.
+name -> a function adding subcommands). ``up``, ``serve``, ``/health`` and the CLI find
+services only here, and ``shared`` never imports one. Where the runtime must know a
+service's needs by name, it says so there: its NATS rights (``credentials.py``), the
+secrets it signs with (``secrets.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Services never import each other; they meet only through events.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, TypedDict
 
 from fastapi import APIRouter
@@ -59,6 +61,11 @@ class Service(Protocol):
         ...
 
 
+def utc_now() -> datetime:
+    """The time now, in UTC: the processes' one clock."""
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -68,6 +75,8 @@ class Runtime:
     accounts: AccountStore
     nats_url: str
     http_port: int = 0
+    # The one clock of the process's services (tests give a fixed one).
+    clock: Callable[[], datetime] = utc_now
     # One embedded mail catcher per process, shared by its services (without SMTP).
     local_mail: LocalMail = field(init=False)
     # Technicians' passwords, throttling and sessions (reads ``accounts`` on every use).

@@ -43,7 +43,7 @@ class InboundMailChannel:
     async def _serve(self, port: int, *, lmtp: bool) -> asyncio.Server:
         loop = asyncio.get_running_loop()
         handler = InboundMailHandler(self.runtime.store, self.attachments, self.settings,
-                                     lmtp=lmtp)
+                                     lmtp=lmtp, clock=self.runtime.clock)
         protocol = LMTP if lmtp else SMTP
         # The hostname is given: the default (getfqdn) can block on DNS for seconds.
         hostname = self.settings.support_address.rpartition("@")[2] or "localhost"

@@ -7,7 +7,6 @@ DomainError, a wrong field FormError; neither stores anything.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from functools import partial
 
 from services.oncall import actions as ticket_actions
@@ -88,7 +87,7 @@ async def _log_time(entries: TechnicianEntries, runtime: Runtime, case: str,
     # The entry id comes from the form (a fresh uuid4 per page view): a form sent twice
     # is stored once, because the decider ignores an entry id it already has.
     # The same path as the billing API: overlaps on other tickets are refused too.
-    command = c.LogTime(at=datetime.now(UTC), entry_id=entry.entry_id, technician=tech.id,
+    command = c.LogTime(at=runtime.clock(), entry_id=entry.entry_id, technician=tech.id,
                         start=entry.start, end=entry.end, kind=entry.kind, note=entry.note)
     result = await log_time(runtime.store, entries, case, command)
     minutes = int((entry.end - entry.start).total_seconds() // 60)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -100,7 +100,7 @@ def mail_routes(router: APIRouter, console: Console) -> None:
         mail_id = unquote(mail_id)
         if not heldmail.is_mail_holder(ticket):
             return await console.not_found(request, "Weder Auftrag noch Quarantäne-Eintrag.")
-        today = datetime.now(UTC).astimezone(BERLIN).date()
+        today = console.runtime.clock().astimezone(BERLIN).date()
         checked = validate(dict(form), "form", today)
         language: Language = "en" if form.get("language") == "en" else "de"
         if isinstance(checked, dict):  # wrong fields: the form again, nothing stored

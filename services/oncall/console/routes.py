@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -127,7 +126,7 @@ def _page_routes(router: APIRouter, console: Console) -> None:
     async def queue(request: Request) -> Response:
         session = await console.require_session(request)
         await console.board.start()
-        entries = console.board.queue(datetime.now(UTC))
+        entries = console.board.queue(console.runtime.clock())
         return console.render("queue.html", request, session, entries=entries)
 
     @router.get("/find")
@@ -151,7 +150,7 @@ def _page_routes(router: APIRouter, console: Console) -> None:
         state = history.state
         return console.render("ticket.html", request, session, case=case, state=state,
                             events=[describe(r) for r in history.events],
-                            clocks=sla_clocks(state, datetime.now(UTC)),
+                            clocks=sla_clocks(state, console.runtime.clock()),
                             receipt_notice=receipt_notice(state, history.events),
                             mail_failures=mail_failure_notices(state),
                             total=console.running_total(state),
