@@ -121,9 +121,7 @@ def _entry(item: Any, where: str) -> Entry:
 
 
 def _instant(value: Any, where: str) -> datetime:
-    if not isinstance(value, str):
-        raise QuoteInputError(f"{where}: required, an ISO-8601 timestamp with offset")
     try:
-        return parse_instant(value)
+        return parse_instant(value, where)
     except NotAnInstant as error:
-        raise QuoteInputError(f"{where}: {error}") from None
+        raise QuoteInputError(str(error)) from None

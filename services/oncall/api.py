@@ -152,7 +152,7 @@ def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
                               runtime.settings.oncall.rota_check_weeks)
 
 
-def _page(title: str, body: str, language: TechLanguage, status_code: int = 200
+def _html(title: str, body: str, language: TechLanguage, status_code: int = 200
           ) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>"
@@ -169,11 +169,11 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
         return tech_language(tech.language if tech else None)
 
     def refused(check: str, language: TechLanguage) -> HTMLResponse:
-        return _page(words(language, "refused.title"),
+        return _html(words(language, "refused.title"),
                      f"<p>{html.escape(words(language, f'refused.{check}'))}</p>", language, 403)
 
     @router.get("/oncall/ack/{case}/{technician}", include_in_schema=False)
-    async def confirm_page(case: str, technician: str, exp: str = "", sig: str = ""
+    async def confirm_form(case: str, technician: str, exp: str = "", sig: str = ""
                            ) -> HTMLResponse:
         language = language_of(technician)
         check = check_ack_link(secret, case, technician, exp, sig)
@@ -182,7 +182,7 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
         action = html.escape(f"/oncall/ack/{case}/{technician}?exp={exp}&sig={sig}")
         who = html.escape(words(language, "confirm.technician", technician=technician))
         button = html.escape(words(language, "confirm.button"))
-        return _page(words(language, "confirm.title", case=case),
+        return _html(words(language, "confirm.title", case=case),
                      f"<p>{who}</p><form method='post' action='{action}'>"
                      f"<button type='submit'>{button}</button></form>", language)
 
@@ -199,13 +199,13 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
             # A link that cannot acknowledge is forbidden, unless its ticket is missing.
             status = 404 if http_status(error) == 404 else 403
             reason = refusal_text(error) if language == "de" else f"{error.message}."
-            return _page(words(language, "not_acknowledged"),
+            return _html(words(language, "not_acknowledged"),
                          f"<p>{html.escape(reason)}</p>", language, status)
         if not result.changed:
             by = result.state.page_acknowledged_by or ""
-            return _page(words(language, "already.title"), "<p>" + html.escape(
+            return _html(words(language, "already.title"), "<p>" + html.escape(
                 words(language, "already", case=case, by=by)) + "</p>", language)
-        return _page(words(language, "done.title"),
+        return _html(words(language, "done.title"),
                      f"<p>{html.escape(words(language, 'done', case=case))}</p>", language)
 
 

@@ -62,13 +62,10 @@ def _object(text: str) -> dict[str, Any]:
 
 
 def _instant(request: dict[str, Any], name: str) -> datetime:
-    value = request.get(name)
-    if not isinstance(value, str):
-        raise DeadlineInputError(f"{name}: required, an ISO 8601 time with offset")
     try:
-        return parse_instant(value)
+        return parse_instant(request.get(name), name)
     except NotAnInstant as error:
-        raise DeadlineInputError(f"{name}: {error}") from None
+        raise DeadlineInputError(str(error)) from None
 
 
 def _flag(request: dict[str, Any], name: str) -> bool:

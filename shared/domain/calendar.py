@@ -248,14 +248,17 @@ class NotAnInstant(ValueError):
     """Text that is no ISO 8601 time with a UTC offset; the message says what is wrong."""
 
 
-def parse_instant(text: str) -> datetime:
+def parse_instant(text: object, where: str = "") -> datetime:
     """An instant as people and programs write it to us: ISO 8601 with its UTC offset
     (``2026-11-27T17:00:00+01:00``, ``...Z``). A time without an offset is refused: it could
-    be any of 24 instants."""
+    be any of 24 instants. ``where``: what the value is, to begin the error message."""
+    prefix = f"{where}: " if where else ""
+    if not isinstance(text, str):
+        raise NotAnInstant(f"{prefix}required, an ISO 8601 time with offset")
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise NotAnInstant(f"{text!r} is not an ISO 8601 time") from None
+        raise NotAnInstant(f"{prefix}{text!r} is not an ISO 8601 time") from None
     if moment.tzinfo is None:
-        raise NotAnInstant(f"{text!r} has no UTC offset (e.g. +01:00 or Z)")
+        raise NotAnInstant(f"{prefix}{text!r} has no UTC offset (e.g. +01:00 or Z)")
     return moment
