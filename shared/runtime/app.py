@@ -224,7 +224,8 @@ async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
                  stop: asyncio.Event) -> None:
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
         config = server_config(system.http_app(), settings.http.host, settings.http.port,
-                               request_timeout_s=settings.http.request_timeout_s)
+                               request_timeout_s=settings.http.request_timeout_s,
+                               trusted_proxies=settings.http.trusted_proxies)
         server = uvicorn.Server(config)
         # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
         # again once it is done: then the handlers above stop the rest.
