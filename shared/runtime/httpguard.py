@@ -6,7 +6,9 @@ headers every answer carries.
   gets 413 at once, without a byte of its body being read; a body without a length (chunked)
   is counted as it streams and cut off at the limit. uvicorn stops reading a connection
   whose application does not take the data, so an unauthenticated 200 MB upload costs
-  memory for the limit, never for the upload. The limit of each route is declared with it
+  memory for the limit, never for the upload. An answer given before the body was read
+  to its end (401 to a stranger, 405, 413) closes the connection, so the server does not
+  go on reading what nobody will look at. The limit of each route is declared with it
   (shared.runtime.routes); the rest have ``TICKETCORE_HTTP__MAX_BODY_BYTES``.
 - **Headers on every answer**: ``Cache-Control: no-store`` (an invoice, a ticket or a page
   of the console is never kept by a browser or a proxy cache) unless the route chose its
@@ -71,23 +73,50 @@ class HttpGuard:
             return
         limit = self.limit_of(scope["path"])
         declared = _content_length(scope)
-        started = False
+        if declared is not None and declared > limit:
+            await _refuse(send, limit)
+            return
+        body = _Body(receive, limit, done=declared == 0 or not _has_body(scope, declared))
 
         async def answer(message: Message) -> None:
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = _with_baseline(list(message.get("headers", [])))
+                body.answered = True
+                message["headers"] = _with_baseline(list(message.get("headers", [])),
+                                                    close=not body.done)
             await send(message)
 
-        if declared is not None and declared > limit:
-            await _refuse(answer, limit)
-            return
         try:
-            await self.app(scope, _counted(receive, limit), answer)
+            await self.app(scope, body.receive, answer)
         except BodyTooLarge:
-            if not started:
-                await _refuse(answer, limit)
+            if not body.answered:
+                await _refuse(send, limit)
+
+
+class _Body:
+    """The request's body as the app reads it: counted against the limit, and whether it
+    was read to its end."""
+
+    def __init__(self, receive: Receive, limit: int, *, done: bool) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.received = 0
+        self.done = done
+        self.answered = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                raise BodyTooLarge(self.limit)
+            self.done = not message.get("more_body", False)
+        return message
+
+
+def _has_body(scope: Scope, declared: int | None) -> bool:
+    if declared is not None:
+        return declared > 0
+    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -100,32 +129,20 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-def _counted(receive: Receive, limit: int) -> Receive:
-    received = 0
-
-    async def counted() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge(limit)
-        return message
-
-    return counted
-
-
 async def _refuse(send: Send, limit: int) -> None:
     body = json.dumps({"detail": BodyTooLarge(limit).detail}).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
+    await send({"type": "http.response.start", "status": 413, "headers": _with_baseline([
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        close=True)})
     await send({"type": "http.response.body", "body": body})
 
 
-def _with_baseline(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def _with_baseline(headers: list[tuple[bytes, bytes]], *, close: bool = False
+                   ) -> list[tuple[bytes, bytes]]:
     present = {name.lower() for name, _ in headers}
     headers.extend(header for header in BASELINE_HEADERS if header[0] not in present)
+    if close and b"connection" not in present:
+        headers.append((b"connection", b"close"))
     if HTML_POLICY[0] not in present and any(
             name.lower() == b"content-type" and value.startswith(b"text/html")
             for name, value in headers):
