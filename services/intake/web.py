@@ -83,7 +83,7 @@ def _media_type(request: Request) -> str:
 
 
 def _client(request: Request) -> str:
-    # The direct peer: behind a proxy configure it to limit per real client itself.
+    # The peer, or behind a trusted proxy the client it names (TICKETCORE_HTTP__TRUSTED_PROXIES).
     return request.client.host if request.client else "unknown"
 
 

@@ -103,7 +103,8 @@ def parse_session_cookie(secret: Keys, value: str) -> SessionCookie | None:
 
 
 def client_address(request: Request) -> str:
-    """The direct peer (behind a proxy: the proxy, see docs/security.md)."""
+    """The client: the direct peer, or behind a trusted proxy the client it names
+    (TICKETCORE_HTTP__TRUSTED_PROXIES, shared.runtime.httpserver)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -40,7 +40,7 @@ def test_a_path_claimed_by_two_services_is_refused() -> None:
 def test_a_route_served_without_declaration_is_refused() -> None:
     table = ServiceRoutes("billing", (Route("/api/invoices/{name}", "technician"),))
     check_served(table, ["/api/invoices/{number}"])
-    with pytest.raises(RouteTableError, match="/api/invoices/{number}/cancel"):
+    with pytest.raises(RouteTableError, match=re.escape("/api/invoices/{number}/cancel")):
         check_served(table, ["/api/invoices/{number}", "/api/invoices/{number}/cancel"])
     assert covers("/console/mail/{t}/{m}/{action}", "/console/mail/{t}/{m}/new-ticket")
     assert not covers("/console/mail/{t}/{m}/new-ticket", "/console/mail/{t}/{m}/{action}")
