@@ -71,12 +71,15 @@ class HttpGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared, chunked = _body_headers(scope)
+        if not chunked and not declared:  # no body: only the answer's headers to add
+            await self.app(scope, receive, _with_headers(send))
+            return
         limit = self.limit_of(scope["path"])
-        declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _refuse(send, limit)
             return
-        body = _Body(receive, limit, done=declared == 0 or not _has_body(scope, declared))
+        body = _Body(receive, limit)
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -92,15 +95,24 @@ class HttpGuard:
                 await _refuse(send, limit)
 
 
+def _with_headers(send: Send) -> Send:
+    async def answer(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = _with_baseline(list(message.get("headers", [])))
+        await send(message)
+
+    return answer
+
+
 class _Body:
     """The request's body as the app reads it: counted against the limit, and whether it
     was read to its end."""
 
-    def __init__(self, receive: Receive, limit: int, *, done: bool) -> None:
+    def __init__(self, receive: Receive, limit: int) -> None:
         self._receive = receive
         self.limit = limit
         self.received = 0
-        self.done = done
+        self.done = False
         self.answered = False
 
     async def receive(self) -> Message:
@@ -113,20 +125,16 @@ class _Body:
         return message
 
 
-def _has_body(scope: Scope, declared: int | None) -> bool:
-    if declared is not None:
-        return declared > 0
-    return any(name == b"transfer-encoding" for name, _ in scope["headers"])
-
-
-def _content_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None: none, or not a number: uvicorn's parser refuses
+    such a request before us) and whether the body comes chunked."""
+    declared, chunked = None, False
     for name, value in scope["headers"]:
         if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None  # uvicorn's parser refuses such a request before us
-    return None
+            declared = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 async def _refuse(send: Send, limit: int) -> None:
@@ -139,12 +147,13 @@ async def _refuse(send: Send, limit: int) -> None:
 
 def _with_baseline(headers: list[tuple[bytes, bytes]], *, close: bool = False
                    ) -> list[tuple[bytes, bytes]]:
-    present = {name.lower() for name, _ in headers}
+    # ASGI header names are lower case (Starlette writes them so).
+    present = {name for name, _ in headers}
     headers.extend(header for header in BASELINE_HEADERS if header[0] not in present)
     if close and b"connection" not in present:
         headers.append((b"connection", b"close"))
     if HTML_POLICY[0] not in present and any(
-            name.lower() == b"content-type" and value.startswith(b"text/html")
+            name == b"content-type" and value.startswith(b"text/html")
             for name, value in headers):
         headers.append(HTML_POLICY)
     return headers
