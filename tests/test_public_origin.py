@@ -96,7 +96,12 @@ def service_env(folder: Path, name: str, port: int, nats_url: str, passwords: di
         "TICKETCORE_INBOUND_MAIL__SMTP_PORT": str(inbound_port if name == "intake" else 0),
         "TICKETCORE_ACCOUNTS_FILE": str(folder / "accounts.toml"),
         "TICKETCORE_ONCALL__ROTA_FILE": str(folder / "rota.toml"),
-        "TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE": "100000"}
+        "TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE": "100000",
+        # A real seller: `serve billing` has no business invoicing as the example one.
+        "TICKETCORE_BILLING__SELLER__NAME": "Muster IT-Service GmbH",
+        "TICKETCORE_BILLING__SELLER__STREET": "Am Markt 3",
+        "TICKETCORE_BILLING__SELLER__VAT_ID": "DE999999999",
+        "TICKETCORE_BILLING__SELLER__EMAIL": "rechnung@msp.example"}
 
 
 def nginx_main_config(folder: Path, generated: Path) -> Path:
