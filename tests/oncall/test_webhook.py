@@ -8,7 +8,7 @@ import importlib.util
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -243,11 +243,18 @@ def example_receiver_module() -> ModuleType:
     return module
 
 
-async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_and_tampering(
-        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+@dataclass
+class ExampleReceiver:
+    """examples/webhook_receiver.py serving on a port, recording what it was sent."""
+
+    receiver: Any
+    handled: list[dict[str, object]]
+    deliveries: list[tuple[dict[str, str], bytes]]
+
+
+@contextlib.contextmanager
+def example_receiver_on(port: int, secret: str) -> Iterator[ExampleReceiver]:
     example = example_receiver_module()
-    port = free_port()
-    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
     handled: list[dict[str, object]] = []
     deliveries: list[tuple[dict[str, str], bytes]] = []
 
@@ -256,15 +263,27 @@ async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_an
             deliveries.append((dict(headers.items()), body))
             return super().check(headers, body)  # type: ignore[no-any-return]
 
-    receiver = Recording(settings.oncall.webhook_secret, handled.append)
+    receiver = Recording(secret, handled.append)
     server = receiver.server("127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        yield ExampleReceiver(receiver, handled, deliveries)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_and_tampering(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
+    with example_receiver_on(port, settings.oncall.webhook_secret) as example:
+        receiver, handled = example.receiver, example.handled
         async with running_system(settings, ("oncall",)):
             case = await submit(store, priority=True)
             assert await wait_until(lambda: len(handled) >= 1)
-        [(headers, body)] = deliveries
+        [(headers, body)] = example.deliveries
         url = f"http://127.0.0.1:{port}/hook"
         async with httpx.AsyncClient(timeout=10) as http:
             replayed = await http.post(url, content=body, headers=headers)
@@ -275,9 +294,6 @@ async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_an
             receiver.clock = lambda: time.time() + 301  # the same call, too late
             late = await http.post(url, content=body, headers={
                 **headers, "X-Ticketcore-Event-Id": f"page-{case}-1-0"})
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [h["case_number"] for h in handled] == [case]  # acted on once
     assert (replayed.status_code, replayed.json()["result"]) == (200, "duplicate, ignored")
     assert (tampered.status_code, tampered.json()["result"]) == (401, "bad signature")
@@ -304,32 +320,18 @@ async def test_receivers_keep_working_while_the_webhook_secret_changes(
     """The rollover of docs/webhooks.md with real deliveries: the service signs with the
     new and the old secret; the example receiver (old secret) and a receiver that already
     has the new one both take the call."""
-    example = example_receiver_module()
     port = free_port()
     new_secret = "webhook-secret-after-the-change-42"
     settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook",
                              webhook_secret=new_secret,
                              previous_webhook_secret=TEST_WEBHOOK_SECRET)
-    handled: list[dict[str, object]] = []
-    deliveries: list[tuple[dict[str, str], bytes]] = []
-
-    class Recording(example.Receiver):  # type: ignore[name-defined, misc]
-        def check(self, headers: Any, body: bytes) -> tuple[int, str]:
-            deliveries.append((dict(headers.items()), body))
-            return super().check(headers, body)  # type: ignore[no-any-return]
-
-    old_receiver = Recording(TEST_WEBHOOK_SECRET, handled.append)
-    server = old_receiver.server("127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with example_receiver_on(port, TEST_WEBHOOK_SECRET) as old_receiver:
+        handled = old_receiver.handled
         async with running_system(settings, ("oncall",)):
             case = await submit(store, priority=True)
             assert await wait_until(lambda: len(handled) >= 1)
-    finally:
-        server.shutdown()
-        server.server_close()
-    [(headers, body)] = deliveries
+    [(headers, body)] = old_receiver.deliveries
+    example = example_receiver_module()
     assert [h["case_number"] for h in handled] == [case]  # taken with the old secret
     signature = headers["X-Ticketcore-Signature"]
     assert signature.count("v2=") == 2
