@@ -134,6 +134,10 @@ def _body(document: dict[str, Any], request_body: dict[str, Any] | None) -> str:
             field = _resolve(document, field)
             kind = field.get("type") or " | ".join(
                 str(option.get("type", "object")) for option in field.get("anyOf", []))
+            if field.get("format"):
+                kind = f"{kind} ({field['format']})"
+            elif field.get("enum"):
+                kind = f"{kind}: {', '.join(str(value) for value in field['enum'])}"
             rows.append(f"<tr><td><code>{escape(name)}</code></td><td>{escape(str(kind))}"
                         f"</td><td>{'yes' if name in required else 'no'}</td>"
                         f"<td>{escape(field.get('description', ''))}</td></tr>")
