@@ -42,12 +42,13 @@ def build_http_app(system: Checked) -> FastAPI:
     install_metrics(app, lambda: [c for cs in system.consumers_of.values() for c in cs])
     app.include_router(docs_router(TITLE, VERSION, documents, app.routes,
                                    documented_services()))
-    install_request_context(app)
     settings = system.runtime.settings
-    # Outermost: the body limit before anything reads a byte, the headers on every answer.
+    # Before anything reads a byte: the body limit; on every answer: the headers. Inside
+    # the request's span and timing only (which read no body), so a refusal is counted.
     served = [tables[service.name] for service in system.services]
     app.add_middleware(HttpGuard, default_limit=settings.http.max_body_bytes,
                        limits=body_limits(served, settings))
+    install_request_context(app)
     return app
 
 

@@ -21,6 +21,7 @@ headers every answer carries.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 EXCERPT_CHARS = 80
 BASELINE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -77,9 +80,10 @@ class HttpGuard:
             return
         limit = self.limit_of(scope["path"])
         if declared is not None and declared > limit:
+            _log_refusal(scope, limit, declared)
             await _refuse(send, limit)
             return
-        body = _Body(receive, limit)
+        body = _Body(receive, limit, scope)
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -95,6 +99,13 @@ class HttpGuard:
                 await _refuse(send, limit)
 
 
+def _log_refusal(scope: Scope, limit: int, declared: int | None) -> None:
+    client = scope.get("client") or ("?", 0)
+    size = f"{declared} bytes declared" if declared is not None else "more streamed"
+    log.info("http: refused a body over %d bytes (%s) on %s %s from %s", limit, size,
+             scope.get("method"), scope.get("path"), client[0])
+
+
 def _with_headers(send: Send) -> Send:
     async def answer(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -108,9 +119,10 @@ class _Body:
     """The request's body as the app reads it: counted against the limit, and whether it
     was read to its end."""
 
-    def __init__(self, receive: Receive, limit: int) -> None:
+    def __init__(self, receive: Receive, limit: int, scope: Scope) -> None:
         self._receive = receive
         self.limit = limit
+        self.scope = scope
         self.received = 0
         self.done = False
         self.answered = False
@@ -120,6 +132,7 @@ class _Body:
         if message["type"] == "http.request":
             self.received += len(message.get("body", b""))
             if self.received > self.limit:
+                _log_refusal(self.scope, self.limit, None)
                 raise BodyTooLarge(self.limit)
             self.done = not message.get("more_body", False)
         return message
