@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -38,10 +38,11 @@ from shared.adapters.technicianentries import TechnicianEntries
 from shared.application.handling import Handled, load
 from shared.domain.calendar import NotAnInstant, parse_instant
 from shared.domain.ticket import DomainError, require_case_number, require_ticket
-from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
-from shared.runtime.auth import authenticate
+from shared.runtime.apidocs import ActionRefusal, ErrorMessage, technician_errors
+from shared.runtime.auth import CurrentTechnician, technician_router
 from shared.runtime.refusals import http_status
 from shared.runtime.runtime import Runtime
+from shared.runtime.secrets import keyring
 
 
 class DeclineBody(BaseModel):
@@ -97,7 +98,7 @@ def _parse_at(at: str | None, clock: Callable[[], datetime]) -> datetime:
 
 # The JSON actions on a ticket: what they answer, and the refusals of the ticket's rules.
 ACTION_DOCS: dict[str, Any] = {
-    "dependencies": TECHNICIAN, "response_model": None,
+    "response_model": None,
     "responses": {200: {"model": ActionResult},
                   **technician_errors(ActionRefusal, 404, 409, described={
                       409: "The ticket's state or a rule does not allow it (e.g. "
@@ -128,26 +129,25 @@ def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
     links, the JSON actions and the technician console (on the service's queue read model
     and time entries)."""
     router = APIRouter()
-    _rota_routes(router, runtime, rota)
+    technicians = technician_router(runtime.authenticator, tags=["oncall"])
+    _rota_routes(technicians, runtime, rota)
+    _action_routes(technicians, runtime)
+    router.include_router(technicians)
     router.include_router(live_status_router(runtime, rota, runtime.clock))
     _ack_link_routes(router, runtime)
-    _action_routes(router, runtime)
     router.include_router(console_router(runtime, board, entries))
     return router
 
 
 def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
-    @router.get("/api/oncall/now", tags=["oncall"], dependencies=TECHNICIAN,
-                response_model=None, responses={
+    @router.get("/api/oncall/now", response_model=None, responses={
                     200: {"model": OnCallNow},
                     **technician_errors(ErrorMessage, described={
                         422: "`at` is not an ISO 8601 time with an offset."})})
-    async def on_call_now(request: Request,
-                          at: str | None = Query(None, description="ISO time, default now")
+    async def on_call_now(at: str | None = Query(None, description="ISO time, default now")
                           ) -> dict[str, Any]:
         """Who is on call at ``at`` on every escalation level, and the rota's gaps. For
         technicians only: it names people and their addresses."""
-        await authenticate(request, runtime)
         return on_call_report(rota, _parse_at(at, runtime.clock),
                               runtime.settings.oncall.rota_check_weeks)
 
@@ -161,7 +161,7 @@ def _html(title: str, body: str, language: TechLanguage, status_code: int = 200
 
 
 def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
-    secret = runtime.settings.secret_key
+    secret = keyring(runtime.settings)  # links signed with a previous key still work
 
     def language_of(technician: str) -> TechLanguage:
         """The technician account's language; German without an account or a language."""
@@ -210,9 +210,6 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
 
 
 def _action_routes(router: APIRouter, runtime: Runtime) -> None:
-    async def technician_of(request: Request) -> str:
-        return (await authenticate(request, runtime)).id
-
     async def run(coroutine: Any) -> JSONResponse:
         try:
             result = await coroutine
@@ -220,13 +217,11 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             return _refusal(error)
         return JSONResponse(msgspec.to_builtins(_result(result)))
 
-    @router.get("/api/oncall/tickets/{case}", tags=["oncall"], dependencies=TECHNICIAN,
-                response_model=None, responses={
+    @router.get("/api/oncall/tickets/{case}", response_model=None, responses={
                     200: {"model": TicketClocks},
                     **technician_errors(ActionRefusal, 404)})
-    async def clocks(case: str, request: Request) -> JSONResponse:
+    async def clocks(case: str) -> JSONResponse:
         """A ticket's SLA clocks and paging state, for technicians."""
-        await technician_of(request)
         try:
             state = (await load(runtime.store, require_case_number(case))).state
             require_ticket(state)
@@ -242,42 +237,42 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             "acknowledged_by": state.page_acknowledged_by,
             "breached": sorted(state.breached_clocks)}))
 
-    @router.post("/api/tickets/{case}/accept", tags=["oncall"], **ACTION_DOCS)
-    async def accept(case: str, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/accept", **ACTION_DOCS)
+    async def accept(case: str, tech: CurrentTechnician) -> JSONResponse:
         """Accept a ticket of a customer without SLA agreement."""
-        return await run(actions.accept(runtime, case, await technician_of(request)))
+        return await run(actions.accept(runtime, case, tech.id))
 
-    @router.post("/api/tickets/{case}/decline", tags=["oncall"], **ACTION_DOCS)
-    async def decline(case: str, body: DeclineBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/decline", **ACTION_DOCS)
+    async def decline(case: str, body: DeclineBody, tech: CurrentTechnician) -> JSONResponse:
         """Decline a ticket of a customer without SLA; the reason is mailed to them."""
-        return await run(actions.decline(runtime, case, await technician_of(request), body.reason))
+        return await run(actions.decline(runtime, case, tech.id, body.reason))
 
-    @router.post("/api/tickets/{case}/respond", tags=["oncall"], **ACTION_DOCS)
-    async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/respond", **ACTION_DOCS)
+    async def respond(case: str, body: RespondBody, tech: CurrentTechnician) -> JSONResponse:
         """Answer the customer (mailed, with the files, once); the first answer stops the
         reaction / first-response clock. A refused file answers 422 and stores nothing."""
         try:
-            return await run(actions.respond(runtime, case, await technician_of(request),
+            return await run(actions.respond(runtime, case, tech.id,
                                              body.message, request_id=body.request_id,
                                              files=_uploads(body.files)))
         except FileRefused as refused:
             return JSONResponse({"error": refused.code, "message": refused.english},
                                 status_code=422)
 
-    @router.post("/api/tickets/{case}/note", tags=["oncall"], **ACTION_DOCS)
-    async def note(case: str, body: NoteBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/note", **ACTION_DOCS)
+    async def note(case: str, body: NoteBody, tech: CurrentTechnician) -> JSONResponse:
         """Add an internal note: technicians only, never mailed, never on the status page."""
-        return await run(actions.note(runtime, case, await technician_of(request), body.text,
+        return await run(actions.note(runtime, case, tech.id, body.text,
                                       request_id=body.request_id))
 
-    @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"], **ACTION_DOCS)
-    async def acknowledge(case: str, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/acknowledge", **ACTION_DOCS)
+    async def acknowledge(case: str, tech: CurrentTechnician) -> JSONResponse:
         """Acknowledge the page (only the paged technician; twice is harmless)."""
-        return await run(actions.acknowledge(runtime, case, await technician_of(request)))
+        return await run(actions.acknowledge(runtime, case, tech.id))
 
-    @router.post("/api/tickets/{case}/resolve", tags=["oncall"], **ACTION_DOCS)
-    async def resolve(case: str, request: Request, body: ResolveBody | None = None
+    @router.post("/api/tickets/{case}/resolve", **ACTION_DOCS)
+    async def resolve(case: str, tech: CurrentTechnician, body: ResolveBody | None = None
                       ) -> JSONResponse:
         """Resolve the ticket; its pending timers then do nothing."""
-        return await run(actions.resolve(runtime, case, await technician_of(request),
+        return await run(actions.resolve(runtime, case, tech.id,
                                          body.resolution if body else ""))

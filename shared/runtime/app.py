@@ -13,23 +13,21 @@ from dataclasses import dataclass, field
 import nats.js.errors
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from shared.adapters import tracing
-from shared.adapters.consumer import EventConsumer, consumer_lag
+from shared.adapters.consumer import EventConsumer
 from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.credentials import ADMIN, all_permissions
+from shared.runtime.health import without_credentials
+from shared.runtime.httpapp import build_http_app
 from shared.runtime.httpserver import server_config
-from shared.runtime.logs import install_request_context
-from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from shared.runtime.runtime import Runtime, Service, connect
 from shared.runtime.secrets import require_secrets
-from shared.runtime.textguard import TextGuard
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,47 +60,8 @@ class RunningSystem:
         return [c for consumers in self.consumers_of.values() for c in consumers]
 
     def http_app(self) -> FastAPI:
-        app = FastAPI(title="ticketcore", version="0.1.0",
-                      description="Event-sourced support-ticket core.")
-        app.add_middleware(TextGuard)  # text that cannot be encoded: 422, never a 500
-        for service in self.services:
-            router = service.router()
-            if router is not None:
-                app.include_router(router)
-
-        @app.get("/health", tags=["operations"])
-        async def health() -> JSONResponse:
-            report = await self.health()
-            return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-
-        install_metrics(app, lambda: self.consumers)
-        install_request_context(app)
-        return app
-
-    async def health(self) -> dict[str, object]:
-        connected = all(r.nc.is_connected for r in self.connections)
-        services = {service.name: await self._service_health(service)
-                    for service in self.services}
-        failed = [t for t in self.tasks if t.done()]
-        status = "ok" if connected and not failed else "degraded"
-        return {"status": status, "nats": {"connected": connected,
-                                           "url": self.runtime.nats_url},
-                "services": services}
-
-    async def _service_health(self, service: Service) -> dict[str, object]:
-        """The lag of the service's consumers and what the service reports itself."""
-        entry: dict[str, object] = {}
-        for consumer in self.consumers_of.get(service.name, []):
-            try:
-                entry[consumer.spec.durable] = await consumer_lag(
-                    self.runtime_of(service).js, consumer.spec.stream, consumer.spec.durable)
-            except Exception as error:
-                entry[consumer.spec.durable] = {"error": str(error)}
-        try:
-            entry.update(await service.health())
-        except Exception as error:
-            entry["error"] = str(error)
-        return entry
+        """The process's HTTP app (shared.runtime.httpapp)."""
+        return build_http_app(self)
 
     async def stop(self) -> None:
         """Stop consumers, services and connections, each within STOP_STEP_S: a stop that
@@ -265,7 +224,8 @@ async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
                  stop: asyncio.Event) -> None:
     async with running_system(settings, names, embedded_ok=embedded_ok) as system:
         config = server_config(system.http_app(), settings.http.host, settings.http.port,
-                               request_timeout_s=settings.http.request_timeout_s)
+                               request_timeout_s=settings.http.request_timeout_s,
+                               trusted_proxies=settings.http.trusted_proxies)
         server = uvicorn.Server(config)
         # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
         # again once it is done: then the handlers above stop the rest.
@@ -284,7 +244,7 @@ async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
 def _announce(system: RunningSystem, names: tuple[str, ...]) -> None:
     base = system.runtime.public_url
     print(f"ticketcore is running: services {', '.join(names)}; NATS at "
-          f"{system.runtime.nats_url}", flush=True)
+          f"{without_credentials(system.runtime.nats_url)}", flush=True)
     if "intake" in names:
         print(f"  support-request form:  {base}/", flush=True)
     print(f"  health:                {base}/health", flush=True)

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import nats.errors
 
-from shared.runtime import eventloop, eventschemas, natscli, registry
+from shared.runtime import eventloop, eventschemas, natscli, proxy, registry
 from shared.settings import ConfigurationError, Settings, load_settings
 
 # What `ticketcore --help` tells its users (the docstring above is for developers).
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_accounts(commands)
     _register_customer(commands)
     natscli.register(commands)
+    proxy.register(commands)
     registry.register_commands(commands)
     return parser
 
@@ -81,7 +82,7 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from shared.runtime.accounts import ensure_first_account
+    from shared.runtime.accounts import API_TOKEN_FILE, ensure_first_account
     from shared.runtime.app import serve_forever
     from shared.runtime.secrets import ensure_secrets
 
@@ -93,7 +94,7 @@ def _up(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"accounts_file": accounts_file})
         if password:
             print(f"created technician account 'admin' with password {password} "
-                  f"(shown once; API token in {settings.data_dir / 'admin-api-token.txt'})",
+                  f"(shown once; API token in {accounts_file.parent / API_TOKEN_FILE})",
                   flush=True)
     return run_async(lambda: serve_forever(settings, registry.service_names(),
                                            embedded_ok=True))
@@ -101,11 +102,15 @@ def _up(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from shared.runtime.app import serve_forever
+    from shared.runtime.proxy import require_public_origin
+    from shared.runtime.secrets import require_secrets
 
     settings = settings_from_env(service=args.service)
     if settings.nats.url is None:
         raise ConfigurationError("TICKETCORE_NATS__URL: required by `serve` (a service run "
                                  "alone connects to a shared NATS server; `up` embeds one)")
+    require_secrets(settings, (args.service,))
+    require_public_origin(settings)
     return run_async(lambda: serve_forever(settings, (args.service,), embedded_ok=False))
 
 
