@@ -16,7 +16,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
@@ -56,19 +56,17 @@ def idempotency_id(channel: str, key: str) -> str:
     return hashlib.sha256(f"{channel}:{key}".encode()).hexdigest()
 
 
+@dataclass
 class Intake:
     """Appends the tickets of the form and the API. (``RequestSubmitted`` has one more
     writer: a technician opening a ticket from a held mail, services/oncall/mailticket.py;
     both go through the decider's ``SubmitRequest``.)"""
 
-    def __init__(self, store: EventStore, js: JetStreamContext, allocator: CaseNumberAllocator,
-                 settings: IntakeSettings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.store = store
-        self.js = js
-        self.allocator = allocator
-        self.settings = settings
-        self.clock = clock
+    store: EventStore
+    js: JetStreamContext
+    allocator: CaseNumberAllocator
+    settings: IntakeSettings
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     async def _records(self) -> KeyValue:
         return await kv_bucket(self.js, IDEMPOTENCY_BUCKET)

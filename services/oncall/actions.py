@@ -7,8 +7,9 @@ decides (retrying on concurrent writers). Refusals raise :class:`DomainError` wi
 ``reason_required``, ``not_paged_person``, ...); an empty ``Handled.events`` means the
 action had already been done (e.g. a second acknowledgement) and nothing was stored.
 
-Side effects (the decline mail to the customer) are not sent here: the oncall service sends
-them once from the stored event, whoever appended it.
+Side effects (the mails to the customer: an answer, the acceptance, the decline's reason)
+are not sent here: the ack service sends each once from the stored event, whoever
+appended it.
 """
 
 from __future__ import annotations

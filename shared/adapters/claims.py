@@ -7,8 +7,10 @@ replica that finds the claim of a crashed holder knows whether the work was done
 ``sending`` claim older than the store's ``timeout`` belongs to a crashed holder and is
 taken over (compare-and-set on its revision, so only one replica wins).
 
-The services choose the bucket, key and timeout: ack's receipts (``ack_receipts``) and
-notices (``ack_notices``), on-call's pages, webhooks and decline mails (``oncall_pages``).
+The services choose the bucket, key and timeout: ack's receipts (``ack_receipts``),
+notices (``ack_notices``) and the conversation's mails (``ack_conversation``), on-call's
+pages and webhooks (``oncall_pages``). Mails use them through the one send-once protocol,
+``shared.application.sending``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Outgoing mail for a process: the configured SMTP server, or without one the process's
 embedded mail catcher (one per process, shared by every service in it, so receipts, pages
-and decline mails of ``ticketcore up`` land in one outbox)."""
+and every other mail of ``ticketcore up`` land in one outbox)."""
 
 from __future__ import annotations
 
