@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
 
 import nats.js.errors
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from shared.adapters import tracing
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.eventstore import STREAM
 from shared.adapters.natsserver import EmbeddedNats
@@ -24,7 +21,6 @@ from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
 from shared.runtime.credentials import ADMIN, all_permissions
-from shared.runtime.httpserver import server_config
 from shared.runtime.logs import install_request_context
 from shared.runtime.metrics import install_metrics
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
@@ -90,18 +86,18 @@ class RunningSystem:
                 "services": services}
 
     async def _service_health(self, service: Service) -> dict[str, object]:
-        """The lag of the service's consumers and what the service reports itself."""
-        entry: dict[str, object] = {}
-        for consumer in self.consumers_of.get(service.name, []):
-            try:
-                entry[consumer.spec.durable] = await consumer_lag(
-                    self.runtime_of(service).js, consumer.spec.stream, consumer.spec.durable)
-            except Exception as error:
-                entry[consumer.spec.durable] = {"error": str(error)}
-        try:
-            entry.update(await service.health())
-        except Exception as error:
-            entry["error"] = str(error)
+        """The lag of the service's consumers and what the service reports itself, asked
+        together and each within HEALTH_ANSWER_S: while a consumer's leader is being
+        elected, /health answers in time and says so instead of waiting for it."""
+        consumers = self.consumers_of.get(service.name, [])
+        js = self.runtime_of(service).js
+        answers = await asyncio.gather(
+            *(_within(consumer_lag(js, c.spec.stream, c.spec.durable)) for c in consumers),
+            _within(service.health()))
+        *lags, own = answers
+        entry: dict[str, object] = {c.spec.durable: lag
+                                    for c, lag in zip(consumers, lags, strict=True)}
+        entry.update(own)
         return entry
 
     async def stop(self) -> None:
@@ -124,6 +120,18 @@ class RunningSystem:
 
 
 STOP_STEP_S = 10.0
+HEALTH_ANSWER_S = 1.0
+
+
+async def _within(question: Awaitable[Mapping[str, object]]) -> dict[str, object]:
+    """The answer, or an error entry when it fails or takes longer than HEALTH_ANSWER_S."""
+    try:
+        async with asyncio.timeout(HEALTH_ANSWER_S):
+            return dict(await question)
+    except TimeoutError:
+        return {"error": f"no answer within {HEALTH_ANSWER_S:g} s"}
+    except Exception as error:
+        return {"error": str(error)}
 
 
 async def _bounded(step: Awaitable[None], what: str) -> None:
@@ -245,50 +253,3 @@ async def _run_consumers(system: RunningSystem, service: Service) -> None:
         await consumer.ensure()
         consumers.append(consumer)
         system.tasks.append(asyncio.create_task(consumer.run(), name=spec.durable))
-
-
-async def serve_forever(settings: Settings, names: tuple[str, ...], *,
-                        embedded_ok: bool) -> None:
-    """Run until SIGINT/SIGTERM, then stop everything cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    tracing.configure(settings.tracing, service=names[0] if len(names) == 1 else None)
-    try:
-        await _serve(settings, names, embedded_ok, stop)
-    finally:
-        await asyncio.to_thread(tracing.shutdown)  # the last spans still go out
-
-
-async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
-                 stop: asyncio.Event) -> None:
-    async with running_system(settings, names, embedded_ok=embedded_ok) as system:
-        config = server_config(system.http_app(), settings.http.host, settings.http.port,
-                               request_timeout_s=settings.http.request_timeout_s)
-        server = uvicorn.Server(config)
-        # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
-        # again once it is done: then the handlers above stop the rest.
-        web = asyncio.create_task(server.serve())
-        while not server.started and not web.done():
-            await asyncio.sleep(0.05)
-        if web.done():
-            raise SystemExit(f"HTTP server could not start on port {settings.http.port}")
-        _announce(system, names)
-        await stop.wait()
-        print("stopping ...", flush=True)
-        server.should_exit = True
-        await web
-
-
-def _announce(system: RunningSystem, names: tuple[str, ...]) -> None:
-    base = system.runtime.public_url
-    print(f"ticketcore is running: services {', '.join(names)}; NATS at "
-          f"{system.runtime.nats_url}", flush=True)
-    if "intake" in names:
-        print(f"  support-request form:  {base}/", flush=True)
-    print(f"  health:                {base}/health", flush=True)
-    for service in system.services:
-        for line in service.announce():
-            print(f"  {line}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)

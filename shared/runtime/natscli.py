@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import nats
-
 from shared.adapters.provision import provision
-from shared.runtime.credentials import all_permissions, inbox_prefix
+from shared.runtime.credentials import all_permissions
 from shared.runtime.natsconfig import (
     ClusterBlock,
     ServerConfig,
@@ -56,11 +54,9 @@ def _provision(args: argparse.Namespace) -> int:
 
 async def provision_as(settings: Settings) -> None:
     """Streams and shared buckets, created by the configured (admin) user."""
-    user = settings.nats.user
-    password = settings.nats.password.get_secret_value() if settings.nats.password else None
-    nc = await nats.connect(servers=(settings.nats.url or "").split(","), user=user,
-                            password=password, inbox_prefix=inbox_prefix(user or "admin"),
-                            connect_timeout=settings.nats.connect_timeout_s)
+    from shared.runtime.connection import open_connection
+
+    nc = await open_connection(settings, settings.nats.url or "", name="ticketcore-provision")
     try:
         await provision(nc.jetstream(timeout=10.0), settings.nats.replicas)
     finally:

@@ -31,7 +31,8 @@ def test_without_a_server_a_command_gives_up_after_the_timeout_with_one_line() -
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("ticketcore: no NATS server answered at nats://127.0.0.1:")
+    assert lines[0].startswith("ticketcore: cannot connect to NATS at nats://127.0.0.1:")
+    assert "connection refused" in lines[0] and "is `ticketcore up` running?" in lines[0]
     assert result.stdout == ""
 
 
