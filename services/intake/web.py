@@ -48,6 +48,7 @@ from shared.adapters.eventstore import (
     EventStoreError,
     TicketHistory,
 )
+from shared.adapters.logthrottle import WarningThrottle
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.requestform import SupportRequest, validate
@@ -109,6 +110,8 @@ class IntakeWeb:
         self.submit_limiter = RateLimiter(settings.intake.rate_limit_per_minute)
         self.status_limiter = RateLimiter(settings.intake.status_rate_limit_per_minute)
         self.secure_cookies = (settings.http.public_url or "").startswith("https://")
+        # A failover answers many requests 503 in a row: one warning per 30 s says so.
+        self.unavailable = WarningThrottle(log)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -194,7 +197,8 @@ class IntakeWeb:
             submitted = await self.intake.submit(result, language=language, channel="web",
                                                  key=form_token, strict_key=False)
         except UNAVAILABLE as error:
-            log.warning("intake: request not stored: %r", error)
+            self.unavailable.warning("store", "intake: request not stored, answered 503: %r",
+                                     error)
             return retry_later(message_page(language, "error.unavailable", status_code=503))
         number = submitted.case_number
         target = f"/confirmation/{number}?t={quote(self._token(number))}"
@@ -321,7 +325,8 @@ class IntakeWeb:
             return self._problem(language, 422, "error.invalid_request", {
                 "Idempotency-Key": text(language, "error.idempotency_reused")})
         except UNAVAILABLE as error:
-            log.warning("intake: request not stored: %r", error)
+            self.unavailable.warning("store", "intake: request not stored, answered 503: %r",
+                                     error)
             return retry_later(self._problem(language, 503, "error.unavailable"))
         return self._accepted(submitted, language)
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from nats.aio.client import Client as NatsClient
 
+from shared.adapters.logthrottle import WarningThrottle
 from shared.adapters.natsfaults import (
     TlsNotOffered,
     connect_cause,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 ATTEMPT_TIMEOUT_S = 2.0  # one server's TCP and TLS handshake; the others are tried next
 RECONNECT_WAIT_S = 0.5
 RECONNECT_WAIT_MAX_S = 5.0
-WARN_EVERY_S = 30.0
 
 
 class NatsUnavailable(Exception):
@@ -81,26 +81,6 @@ def tls_required(settings: Settings, url: str) -> bool:
         server.startswith("tls://") for server in nats_servers(url))
 
 
-class Throttle:
-    """At most one WARNING per kind and WARN_EVERY_S; the rest go to DEBUG."""
-
-    def __init__(self, every_s: float = WARN_EVERY_S) -> None:
-        self.every_s = every_s
-        self.last: dict[str, float] = {}
-        self.suppressed: dict[str, int] = {}
-
-    def warning(self, kind: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self.last.get(kind, -self.every_s) < self.every_s:
-            self.suppressed[kind] = self.suppressed.get(kind, 0) + 1
-            log.debug(message, *args)
-            return
-        self.last[kind] = now
-        skipped = self.suppressed.pop(kind, 0)
-        suffix = f" ({skipped} more like it since the last warning)" if skipped else ""
-        log.warning(message + suffix, *args)
-
-
 class ConnectionWatch:
     """The callbacks of one connection: errors while connecting are collected for the
     start's verdict; afterwards losses, reconnects and errors are logged (throttled) and
@@ -112,7 +92,7 @@ class ConnectionWatch:
         self.connecting = True
         self.errors: list[BaseException] = []
         self.refused = asyncio.Event()  # every server refused for good
-        self.throttle = Throttle()
+        self.throttle = WarningThrottle(log)
         self.lost_at: float | None = None
 
     async def error(self, error: Exception) -> None:
@@ -159,6 +139,8 @@ class ConnectionWatch:
 async def open_connection(settings: Settings, url: str, *, name: str) -> NatsClient:
     """A connected client, or :class:`NatsUnavailable` within the connect timeout."""
     servers = nats_servers(url)
+    log.debug("NATS: connecting to %s as %s", without_credentials(url),
+              settings.nats.user or "(no user)")
     nc = NatsClient()
     watch = ConnectionWatch(nc, len(servers))
     timeout_s = settings.nats.connect_timeout_s
