@@ -15,6 +15,7 @@ them too.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NatsClient
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ CHUNK_BYTES = 128 * 1024
 META_FILE = "backup.json"
 DATA_FILE = "stream.tar.s2"
 STALL_S = 30.0  # no chunk for this long: the server stopped sending
+RESTORE_ATTEMPTS = 25
 
 
 class BackupError(Exception):
@@ -135,11 +138,22 @@ async def restore_stream(nc: NatsClient, folder: Path, *, replicas: int,
     target = reply["deliver_subject"]
     with open(folder / DATA_FILE, "rb") as data:
         for chunk in iter(lambda: data.read(CHUNK_BYTES), b""):
-            _check_reply(name, await nc.request(target, chunk, timeout=timeout_s))
+            _check_reply(name, await _send(nc, target, chunk, timeout_s))
     # Loading the data can take a while on a large stream: the server answers when done.
     done = await nc.request(target, b"", timeout=max(timeout_s, 600.0))
     answer = _check_reply(name, done)
     return dict(answer.get("state") or {})
+
+
+async def _send(nc: NatsClient, target: str, chunk: bytes, timeout_s: float) -> Any:
+    """One chunk of a restore. On a cluster the node that takes the chunks may announce
+    its subscription a moment after the restore request was answered: ask again."""
+    for _ in range(RESTORE_ATTEMPTS - 1):
+        try:
+            return await nc.request(target, chunk, timeout=timeout_s)
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.2)
+    return await nc.request(target, chunk, timeout=timeout_s)
 
 
 def _check_reply(stream: str, msg: Any) -> dict[str, Any]:
