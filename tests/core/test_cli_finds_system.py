@@ -51,6 +51,7 @@ async def test_ticket_show_prints_one_document_and_the_past_from_the_log(
                       TICKETCORE_NATS__EMBEDDED_PORT=port)
 
     assert now.returncode == 0, now.stderr
+    assert now.stderr == ""  # a command prints its result, not the connection's progress
     document = json.loads(now.stdout)  # the whole output is one JSON document
     assert [e["type"] for e in document["events"]] == ["RequestSubmitted", "AckSent"]
     assert document["version"] == history.version and document["ticket"] == CASE
