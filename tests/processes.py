@@ -23,6 +23,8 @@ SELLER = {"TICKETCORE_BILLING__SELLER__NAME": "Prüf IT-Service GmbH",
           "TICKETCORE_BILLING__SELLER__STREET": "Prüfweg 7",
           "TICKETCORE_BILLING__SELLER__VAT_ID": "DE811111111",
           "TICKETCORE_BILLING__SELLER__EMAIL": "rechnung@pruef.example"}
+# What `serve` needs besides NATS: secrets, a seller, the public origin of links.
+SERVE = {**SECRETS, **SELLER, "TICKETCORE_HTTP__PUBLIC_URL": "https://support.example"}
 HANG_GUARD_S = 60.0
 
 

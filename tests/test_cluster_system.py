@@ -211,7 +211,10 @@ async def load(urls: list[str], cluster: NatsCluster, admin: NatsClient,
                record: LoadRecord) -> float:
     """REQUESTS submissions at RATE_PER_S; the leader dies after KILL_AT of them."""
     election_s = 0.0
-    async with httpx.AsyncClient(timeout=30) as client:
+    # No client-side pool limit: a 503's answer time is the service's, not a wait for a
+    # free connection among the requests held during the failover.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         tasks = []
         start = time.monotonic()
         for serial in range(REQUESTS):

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.eventstore import STREAM
+from shared.adapters.logthrottle import WarningThrottle
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
@@ -232,14 +233,15 @@ async def _provisioned(runtime: Runtime) -> None:
     if user is None or user == ADMIN:
         await provision(runtime.js, settings.nats.replicas)
         return
+    waiting = WarningThrottle(log)
     while True:
         try:
             await runtime.js.stream_info(STREAM)
             return
         except nats.js.errors.NotFoundError:
-            log.warning("NATS: stream %s does not exist yet; waiting for `ticketcore nats "
-                        "provision` (run as admin)", STREAM)
-            await asyncio.sleep(5.0)
+            waiting.warning("provision", "NATS: stream %s does not exist yet; waiting for "
+                            "`ticketcore nats provision` (run as admin)", STREAM)
+            await asyncio.sleep(2.0)
 
 
 async def _run_consumers(system: RunningSystem, service: Service) -> None:

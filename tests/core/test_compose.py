@@ -36,7 +36,7 @@ from shared.runtime.natsconfig import (
 )
 from shared.settings import Settings
 from tests.certificates import TestCA
-from tests.processes import SECRETS, SELLER, run, running, wait_healthy
+from tests.processes import SERVE, run, running, wait_healthy
 
 ROOT = Path(__file__).parents[2]
 NODES = ("nats-1", "nats-2", "nats-3")
@@ -324,7 +324,7 @@ async def test_services_and_commands_connect_over_tls(compose_cluster: ComposeCl
         await asyncio.sleep(1)
     assert provisioned.returncode == 0, provisioned.stderr
     port, log = free_port(), tmp_path / "billing.log"
-    with running("serve", "billing", log=log, **tls, **SECRETS, **SELLER,
+    with running("serve", "billing", log=log, **tls, **SERVE,
                  TICKETCORE_HTTP__PORT=str(port), TICKETCORE_NATS__USER="billing",
                  TICKETCORE_NATS__PASSWORD=PASSWORDS["NATS_PASSWORD_BILLING"]) as billing:
         await asyncio.to_thread(wait_healthy, f"http://127.0.0.1:{port}", billing, log)

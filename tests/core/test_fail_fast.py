@@ -15,7 +15,7 @@ import pytest
 from shared.adapters.natsserver import EmbeddedNats, free_port
 from shared.runtime.credentials import all_permissions
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
-from tests.processes import SECRETS, SELLER, run
+from tests.processes import SERVE, run
 
 CONNECT_TIMEOUT_S = "3"
 
@@ -47,7 +47,7 @@ def test_serve_with_a_wrong_password_exits_at_once_naming_the_user(
                           TICKETCORE_NATS__USER="billing",
                           TICKETCORE_NATS__PASSWORD="not-the-password",
                           TICKETCORE_NATS__CONNECT_TIMEOUT_S=CONNECT_TIMEOUT_S,
-                          **SECRETS, **SELLER)
+                          **SERVE)
     print(f"\nserve with a wrong password exited after {seconds:.2f} s "
           f"(connect timeout {CONNECT_TIMEOUT_S} s)")
     assert result.returncode == 1
@@ -62,7 +62,7 @@ def test_serve_without_a_server_exits_after_the_timeout_naming_the_cause(
     url = f"nats://127.0.0.1:{free_port()}"
     result, seconds = run("serve", "billing", TICKETCORE_DATA_DIR=str(tmp_path),
                           TICKETCORE_NATS__URL=url, TICKETCORE_NATS__CONNECT_TIMEOUT_S="1",
-                          **SECRETS, **SELLER)
+                          **SERVE)
     print(f"\nserve without a server exited after {seconds:.2f} s (connect timeout 1 s)")
     assert result.returncode == 1
     line = one_line(result.stderr)

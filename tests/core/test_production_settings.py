@@ -14,7 +14,7 @@ import pytest
 from shared.runtime.accounts import new_token
 from shared.runtime.production import banner_notes, require_production_settings
 from shared.settings import ConfigurationError, Settings, load_settings
-from tests.processes import SECRETS, SELLER, run
+from tests.processes import SERVE, run
 
 
 def test_each_service_is_refused_only_its_own_defaults(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_up_names_the_defaults_it_runs_with(tmp_path: Path) -> None:
 
 def test_serve_refuses_every_default_at_once_naming_each_setting(tmp_path: Path) -> None:
     result, _ = run("serve", "oncall", cwd=tmp_path, TICKETCORE_DATA_DIR=str(tmp_path),
-                    TICKETCORE_NATS__URL="nats://127.0.0.1:9", **SECRETS, **SELLER)
+                    TICKETCORE_NATS__URL="nats://127.0.0.1:9", **SERVE)
     assert result.returncode == 2, result.stderr
     assert "refusing to start" in result.stderr
     assert "TICKETCORE_SMTP__HOST: mails go to the local mail catcher" in result.stderr

@@ -18,8 +18,7 @@ from shared.adapters.natsserver import EmbeddedNats, free_port
 from shared.runtime.credentials import all_permissions
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from tests.processes import (
-    SECRETS,
-    SELLER,
+    SERVE,
     run,
     running,
     stop_with,
@@ -32,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 def billing_env(data_dir: Path, nats_url: str, http_port: int, **more: str) -> dict[str, str]:
     return {"TICKETCORE_DATA_DIR": str(data_dir), "TICKETCORE_NATS__URL": nats_url,
-            "TICKETCORE_HTTP__PORT": str(http_port), **SECRETS, **SELLER, **more}
+            "TICKETCORE_HTTP__PORT": str(http_port), **SERVE, **more}
 
 
 def nats_warnings(log: str) -> list[str]:
