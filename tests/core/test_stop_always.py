@@ -7,7 +7,6 @@ Stop times are printed; the tests only guard against hangs."""
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 from pathlib import Path
@@ -112,23 +111,3 @@ def test_up_and_serve_say_what_they_do() -> None:
     serve, _ = run("serve", "--help")
     assert "embedded nats-server" in up.stdout and "development defaults" in up.stdout
     assert "in production" in serve.stdout and "refuses to start" in serve.stdout
-
-
-def test_up_under_json_logging_writes_only_json_and_names_its_defaults(
-        tmp_path: Path) -> None:
-    port, log = free_port(), tmp_path / "up.log"
-    with running("up", log=log, TICKETCORE_DATA_DIR=str(tmp_path / "data"),
-                 TICKETCORE_HTTP__PORT=str(port), TICKETCORE_LOG_FORMAT="json",
-                 TICKETCORE_NATS__EMBEDDED_PORT=str(free_port()),
-                 TICKETCORE_INBOUND_MAIL__SMTP_PORT="0") as up:
-        wait_healthy(f"http://127.0.0.1:{port}", up, log)
-        wait_for_output(log, "Press Ctrl-C", up)
-        seconds = stop_with(up, signal.SIGTERM)
-    print(f"\nup stopped after {seconds:.2f} s")
-    lines = [json.loads(line) for line in log.read_text().splitlines()]  # each one JSON
-    messages = [line["message"] for line in lines]
-    assert up.returncode == 0
-    assert any(m.startswith("ticketcore is running") for m in messages)
-    assert any(m.startswith("created technician account 'admin'") for m in messages)
-    assert any("Development defaults in use" in m for m in messages)
-    assert any("TICKETCORE_SMTP__HOST" in m for m in messages)
