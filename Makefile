@@ -19,7 +19,7 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ticketcore up
 
-## Runs every test (installs Chromium for the browser test when missing).
+## Runs every test (installs Chromium and nginx for the end-to-end tests when missing).
 test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
@@ -27,11 +27,19 @@ test: $(STAMP) system-packages
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# Debian's chromium for the one end-to-end browser test; needs root (as in CI) or sudo.
+# Debian's chromium for the browser test and nginx for the public-origin test (the test
+# starts its own nginx on loopback; the package's own service is not needed, and stopped
+# where the install started it); needs root (as in CI) or sudo.
 system-packages:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  case "$$missing" in *nginx*) \
+	    $$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true;; esac; \
+	fi
 
 clean:
 	rm -rf $(VENV) data

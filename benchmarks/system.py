@@ -45,7 +45,9 @@ def child_env(data_dir: Path | str, **settings: str) -> dict[str, str]:
     """The environment of a ``ticketcore`` child process: this one's without a config file
     or NATS URL of its own, quiet, no inbound SMTP port, plus ``settings``."""
     env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
-           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0", "TICKETCORE_LOG_LEVEL": "WARNING"}
+           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": "0", "TICKETCORE_LOG_LEVEL": "WARNING",
+           # The origin links in mails name (`serve` needs one); benchmarks follow none.
+           "TICKETCORE_HTTP__PUBLIC_URL": "http://127.0.0.1"}
     env.pop("TICKETCORE_CONFIG_FILE", None)
     env.pop("TICKETCORE_NATS__URL", None)
     return env | settings

@@ -26,12 +26,14 @@ from shared.runtime.httpserver import server_config
 
 @contextlib.asynccontextmanager
 async def serve_app(app: FastAPI, *, keep_alive_s: int = 5,
-                    request_timeout_s: float = 30.0) -> AsyncIterator[str]:
+                    request_timeout_s: float = 30.0,
+                    trusted_proxies: tuple[str, ...] = ()) -> AsyncIterator[str]:
     """Serve ``app`` as every service is served (shared.runtime.httpserver) on a free
     loopback port; yield its base URL."""
     port = free_port()
     server = uvicorn.Server(server_config(app, "127.0.0.1", port, keep_alive_s=keep_alive_s,
-                                          request_timeout_s=request_timeout_s))
+                                          request_timeout_s=request_timeout_s,
+                                          trusted_proxies=trusted_proxies))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

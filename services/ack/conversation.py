@@ -104,9 +104,14 @@ def conversation_message_id(case: str, kind: str, event_id: str, support_address
 
 def thread_ids(history: TicketHistory, before_seq: int, sender: ReceiptSender) -> list[str]:
     """The Message-IDs of the thread before the mail of the event at ``before_seq``: the
-    receipt, the customer's replies and our earlier mails, in the log's order."""
+    receipt, the customer's replies and our earlier mails, in the log's order. The ids as
+    sent (recorded in ``AckSent``/``CustomerMailed``) where the log has them: an id made
+    now could differ after the secret key changed (docs/security.md, rotation)."""
     case = history.ticket_id
-    ids = [receipt_message_id(case, sender.reply_to, sender.secret_key)]
+    sent = {e.event.source_event_id: e.event.message_id for e in history.events
+            if isinstance(e.event, ev.CustomerMailed)}
+    ids = [history.state.receipt_message_id
+           or receipt_message_id(case, sender.reply_to, sender.secret_key)]
     for recorded in history.events:
         if recorded.seq >= before_seq:
             break
@@ -116,8 +121,8 @@ def thread_ids(history: TicketHistory, before_seq: int, sender: ReceiptSender) -
             continue
         kind = mail_kind(event)
         if kind is not None:
-            ids.append(conversation_message_id(case, kind, recorded.event_id,
-                                               sender.reply_to, sender.secret_key))
+            ids.append(sent.get(recorded.event_id) or conversation_message_id(
+                case, kind, recorded.event_id, sender.reply_to, sender.secret_key))
     if len(ids) > MAX_REFERENCES:
         ids = [ids[0], *ids[-(MAX_REFERENCES - 1):]]
     return ids

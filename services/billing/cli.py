@@ -2,8 +2,9 @@
 
 ``billing quote`` is offline (pure pricing). The others call the billing HTTP API as a
 technician: URL from ``--url``, else the settings (``TICKETCORE_API_URL``, else the public URL,
-else this machine's HTTP port: where ``ticketcore up`` serves), API token from ``--token`` or
-``TICKETCORE_API_TOKEN``.
+else this machine's HTTP port: where ``ticketcore up`` serves), API token from ``--token``,
+else ``TICKETCORE_API_TOKEN``, else the token ``ticketcore up`` wrote beside its accounts
+(``<data dir>/admin-api-token.txt``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from services.billing.quote import QuoteInputError, parse_quote_request
 from shared.domain.calendar import BusinessCalendar
 from shared.domain.pricing import Entry, TimeKind, price
+from shared.runtime.accounts import API_TOKEN_FILE
 from shared.settings import Settings
 
 BENCH_ENTRIES = 10_000
@@ -62,7 +64,8 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="the system's HTTP address (default: TICKETCORE_API_URL, "
                                       "else where `ticketcore up` serves)")
     parser.add_argument("--token", help="a technician's API token (default: "
-                                        "TICKETCORE_API_TOKEN)")
+                                        "TICKETCORE_API_TOKEN, else the one `ticketcore up` "
+                                        "wrote: <data dir>/admin-api-token.txt)")
 
 
 def api_address(settings: Settings) -> str:
@@ -141,10 +144,10 @@ def _call(args: argparse.Namespace, method: str, path: str,
 
     settings = settings_from_env()
     url = (args.url or api_address(settings)).rstrip("/")
-    token = args.token or settings.api_token
+    token = args.token or settings.api_token or token_of_up(settings)
     if not token:
-        print("ticketcore: give an API token (--token or TICKETCORE_API_TOKEN)",
-              file=sys.stderr)
+        print("ticketcore: give an API token (--token or TICKETCORE_API_TOKEN; `ticketcore "
+              f"up` writes one to {settings.data_dir / API_TOKEN_FILE})", file=sys.stderr)
         return 2
     try:
         # Fail fast when nothing listens, as commands that talk to NATS do.
@@ -156,11 +159,42 @@ def _call(args: argparse.Namespace, method: str, path: str,
               file=sys.stderr)
         return 1
     if response.status_code >= 400:
-        detail = _detail(response)
-        print(f"ticketcore: refused ({response.status_code}): {detail}", file=sys.stderr)
+        print(f"ticketcore: {refusal(response, method, url, path)}", file=sys.stderr)
         return 1
     print(json.dumps(response.json(), indent=2, ensure_ascii=False))
     return 0
+
+
+def token_of_up(settings: Settings) -> str | None:
+    """The API token ``ticketcore up`` wrote beside the accounts it created, if readable."""
+    try:
+        return (settings.data_dir / API_TOKEN_FILE).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def refusal(response: Any, method: str, url: str, path: str) -> str:
+    """What went wrong, for one line: the server's reason, or what a 404 without one and a
+    401 mean (the wrong address, the wrong token)."""
+    detail = _detail(response)
+    if response.status_code == 404 and not _our_refusal(response):
+        return (f"{url} has no {method} {path.split('?')[0]} (404): it is not the address "
+                "of the billing service or of the public origin in front of the services "
+                "(--url, TICKETCORE_API_URL, TICKETCORE_HTTP__PUBLIC_URL)")
+    if response.status_code == 401:
+        return (f"refused (401): the API token is not a technician's (--token, "
+                f"TICKETCORE_API_TOKEN): {detail}")
+    return f"refused ({response.status_code}): {detail}"
+
+
+def _our_refusal(response: Any) -> bool:
+    """True if a 404 came from a rule (an unknown ticket or invoice names its code), not
+    from a server that has no such route."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(detail, dict) and "code" in detail
 
 
 def _detail(response: Any) -> str:

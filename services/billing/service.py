@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
@@ -47,8 +47,8 @@ from shared.domain.ticket import commands as c
 from shared.domain.ticket import decide
 from shared.domain.ticket.decide import DomainError
 from shared.domain.ticket.state import TicketState
-from shared.runtime.apidocs import TECHNICIAN, RefusalDetail, technician_errors
-from shared.runtime.auth import authenticate
+from shared.runtime.apidocs import RefusalDetail, technician_errors
+from shared.runtime.auth import CurrentTechnician, technician_router
 from shared.runtime.context import Runtime
 
 ENTRY_ERRORS = {
@@ -277,11 +277,7 @@ def _http_error(error: DomainError) -> HTTPException:
 
 
 def build_router(service: BillingService) -> APIRouter:
-    router = APIRouter(tags=["billing"])
-    runtime = service.runtime
-
-    async def technician(request: Request) -> str:
-        return (await authenticate(request, runtime)).id
+    router = technician_router(service.runtime.authenticator, tags=["billing"])
 
     async def run(coroutine: Any) -> Any:
         try:
@@ -289,57 +285,55 @@ def build_router(service: BillingService) -> APIRouter:
         except DomainError as error:
             raise _http_error(error) from None
 
-    @router.post("/api/tickets/{case}/time", status_code=201, dependencies=TECHNICIAN,
+    @router.post("/api/tickets/{case}/time", status_code=201,
                  response_model=None, responses={
                      201: {"model": TimeEntryOut, "description": "The entry, as stored."},
                      **technician_errors(RefusalDetail, 404, 409, described=ENTRY_ERRORS)})
-    async def log_time(case: str, body: TimeEntryIn, request: Request) -> Any:
+    async def log_time(case: str, body: TimeEntryIn, tech: CurrentTechnician) -> Any:
         """Log a time entry on a ticket (a retry with the same `entry_id` is a no-op)."""
-        logged = await run(service.log_time(case, await technician(request), body))
+        logged = await run(service.log_time(case, tech.id, body))
         return _json(logged)
 
-    @router.post("/api/tickets/{case}/time/{entry_id}/void", dependencies=TECHNICIAN,
+    @router.post("/api/tickets/{case}/time/{entry_id}/void",
                  response_model=None, responses={
                      200: {"model": Voided},
                      **technician_errors(RefusalDetail, 403, 404, 409, described={
                          403: "`not_your_entry`: only its technician or a lead voids it.",
                          404: "No such ticket.",
                          409: "No such active entry, or it is invoiced."})})
-    async def void_time(case: str, entry_id: str, body: ReasonIn, request: Request) -> Any:
+    async def void_time(case: str, entry_id: str, body: ReasonIn,
+                        tech: CurrentTechnician) -> Any:
         """Void a time entry (a correction is a void plus a new entry)."""
-        tech = await authenticate(request, runtime)
         await run(service.void_time(case, tech.id, entry_id, body.reason, lead=tech.is_lead))
         return {"voided": entry_id}
 
-    @router.get("/api/tickets/{case}/billing", dependencies=TECHNICIAN, response_model=None,
+    @router.get("/api/tickets/{case}/billing", response_model=None,
                 responses={200: {"model": RunningTotal},
                            **technician_errors(RefusalDetail, 404)})
-    async def billing(case: str, request: Request) -> Any:
+    async def billing(case: str) -> Any:
         """The running total of the ticket's uninvoiced entries."""
-        await technician(request)
         quote, state = await run(service.running_total(case))
         return quote_json(quote, state)
 
-    @router.post("/api/tickets/{case}/invoice", status_code=201, dependencies=TECHNICIAN,
+    @router.post("/api/tickets/{case}/invoice", status_code=201,
                  response_model=None, responses={
                      201: {"model": InvoiceOut, "description": "The invoice, as stored."},
                      **technician_errors(RefusalDetail, 404, 409, described={
                          409: "Nothing to invoice, or the ticket is not ready for it."})})
-    async def issue(case: str, request: Request) -> Any:
+    async def issue(case: str, tech: CurrentTechnician) -> Any:
         """Issue the invoice of the ticket's uninvoiced entries."""
-        return _json(await run(service.issue_invoice(case, await technician(request))))
+        return _json(await run(service.issue_invoice(case, tech.id)))
 
-    @router.post("/api/invoices/{number}/cancel", status_code=201, dependencies=TECHNICIAN,
+    @router.post("/api/invoices/{number}/cancel", status_code=201,
                  response_model=None, responses={
                      201: {"model": CreditNoteOut, "description": "The credit note."},
                      **technician_errors(RefusalDetail, 404, 409, described={
                          404: "No such invoice.", 409: "The invoice is already cancelled."})})
-    async def cancel(number: str, body: ReasonIn, request: Request) -> Any:
+    async def cancel(number: str, body: ReasonIn, tech: CurrentTechnician) -> Any:
         """Cancel an invoice with a credit note; its entries can be invoiced again."""
-        return _json(await run(service.cancel_invoice(number, await technician(request),
-                                                      body.reason)))
+        return _json(await run(service.cancel_invoice(number, tech.id, body.reason)))
 
-    @router.get("/api/invoices/{name}", dependencies=TECHNICIAN, response_model=None,
+    @router.get("/api/invoices/{name}", response_model=None,
                 responses={200: {"model": InvoiceDocument, "description":
                                  "`<number>`: JSON; `<number>.html`, `.pdf` (with the XML "
                                  "embedded) or `.xml` (XRechnung): the rendering.",
@@ -351,9 +345,8 @@ def build_router(service: BillingService) -> APIRouter:
                            **technician_errors(RefusalDetail, 404, described={
                                404: "No such invoice or credit note, or no such "
                                     "rendering."})})
-    async def invoice(name: str, request: Request) -> Response:
+    async def invoice(name: str) -> Response:
         """An invoice or credit note: JSON, or rendered by the name's suffix."""
-        await technician(request)
         number, _, suffix = name.partition(".")
         doc = await run(service.find_document(number))
         if suffix == "html":

@@ -55,6 +55,7 @@ from shared.domain.requestform import SupportRequest, validate
 from shared.runtime.csrf import csrf_token, csrf_valid, new_binding
 from shared.runtime.links import status_path, verify_status_token
 from shared.runtime.responses import attachment_download, security_headers
+from shared.runtime.secrets import keyring
 from shared.runtime.signing import FORM_CSRF
 from shared.settings import Settings
 
@@ -91,7 +92,7 @@ def _media_type(request: Request) -> str:
 
 
 def _client(request: Request) -> str:
-    # The direct peer: behind a proxy configure it to limit per real client itself.
+    # The peer, or behind a trusted proxy the client it names (TICKETCORE_HTTP__TRUSTED_PROXIES).
     return request.client.host if request.client else "unknown"
 
 
@@ -110,6 +111,7 @@ class IntakeWeb:
         self.submit_limiter = RateLimiter(settings.intake.rate_limit_per_minute)
         self.status_limiter = RateLimiter(settings.intake.status_rate_limit_per_minute)
         self.secure_cookies = (settings.http.public_url or "").startswith("https://")
+        self.keys = keyring(settings)  # signs with the current key, accepts previous ones
         # A failover answers many requests 503 in a row: one warning per 30 s says so.
         self.unavailable = WarningThrottle(log)
 
@@ -123,7 +125,7 @@ class IntakeWeb:
                 or DEFAULT_LANGUAGE)
 
     def status_url(self, case_number: str) -> str:
-        return status_path(self.settings.secret_key, case_number)
+        return status_path(self.keys, case_number)
 
     def _form_page(self, request: Request, language: Language, *, cookie: str,
                    form_token: str | None = None, values: dict[str, str] | None = None,
@@ -134,7 +136,7 @@ class IntakeWeb:
                           switch_url=f"/?lang={'en' if language == 'de' else 'de'}",
                           action="/", values=values or {}, errors=errors or {},
                           form_token=form_token, terms=self._terms(language),
-                          csrf=csrf_token(self.settings.secret_key, FORM_CSRF, cookie, form_token))
+                          csrf=csrf_token(self.keys, FORM_CSRF, cookie, form_token))
         response.set_cookie(CSRF_COOKIE, cookie, httponly=True, samesite="lax",
                             secure=self.secure_cookies, path="/")
         response.set_cookie(LANGUAGE_COOKIE, language, samesite="lax",
@@ -150,7 +152,7 @@ class IntakeWeb:
         """The ticket, if the number is valid, the token right and the ticket exists."""
         if not is_valid_case_number(case_number) or not token:
             return None
-        if not verify_status_token(self.settings.secret_key, case_number, token):
+        if not verify_status_token(self.keys, case_number, token):
             return None
         history = await self.store.load(case_number)
         return history if history.events else None
@@ -181,7 +183,7 @@ class IntakeWeb:
         cookie = request.cookies.get(CSRF_COOKIE)
         form_token = fields.get("form_token", "")
         token = fields.get("csrf_token", "")
-        if not csrf_valid(self.settings.secret_key, FORM_CSRF, token, cookie,
+        if not csrf_valid(self.keys, FORM_CSRF, token, cookie,
                           form_token) or len(form_token) > 64:
             return message_page(language, "error.form_expired", status_code=403,
                                 link=f"/?lang={language}", link_text=text(language,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
@@ -37,9 +37,10 @@ from services.oncall.rota import Rota, on_call_report
 from shared.application.handling import Handled
 from shared.application.timeentries import TechnicianEntries
 from shared.domain.ticket import DomainError
-from shared.runtime.apidocs import TECHNICIAN, ActionRefusal, ErrorMessage, technician_errors
-from shared.runtime.auth import authenticate
+from shared.runtime.apidocs import ActionRefusal, ErrorMessage, technician_errors
+from shared.runtime.auth import CurrentTechnician, technician_router
 from shared.runtime.context import Runtime
+from shared.runtime.secrets import keyring
 
 STATUS_OF_ERROR = {"unknown_ticket": 404, "invalid_case_number": 404,
                    "reason_required": 422, "note_required": 422}
@@ -101,7 +102,7 @@ def _parse_at(at: str | None) -> datetime:
 
 # The JSON actions on a ticket: what they answer, and the refusals of the ticket's rules.
 ACTION_DOCS: dict[str, Any] = {
-    "dependencies": TECHNICIAN, "response_model": None,
+    "response_model": None,
     "responses": {200: {"model": ActionResult},
                   **technician_errors(ActionRefusal, 404, 409, described={
                       409: "The ticket's state or a rule does not allow it (e.g. "
@@ -133,26 +134,25 @@ def oncall_router(runtime: Runtime, rota: Rota, board: TicketBoard,
     its "now"), acknowledge links, the JSON actions and the technician console (on the
     service's queue read model and time entries)."""
     router = APIRouter()
-    _rota_routes(router, runtime, rota)
+    technicians = technician_router(runtime.authenticator, tags=["oncall"])
+    _rota_routes(technicians, runtime, rota)
+    _action_routes(technicians, runtime)
+    router.include_router(technicians)
     router.include_router(live_status_router(runtime, rota, clock))
     _ack_link_routes(router, runtime)
-    _action_routes(router, runtime)
     router.include_router(console_router(runtime, board, entries))
     return router
 
 
 def _rota_routes(router: APIRouter, runtime: Runtime, rota: Rota) -> None:
-    @router.get("/api/oncall/now", tags=["oncall"], dependencies=TECHNICIAN,
-                response_model=None, responses={
+    @router.get("/api/oncall/now", response_model=None, responses={
                     200: {"model": OnCallNow},
                     **technician_errors(ErrorMessage, described={
                         422: "`at` is not an ISO 8601 time with an offset."})})
-    async def on_call_now(request: Request,
-                          at: str | None = Query(None, description="ISO time, default now")
+    async def on_call_now(at: str | None = Query(None, description="ISO time, default now")
                           ) -> dict[str, Any]:
         """Who is on call at ``at`` on every escalation level, and the rota's gaps. For
         technicians only: it names people and their addresses."""
-        await authenticate(request, runtime)
         return on_call_report(rota, _parse_at(at), runtime.settings.oncall.rota_check_weeks)
 
 
@@ -165,7 +165,7 @@ def _page(title: str, body: str, language: TechLanguage, status_code: int = 200
 
 
 def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
-    secret = runtime.settings.secret_key
+    secret = keyring(runtime.settings)  # links signed with a previous key still work
 
     def language_of(technician: str) -> TechLanguage:
         """The technician account's language; German without an account or a language."""
@@ -213,9 +213,6 @@ def _ack_link_routes(router: APIRouter, runtime: Runtime) -> None:
 
 
 def _action_routes(router: APIRouter, runtime: Runtime) -> None:
-    async def technician_of(request: Request) -> str:
-        return (await authenticate(request, runtime)).id
-
     async def run(coroutine: Any) -> JSONResponse:
         try:
             result = await coroutine
@@ -223,13 +220,11 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             return _refusal(error)
         return JSONResponse(msgspec.to_builtins(_result(result)))
 
-    @router.get("/api/oncall/tickets/{case}", tags=["oncall"], dependencies=TECHNICIAN,
-                response_model=None, responses={
+    @router.get("/api/oncall/tickets/{case}", response_model=None, responses={
                     200: {"model": TicketClocks},
                     **technician_errors(ActionRefusal, 404)})
-    async def clocks(case: str, request: Request) -> JSONResponse:
+    async def clocks(case: str) -> JSONResponse:
         """A ticket's SLA clocks and paging state, for technicians."""
-        await technician_of(request)
         try:
             actions.check_case(case)
             history = await runtime.store.load(case)
@@ -248,42 +243,42 @@ def _action_routes(router: APIRouter, runtime: Runtime) -> None:
             "acknowledged_by": state.page_acknowledged_by,
             "breached": sorted(state.breached_clocks)}))
 
-    @router.post("/api/tickets/{case}/accept", tags=["oncall"], **ACTION_DOCS)
-    async def accept(case: str, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/accept", **ACTION_DOCS)
+    async def accept(case: str, tech: CurrentTechnician) -> JSONResponse:
         """Accept a ticket of a customer without SLA agreement."""
-        return await run(actions.accept(runtime, case, await technician_of(request)))
+        return await run(actions.accept(runtime, case, tech.id))
 
-    @router.post("/api/tickets/{case}/decline", tags=["oncall"], **ACTION_DOCS)
-    async def decline(case: str, body: DeclineBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/decline", **ACTION_DOCS)
+    async def decline(case: str, body: DeclineBody, tech: CurrentTechnician) -> JSONResponse:
         """Decline a ticket of a customer without SLA; the reason is mailed to them."""
-        return await run(actions.decline(runtime, case, await technician_of(request), body.reason))
+        return await run(actions.decline(runtime, case, tech.id, body.reason))
 
-    @router.post("/api/tickets/{case}/respond", tags=["oncall"], **ACTION_DOCS)
-    async def respond(case: str, body: RespondBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/respond", **ACTION_DOCS)
+    async def respond(case: str, body: RespondBody, tech: CurrentTechnician) -> JSONResponse:
         """Answer the customer (mailed, with the files, once); the first answer stops the
         reaction / first-response clock. A refused file answers 422 and stores nothing."""
         try:
-            return await run(actions.respond(runtime, case, await technician_of(request),
+            return await run(actions.respond(runtime, case, tech.id,
                                              body.message, request_id=body.request_id,
                                              files=_uploads(body.files)))
         except FileRefused as refused:
             return JSONResponse({"error": refused.code, "message": refused.english},
                                 status_code=422)
 
-    @router.post("/api/tickets/{case}/note", tags=["oncall"], **ACTION_DOCS)
-    async def note(case: str, body: NoteBody, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/note", **ACTION_DOCS)
+    async def note(case: str, body: NoteBody, tech: CurrentTechnician) -> JSONResponse:
         """Add an internal note: technicians only, never mailed, never on the status page."""
-        return await run(actions.note(runtime, case, await technician_of(request), body.text,
+        return await run(actions.note(runtime, case, tech.id, body.text,
                                       request_id=body.request_id))
 
-    @router.post("/api/tickets/{case}/acknowledge", tags=["oncall"], **ACTION_DOCS)
-    async def acknowledge(case: str, request: Request) -> JSONResponse:
+    @router.post("/api/tickets/{case}/acknowledge", **ACTION_DOCS)
+    async def acknowledge(case: str, tech: CurrentTechnician) -> JSONResponse:
         """Acknowledge the page (only the paged technician; twice is harmless)."""
-        return await run(actions.acknowledge(runtime, case, await technician_of(request)))
+        return await run(actions.acknowledge(runtime, case, tech.id))
 
-    @router.post("/api/tickets/{case}/resolve", tags=["oncall"], **ACTION_DOCS)
-    async def resolve(case: str, request: Request, body: ResolveBody | None = None
+    @router.post("/api/tickets/{case}/resolve", **ACTION_DOCS)
+    async def resolve(case: str, tech: CurrentTechnician, body: ResolveBody | None = None
                       ) -> JSONResponse:
         """Resolve the ticket; its pending timers then do nothing."""
-        return await run(actions.resolve(runtime, case, await technician_of(request),
+        return await run(actions.resolve(runtime, case, tech.id,
                                          body.resolution if body else ""))

@@ -27,7 +27,8 @@ def bootstrap(runtime: Runtime) -> OncallService:
     webhooks = WebhookSender(runtime.js, secret=oncall.webhook_secret,
                              attempts=oncall.webhook_attempts,
                              backoff_s=oncall.webhook_backoff_s,
-                             timeout_s=oncall.webhook_timeout_s)
+                             timeout_s=oncall.webhook_timeout_s,
+                             previous_secret=oncall.previous_webhook_secret)
     # The mailer is replaced at start by the process's (SMTP or the mail catcher).
     pager = Pager(settings, Mailer(settings.smtp), claims, webhooks, runtime.public_url)
     entries = TechnicianEntries(

@@ -31,7 +31,13 @@ from shared.adapters.mailer import Mailer, MailError
 from shared.domain import events as ev
 from shared.domain.casenumber import subject_token
 from shared.runtime.links import status_path
-from shared.runtime.signing import ACKNOWLEDGE_LINK, ExpiryCheck, check_expiring, sign_expiring
+from shared.runtime.signing import (
+    ACKNOWLEDGE_LINK,
+    ExpiryCheck,
+    Keys,
+    check_expiring,
+    sign_expiring,
+)
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,17 +50,17 @@ AckCheck = ExpiryCheck
 
 # -- acknowledge links ---------------------------------------------------------------------
 
-def ack_signature(secret: str, case: str, technician: str, expires: int) -> str:
+def ack_signature(secret: Keys, case: str, technician: str, expires: int) -> str:
     """HMAC-SHA256 binding the link to one ticket, one technician and an expiry."""
     return sign_expiring(secret, ACKNOWLEDGE_LINK, expires, case, technician)
 
 
-def ack_path(secret: str, case: str, technician: str, expires: int) -> str:
+def ack_path(secret: Keys, case: str, technician: str, expires: int) -> str:
     sig = ack_signature(secret, case, technician, expires)
     return f"/oncall/ack/{case}/{technician}?exp={expires}&sig={sig}"
 
 
-def check_ack_link(secret: str, case: str, technician: str, expires: str, sig: str,
+def check_ack_link(secret: Keys, case: str, technician: str, expires: str, sig: str,
                    now: float | None = None) -> AckCheck:
     """Whether an acknowledge link is genuine and still valid."""
     return check_expiring(secret, ACKNOWLEDGE_LINK, sig, expires, case, technician, now=now)

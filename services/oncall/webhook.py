@@ -6,6 +6,11 @@ Every call carries::
     X-Ticketcore-Timestamp: <unix seconds of this try>
     X-Ticketcore-Signature: v2=<hex HMAC-SHA256(secret, f"v2.{timestamp}.{event_id}.{body}")>
 
+While the secret changes (``oncall.previous_webhook_secret`` set), the header carries two
+signatures, ``v2=<with the new secret>,v2=<with the old one>``: a receiver accepts the call
+if one of them is made with the secret it holds, so receivers move to the new secret one
+by one without a refused delivery (docs/webhooks.md, rollover).
+
 Everything a receiver relies on is signed: the time (against replays outside the window),
 the event id (against replays inside it: deduplicate on it) and the body. A receiver checks
 with :func:`verify_webhook_signature` (docs/webhooks.md, examples/webhook_receiver.py).
@@ -22,6 +27,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +67,22 @@ def webhook_signature(secret: str, timestamp: str, event_id: str, body: bytes) -
     return f"{SCHEME}=" + sign(secret, WEBHOOK, timestamp, event_id, body)
 
 
+def webhook_signatures(secrets: Sequence[str], timestamp: str, event_id: str,
+                       body: bytes) -> str:
+    """The signature header: one ``v2=`` signature per secret (the current one first),
+    comma-separated."""
+    return ",".join(webhook_signature(secret, timestamp, event_id, body)
+                    for secret in secrets if secret)
+
+
 def verify_webhook_signature(secret: str, timestamp: str, event_id: str, body: bytes,
                              signature: str, tolerance_s: float = 300.0,
                              now: float | None = None) -> bool:
-    """True if ``signature`` was made with ``secret`` over this ``timestamp``, ``event_id``
-    and ``body`` and the timestamp is within ``tolerance_s`` of ``now`` (older deliveries
-    are refused; within the window, deduplicate on the event id)."""
+    """True if ``signature`` (the header: one or more comma-separated signatures) holds
+    one made with ``secret`` over this ``timestamp``, ``event_id`` and ``body``, and the
+    timestamp is within ``tolerance_s`` of ``now`` (older deliveries are refused; within
+    the window, deduplicate on the event id). Signatures of schemes other than ``v2`` are
+    skipped."""
     try:
         sent_at = int(timestamp)
     except ValueError:
@@ -75,8 +91,11 @@ def verify_webhook_signature(secret: str, timestamp: str, event_id: str, body: b
         return False
     if not SUBJECT_TOKEN.match(event_id):
         return False
-    scheme, _, hex_digest = signature.partition("=")
-    return scheme == SCHEME and verify(secret, WEBHOOK, hex_digest, timestamp, event_id, body)
+    for one in signature.split(","):
+        scheme, _, hex_digest = one.strip().partition("=")
+        if scheme == SCHEME and verify(secret, WEBHOOK, hex_digest, timestamp, event_id, body):
+            return True
+    return False
 
 
 def webhook_body(payload: dict[str, Any]) -> bytes:
@@ -130,6 +149,7 @@ class WebhookSender:
     attempts: int = 6
     backoff_s: float = 2.0
     timeout_s: float = 10.0
+    previous_secret: str = ""  # during a change of the secret: the old one, signed with too
     _client: httpx.AsyncClient | None = None
 
     async def ensure_stream(self, replicas: int = 1) -> None:
@@ -185,7 +205,8 @@ class WebhookSender:
         event_id = webhook_event_id(event_id)
         headers = {"Content-Type": "application/json", EVENT_ID_HEADER: event_id,
                    TIMESTAMP_HEADER: timestamp,
-                   SIGNATURE_HEADER: webhook_signature(self.secret, timestamp, event_id, body)}
+                   SIGNATURE_HEADER: webhook_signatures((self.secret, self.previous_secret),
+                                                        timestamp, event_id, body)}
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self.timeout_s)
         try:

@@ -23,6 +23,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shared.runtime.privatefile import write_private
+
 _hasher = PasswordHasher()
 LEAD = "lead"
 
@@ -122,6 +124,11 @@ class AccountStore:
         return None
 
 
+# Beside the accounts file `up` creates: the first account's API token, which the CLI's
+# HTTP commands (`ticketcore time log`, `billing invoice`) use when given none.
+API_TOKEN_FILE = "admin-api-token.txt"
+
+
 def ensure_first_account(path: Path) -> str | None:
     """For the quick start: create an accounts file with one technician ``admin`` and a
     random password when none exists. Returns the password (shown once) or None."""
@@ -138,6 +145,5 @@ def ensure_first_account(path: Path) -> str | None:
         f'password_hash = "{hash_password(password)}"\n'
         f'token_hashes = ["{token_hash}"]\n', encoding="utf-8")
     path.chmod(0o600)
-    (path.parent / "admin-api-token.txt").write_text(token + "\n", encoding="utf-8")
-    (path.parent / "admin-api-token.txt").chmod(0o600)
+    write_private(path.parent / API_TOKEN_FILE, token + "\n")
     return password

@@ -1,48 +1,20 @@
-"""What the OpenAPI document says about technicians' routes: how they authenticate and the
-errors they answer, with the shapes of those errors.
+"""What the OpenAPI document says about technicians' routes: the errors they answer, with
+the shapes of those errors.
 
-Authentication itself happens in :mod:`shared.runtime.auth` (inside the route); the schemes
-here only *document* it, so adding them to a route changes no answer. A route lists them
-as alternatives: a bearer API token, HTTP Basic (id and password) or the console's session
-cookie (reading only; a change with the cookie needs ``X-CSRF-Token``).
+How they authenticate is documented by the dependency that enforces it
+(:func:`shared.runtime.auth.current_technician` on every route of a
+:func:`shared.runtime.auth.technician_router`): a bearer API token, HTTP Basic (id and
+password) or the console's session cookie (reading only; a change with the cookie needs
+``X-CSRF-Token``), as alternatives.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request, Security
-from fastapi.params import Depends
-from fastapi.security import APIKeyCookie, HTTPBasic, HTTPBearer
 from pydantic import BaseModel, Field
 
-from shared.runtime.auth import CSRF_HEADER, SESSION_COOKIE
-
-
-class _Bearer(HTTPBearer):
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        return None
-
-
-class _Basic(HTTPBasic):
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        return None
-
-
-class _Session(APIKeyCookie):
-    async def __call__(self, request: Request) -> None:  # type: ignore[override]
-        return None
-
-
-BEARER = _Bearer(scheme_name="bearer", auto_error=False,
-                 description="A technician's API token: `Authorization: Bearer <token>`.")
-BASIC = _Basic(scheme_name="basic", auto_error=False,
-               description="A technician's id and password (slow on purpose, throttled).")
-SESSION = _Session(name=SESSION_COOKIE, scheme_name="session", auto_error=False,
-                   description=f"The console's session cookie; a request that changes "
-                               f"something must also send `{CSRF_HEADER}`.")
-# ``dependencies=`` of every technician route: the three ways in, as alternatives.
-TECHNICIAN: list[Depends] = [Security(BEARER), Security(BASIC), Security(SESSION)]
+from shared.runtime.auth import CSRF_HEADER
 
 
 class ErrorMessage(BaseModel):

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
 import nats.js.errors
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from shared.adapters.consumer import EventConsumer, consumer_lag
+from shared.adapters.consumer import EventConsumer
 from shared.adapters.eventstore import STREAM
 from shared.adapters.logthrottle import WarningThrottle
 from shared.adapters.natsserver import EmbeddedNats
@@ -22,11 +21,9 @@ from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.context import Runtime, Service, connect
 from shared.runtime.credentials import ADMIN, all_permissions
-from shared.runtime.logs import install_request_context
-from shared.runtime.metrics import install_metrics
+from shared.runtime.httpapp import build_http_app
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from shared.runtime.secrets import require_secrets
-from shared.runtime.textguard import TextGuard
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,47 +56,8 @@ class RunningSystem:
         return [c for consumers in self.consumers_of.values() for c in consumers]
 
     def http_app(self) -> FastAPI:
-        app = FastAPI(title="ticketcore", version="0.1.0",
-                      description="Event-sourced support-ticket core.")
-        app.add_middleware(TextGuard)  # text that cannot be encoded: 422, never a 500
-        for service in self.services:
-            router = service.router()
-            if router is not None:
-                app.include_router(router)
-
-        @app.get("/health", tags=["operations"])
-        async def health() -> JSONResponse:
-            report = await self.health()
-            return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
-
-        install_metrics(app, lambda: self.consumers)
-        install_request_context(app)
-        return app
-
-    async def health(self) -> dict[str, object]:
-        connected = all(r.nc.is_connected for r in self.connections)
-        services = {service.name: await self._service_health(service)
-                    for service in self.services}
-        failed = [t for t in self.tasks if t.done()]
-        status = "ok" if connected and not failed else "degraded"
-        return {"status": status, "nats": {"connected": connected,
-                                           "url": self.runtime.nats_url},
-                "services": services}
-
-    async def _service_health(self, service: Service) -> dict[str, object]:
-        """The lag of the service's consumers and what the service reports itself, asked
-        together and each within HEALTH_ANSWER_S: while a consumer's leader is being
-        elected, /health answers in time and says so instead of waiting for it."""
-        consumers = self.consumers_of.get(service.name, [])
-        js = self.runtime_of(service).js
-        answers = await asyncio.gather(
-            *(_within(consumer_lag(js, c.spec.stream, c.spec.durable)) for c in consumers),
-            _within(service.health()))
-        *lags, own = answers
-        entry: dict[str, object] = {c.spec.durable: lag
-                                    for c, lag in zip(consumers, lags, strict=True)}
-        entry.update(own)
-        return entry
+        """The process's HTTP app (shared.runtime.httpapp)."""
+        return build_http_app(self)
 
     async def stop(self) -> None:
         """Stop consumers, services and connections, each within STOP_STEP_S: a stop that
@@ -121,18 +79,6 @@ class RunningSystem:
 
 
 STOP_STEP_S = 10.0
-HEALTH_ANSWER_S = 1.0
-
-
-async def _within(question: Awaitable[Mapping[str, object]]) -> dict[str, object]:
-    """The answer, or an error entry when it fails or takes longer than HEALTH_ANSWER_S."""
-    try:
-        async with asyncio.timeout(HEALTH_ANSWER_S):
-            return dict(await question)
-    except TimeoutError:
-        return {"error": f"no answer within {HEALTH_ANSWER_S:g} s"}
-    except Exception as error:
-        return {"error": str(error)}
 
 
 async def _bounded(step: Awaitable[None], what: str) -> None:

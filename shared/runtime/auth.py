@@ -10,25 +10,33 @@ gets 401 and changes nothing.
 - The JSON API takes a session cookie only for reading; a request that changes something
   with a cookie must also carry the console's CSRF token in ``X-CSRF-Token`` (a foreign
   site can make the browser send the cookie, never the token).
+
+Enforced by FastAPI, not by each handler: every technician route is on a
+:func:`technician_router`, whose route class admits a request before anything of it is
+parsed (the body is not even read for a stranger), and whose dependency
+:func:`current_technician` hands the technician to the handler and carries the security
+schemes into the OpenAPI document. The schemes documented are the ones read:
+:data:`BEARER`, :data:`BASIC` and :data:`SESSION` parse the credentials the check uses.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response, Security
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, HTTPBasic, HTTPBearer
 
 from shared.adapters.sessions import SESSION_TTL_S, SessionStore
 from shared.runtime.accounts import AccountStore, Technician
 from shared.runtime.csrf import csrf_valid
-from shared.runtime.signing import CONSOLE_CSRF, SESSION, check_expiring, sign_expiring
+from shared.runtime.signing import CONSOLE_CSRF, Keys, check_expiring, sign_expiring
+from shared.runtime.signing import SESSION as SESSION_SIGNATURE
 from shared.runtime.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -38,16 +46,18 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads: never all cores for guessers
 
-__all__ = ["SESSION_COOKIE", "SESSION_TTL_S", "Authenticator", "SessionCookie",
-           "Throttled", "authenticate", "client_address",
-           "session_cookie_value"]
+__all__ = ["BASIC", "BEARER", "SESSION", "SESSION_COOKIE", "SESSION_TTL_S", "Authenticator",
+           "CurrentTechnician", "SessionCookie", "Throttled", "client_address",
+           "current_technician", "guarded_route", "session_cookie_value", "technician_router"]
 
-
-class HasAuthenticator(Protocol):
-    """What a route needs of its runtime to authenticate (shared.runtime.context.Runtime)."""
-
-    @property
-    def authenticator(self) -> Authenticator: ...
+# The three ways in, as the OpenAPI document names them: alternatives.
+BEARER = HTTPBearer(scheme_name="bearer", auto_error=False,
+                    description="A technician's API token: `Authorization: Bearer <token>`.")
+BASIC = HTTPBasic(scheme_name="basic", auto_error=False,
+                  description="A technician's id and password (slow on purpose, throttled).")
+SESSION = APIKeyCookie(name=SESSION_COOKIE, scheme_name="session", auto_error=False,
+                       description=f"The console's session cookie; a request that changes "
+                                   f"something must also send `{CSRF_HEADER}`.")
 
 
 class Throttled(Exception):
@@ -71,28 +81,30 @@ def _unauthorized() -> HTTPException:
                          headers={"WWW-Authenticate": 'Bearer realm="ticketcore"'})
 
 
-def session_cookie_value(secret: str, technician_id: str, session_id: str,
+def session_cookie_value(secret: Keys, technician_id: str, session_id: str,
                          now: float | None = None) -> str:
     """A signed, expiring session value: ``<id>.<session id>.<expiry>.<signature>``."""
     expiry = int((now or time.time()) + SESSION_TTL_S)
-    signature = sign_expiring(secret, SESSION, expiry, session_id, technician_id)
+    signature = sign_expiring(secret, SESSION_SIGNATURE, expiry, session_id, technician_id)
     return f"{technician_id}.{session_id}.{expiry}.{signature}"
 
 
-def parse_session_cookie(secret: str, value: str) -> SessionCookie | None:
+def parse_session_cookie(secret: Keys, value: str) -> SessionCookie | None:
     """The technician and session of a genuinely signed, unexpired value; None otherwise
     (whether the session is still open is the session store's question)."""
     try:
         technician_id, session_id, expiry, signature = value.rsplit(".", 3)
     except ValueError:
         return None
-    if check_expiring(secret, SESSION, signature, expiry, session_id, technician_id) != "ok":
+    if check_expiring(secret, SESSION_SIGNATURE, signature, expiry, session_id,
+                      technician_id) != "ok":
         return None
     return SessionCookie(technician_id, session_id)
 
 
 def client_address(request: Request) -> str:
-    """The direct peer (behind a proxy: the proxy, see docs/security.md)."""
+    """The client: the direct peer, or behind a trusted proxy the client it names
+    (TICKETCORE_HTTP__TRUSTED_PROXIES, shared.runtime.httpserver)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -100,7 +112,7 @@ class Authenticator:
     """Finds the technician of a request; opens and ends console sessions. One per
     service runtime (``Runtime.authenticator``), so one throttle per service process."""
 
-    def __init__(self, accounts: Callable[[], AccountStore], secret: str,
+    def __init__(self, accounts: Callable[[], AccountStore], secret: Keys,
                  sessions: SessionStore, throttle: LoginThrottle | None = None) -> None:
         self.accounts = accounts
         self.secret = secret
@@ -109,32 +121,29 @@ class Authenticator:
         self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
 
     async def technician(self, request: Request) -> Technician:
-        """The technician making an API ``request``; HTTPException 401 (or 429)."""
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        """The technician making an API ``request``, read through the documented schemes;
+        HTTPException 401 (403 without the CSRF token a cookie needs, 429 when
+        throttled)."""
         tech: Technician | None = None
-        if scheme.lower() == "bearer" and credentials:
-            tech = self.accounts().by_token(credentials.strip())
-        elif scheme.lower() == "basic" and credentials:
-            tech = await self._basic(request, credentials)
-        elif SESSION_COOKIE in request.cookies:
-            tech = await self._cookie(request)
+        bearer = await BEARER(request)
+        if bearer is not None:
+            tech = self.accounts().by_token(bearer.credentials.strip())
+        elif (basic := await _basic_credentials(request)) is not None:
+            tech = await self._basic(request, basic.username, basic.password)
+        elif (cookie := await SESSION(request)) is not None:
+            tech = await self._cookie(request, cookie)
         if tech is None:
             raise _unauthorized()
         return tech
 
-    async def _basic(self, request: Request, credentials: str) -> Technician | None:
-        try:
-            user, _, password = base64.b64decode(credentials).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise _unauthorized() from None
+    async def _basic(self, request: Request, user: str, password: str) -> Technician | None:
         try:
             return await self.password(client_address(request), user, password)
         except Throttled as throttled:
             raise HTTPException(status_code=429, detail=str(throttled), headers={
                 "Retry-After": str(throttled.retry_after_s)}) from None
 
-    async def _cookie(self, request: Request) -> Technician | None:
-        value = request.cookies[SESSION_COOKIE]
+    async def _cookie(self, request: Request, value: str) -> Technician | None:
         if request.method not in SAFE_METHODS and not csrf_valid(
                 self.secret, CONSOLE_CSRF, request.headers.get(CSRF_HEADER), value):
             raise HTTPException(status_code=403, detail=f"{CSRF_HEADER}: a request with the "
@@ -183,7 +192,55 @@ class Authenticator:
         return await self.sessions.close_all(technician_id)
 
 
-async def authenticate(request: Request, runtime: HasAuthenticator) -> Technician:
-    """The technician making API ``request``, or HTTPException 401 (403 without the CSRF
-    token a cookie needs, 429 when throttled)."""
-    return await runtime.authenticator.technician(request)
+async def _basic_credentials(request: Request) -> Any:
+    """HTTP Basic credentials, if sent; 401 for a Basic header that does not decode."""
+    try:
+        return await BASIC(request)
+    except HTTPException:
+        raise _unauthorized() from None
+
+
+Guard = Callable[[Request], Awaitable[None]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def guarded_route(guard: Guard) -> type[APIRoute]:
+    """A route class that runs ``guard`` on each request before the route's own handler,
+    so before FastAPI reads and parses the body for it: a request the guard refuses
+    (by raising HTTPException) costs no parsing."""
+
+    class GuardedRoute(APIRoute):
+        def get_route_handler(self) -> Handler:
+            handler = super().get_route_handler()
+
+            async def guarded(request: Request) -> Response:
+                await guard(request)
+                return await handler(request)
+
+            return guarded
+
+    return GuardedRoute
+
+
+def technician_router(authenticator: Authenticator, **options: Any) -> APIRouter:
+    """A router every route of which is for technicians only (``options``: APIRouter's)."""
+
+    async def admit(request: Request) -> None:
+        request.state.technician = await authenticator.technician(request)
+
+    return APIRouter(route_class=guarded_route(admit),
+                     dependencies=[Security(current_technician)], **options)
+
+
+async def current_technician(request: Request,
+                             _bearer: Any = Security(BEARER), _basic: Any = Security(BASIC),
+                             _session: Any = Security(SESSION)) -> Technician:
+    """The technician the route class admitted (the schemes: for the OpenAPI document).
+    A route outside a technician router that asks for it is refused, never open."""
+    tech = getattr(request.state, "technician", None)
+    if not isinstance(tech, Technician):
+        raise _unauthorized()
+    return tech
+
+
+CurrentTechnician = Annotated[Technician, Security(current_technician)]

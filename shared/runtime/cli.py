@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from shared.runtime import backupcli, eventloop, eventschemas, natscli, registry
+from shared.runtime import backupcli, eventloop, eventschemas, natscli, proxy, registry
 from shared.runtime.connection import NatsUnavailable
 from shared.settings import ConfigurationError, Settings, load_settings
 
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_accounts(commands)
     _register_customer(commands)
     natscli.register(commands)
+    proxy.register(commands)
     backupcli.register(commands)
     registry.register_commands(commands)
     return parser
@@ -117,7 +118,7 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from shared.runtime.accounts import ensure_first_account
+    from shared.runtime.accounts import API_TOKEN_FILE, ensure_first_account
     from shared.runtime.production import banner_notes
     from shared.runtime.secrets import ensure_secrets
     from shared.runtime.serving import require_free_ports, say, serve_forever
@@ -135,13 +136,14 @@ def _up(args: argparse.Namespace) -> int:
         if password:
             say(settings.log_format, f"created technician account 'admin' with password "
                 f"{password} (shown once; API token in "
-                f"{settings.data_dir / 'admin-api-token.txt'})")
+                f"{accounts_file.parent / API_TOKEN_FILE})")
     notes = banner_notes(settings, names)
     return run_async(lambda: serve_forever(settings, names, embedded_ok=True, notes=notes))
 
 
 def _serve(args: argparse.Namespace) -> int:
     from shared.runtime.production import require_production_settings
+    from shared.runtime.proxy import require_public_origin
     from shared.runtime.secrets import secret_problems
     from shared.runtime.serving import require_free_ports, serve_forever
 
@@ -152,6 +154,10 @@ def _serve(args: argparse.Namespace) -> int:
                                  "alone connects to a shared NATS server; `up` embeds one)")
     problems = [*secret_problems(settings, names),
                 *require_production_settings(settings, names)]
+    try:
+        require_public_origin(settings)
+    except ConfigurationError as missing:
+        problems.append(str(missing))
     if problems:
         raise ConfigurationError("refusing to start:\n  " + "\n  ".join(problems))
     require_free_ports(_listening_ports(settings, names, embedded=False))

@@ -21,7 +21,6 @@ import logging
 import ssl
 import time
 from typing import TypedDict
-from urllib.parse import urlsplit
 
 from nats.aio.client import Client as NatsClient
 
@@ -35,7 +34,7 @@ from shared.adapters.natsfaults import (
 )
 from shared.runtime.credentials import inbox_prefix
 from shared.settings import ConfigurationError, Settings
-from shared.settings.core import nats_servers
+from shared.settings.core import nats_servers, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +45,6 @@ RECONNECT_WAIT_MAX_S = 5.0
 
 class NatsUnavailable(Exception):
     """No NATS server took the connection at start (the message is one line)."""
-
-
-def without_credentials(url: str) -> str:
-    """The servers of a URL setting with any ``user:password@`` removed, for messages."""
-    shown = []
-    for server in nats_servers(url):
-        parts = urlsplit(server)
-        host = parts.netloc.rsplit("@", 1)[-1]
-        shown.append(f"{parts.scheme}://{host}")
-    return ",".join(shown)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

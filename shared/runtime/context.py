@@ -23,6 +23,7 @@ from shared.runtime.accounts import AccountStore
 from shared.runtime.auth import Authenticator
 from shared.runtime.connection import open_connection
 from shared.runtime.mail import LocalMail
+from shared.runtime.secrets import keyring
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.local_mail = LocalMail(self.settings)
-        self.authenticator = Authenticator(lambda: self.accounts, self.settings.secret_key,
+        self.authenticator = Authenticator(lambda: self.accounts, keyring(self.settings),
                                            SessionStore(self.js))
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 
-from shared.runtime.signing import Purpose, sign, verify
+from shared.runtime.signing import Keys, Purpose, sign, verify
 
 CSRF_FIELD = "csrf"
 
@@ -21,12 +21,12 @@ def new_binding() -> str:
     return secrets.token_urlsafe(24)
 
 
-def csrf_token(secret: str, purpose: Purpose, *binding: str) -> str:
+def csrf_token(secret: Keys, purpose: Purpose, *binding: str) -> str:
     """The token a form of ``purpose`` carries for the browser holding ``binding``."""
     return sign(secret, purpose, *binding)
 
 
-def csrf_valid(secret: str, purpose: Purpose, token: str | None,
+def csrf_valid(secret: Keys, purpose: Purpose, token: str | None,
                *binding: str | None) -> bool:
     """True if ``token`` is the one of this browser's ``binding`` (all present)."""
     if not token or not all(binding):

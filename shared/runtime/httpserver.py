@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
@@ -95,8 +96,14 @@ def timely_protocol(request_timeout_s: float) -> type[TimelyHttpProtocol]:
 
 
 def server_config(app: Any, host: str, port: int, *, request_timeout_s: float,
-                  keep_alive_s: int = KEEP_ALIVE_S) -> uvicorn.Config:
-    """The uvicorn configuration of every ticketcore HTTP server."""
+                  keep_alive_s: int = KEEP_ALIVE_S,
+                  trusted_proxies: Sequence[str] = ()) -> uvicorn.Config:
+    """The uvicorn configuration of every ticketcore HTTP server. ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` count only from ``trusted_proxies`` (addresses or networks): then
+    the client is the one the proxy names, for rate limits, throttling and Secure cookies;
+    from anyone else (and by default from everyone) they are ignored."""
     return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                           server_header=False, http=timely_protocol(request_timeout_s),
-                          timeout_keep_alive=keep_alive_s)
+                          timeout_keep_alive=keep_alive_s,
+                          proxy_headers=bool(trusted_proxies),
+                          forwarded_allow_ips=list(trusted_proxies) or None)

@@ -2,7 +2,8 @@
 
 Services declare themselves as Python entry points in pyproject.toml (group
 ``ticketcore.services``: name -> the service's bootstrap; group ``ticketcore.commands``:
-name -> a function adding subcommands). ``up``, ``serve``, ``/health`` and the CLI read only
+name -> a function adding subcommands; group ``ticketcore.routes``: name -> the service's
+public routes, shared.runtime.routes). ``up``, ``serve``, ``/health`` and the CLI read only
 this registry, so the runtime never names a service and ``shared`` never imports one.
 """
 
@@ -14,9 +15,11 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from shared.runtime.context import Runtime, Service
+from shared.runtime.routes import PROCESS_ROUTES, ServiceRoutes, check_table
 
 SERVICES_GROUP = "ticketcore.services"
 COMMANDS_GROUP = "ticketcore.commands"
+ROUTES_GROUP = "ticketcore.routes"
 
 Bootstrap = Callable[[Runtime], Service]
 RegisterCommands = Callable[[argparse._SubParsersAction], None]
@@ -48,6 +51,23 @@ def bootstrap(name: str, runtime: Runtime) -> Service:
         raise UnknownService(f"unknown service {name!r}: choose one of "
                              f"{', '.join(bootstraps)}")
     return bootstraps[name](runtime)
+
+
+@cache
+def route_tables() -> tuple[ServiceRoutes, ...]:
+    """Every service's declared routes with its API reference (the public route table),
+    checked: no path is claimed by two declarations, nor by a service and every process's
+    own routes (shared.runtime.routes.PROCESS_ROUTES)."""
+    points = {point.name: point for point in entry_points(group=ROUTES_GROUP)}
+    tables = []
+    for name in service_names():
+        table = points[name].load() if name in points else ServiceRoutes(name, ())
+        if not isinstance(table, ServiceRoutes) or table.service != name:
+            raise RuntimeError(f"entry point {ROUTES_GROUP}:{name} is not the route table "
+                               f"of {name}")
+        tables.append(table.with_reference())
+    check_table([*tables, PROCESS_ROUTES])
+    return tuple(tables)
 
 
 def register_commands(commands: argparse._SubParsersAction) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from shared.runtime.privatefile import write_private
+from shared.runtime.signing import Keyring
 from shared.settings import ConfigurationError, Settings, setting_name
 from shared.settings.core import SECRET_MIN_LENGTH as MIN_LENGTH
 
@@ -113,3 +114,11 @@ def _read_or_create(path: Path) -> dict[str, str]:
         stored.update({name: secrets.token_urlsafe(32) for name in missing})
         write_private(path, json.dumps(stored, indent=2) + "\n")
     return stored
+
+
+def keyring(settings: Settings) -> Keyring:
+    """The secret key that signs, with the previous keys still accepted (each until the
+    time the operator gave it)."""
+    return Keyring(settings.secret_key, tuple(
+        (previous.key, previous.until.timestamp()) for previous in settings.previous_secret_keys
+        if previous.key != settings.secret_key))

@@ -28,9 +28,9 @@ import uvicorn
 
 from shared.adapters import tracing
 from shared.runtime.app import RunningSystem, running_system
-from shared.runtime.connection import without_credentials
 from shared.runtime.httpserver import server_config
 from shared.settings import ConfigurationError, Settings
+from shared.settings.core import without_credentials
 
 log = logging.getLogger(__name__)
 banner_log = logging.getLogger("ticketcore")
@@ -151,7 +151,8 @@ class _Serving:
         async with running_system(settings, self.names,
                                   embedded_ok=self.embedded_ok) as system:
             config = server_config(system.http_app(), settings.http.host, settings.http.port,
-                                   request_timeout_s=settings.http.request_timeout_s)
+                                   request_timeout_s=settings.http.request_timeout_s,
+                                   trusted_proxies=settings.http.trusted_proxies)
             config.timeout_graceful_shutdown = int(HTTP_DRAIN_S)
             server = QuietServer(config)
             web = asyncio.create_task(server.serve())

@@ -6,6 +6,10 @@ no status-link token, a CSRF token no acknowledge link. The label and the encodi
 purpose are part of a wire format: tokens already handed out (status links in mailed
 receipts, acknowledge links in page mails) must keep verifying, so a label is never changed
 once used. Checks compare in constant time.
+
+Keys rotate without breaking what was handed out: a :class:`Keyring` signs with the current
+key and accepts a previous key until the time the operator gave it (docs/security.md,
+rotation). Every function here takes a plain key or a keyring.
 """
 
 from __future__ import annotations
@@ -63,8 +67,39 @@ PURPOSES = (SESSION, STATUS_LINK, ACKNOWLEDGE_LINK, FORM_CSRF, CONSOLE_CSRF, LOG
             FLASH_MESSAGE, MESSAGE_ID, WEBHOOK)
 
 
-def sign(secret: str, purpose: Purpose, *parts: Part) -> str:
-    """The signature of ``parts`` for ``purpose``, encoded as the purpose says."""
+@dataclass(frozen=True)
+class Keyring:
+    """The key that signs, and previous keys still accepted, each until a time."""
+
+    current: str
+    previous: tuple[tuple[str, float], ...] = ()  # (key, accepted until: unix seconds)
+
+    def accepted(self, now: float | None = None) -> tuple[str, ...]:
+        """The keys a signature may have been made with now: the current one first."""
+        if not self.previous:
+            return (self.current,)
+        moment = time.time() if now is None else now
+        return (self.current, *(key for key, until in self.previous if until > moment))
+
+
+Keys = str | Keyring
+
+
+def _signing_key(secret: Keys) -> str:
+    return secret if isinstance(secret, str) else secret.current
+
+
+def _accepted_keys(secret: Keys) -> tuple[str, ...]:
+    return (secret,) if isinstance(secret, str) else secret.accepted()
+
+
+def sign(secret: Keys, purpose: Purpose, *parts: Part) -> str:
+    """The signature of ``parts`` for ``purpose`` with the current key, encoded as the
+    purpose says."""
+    return _sign_with(_signing_key(secret), purpose, parts)
+
+
+def _sign_with(secret: str, purpose: Purpose, parts: Sequence[Part]) -> str:
     digest = hmac.new(secret.encode(), purpose.message(parts), hashlib.sha256).digest()
     digest = digest[:purpose.digest_bytes]
     if purpose.encoding == "hex":
@@ -72,19 +107,21 @@ def sign(secret: str, purpose: Purpose, *parts: Part) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def verify(secret: str, purpose: Purpose, signature: str, *parts: Part) -> bool:
-    """True if ``signature`` is the one of ``parts`` for ``purpose`` (constant time)."""
-    expected = sign(secret, purpose, *parts).encode()
+def verify(secret: Keys, purpose: Purpose, signature: str, *parts: Part) -> bool:
+    """True if ``signature`` is the one of ``parts`` for ``purpose`` with an accepted key
+    (constant time per key)."""
     # Compared as bytes: a hostile signature may hold characters compare_digest refuses.
-    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+    given = signature.encode("utf-8", "replace")
+    return any(hmac.compare_digest(_sign_with(key, purpose, parts).encode(), given)
+               for key in _accepted_keys(secret))
 
 
-def sign_expiring(secret: str, purpose: Purpose, expires: int, *parts: Part) -> str:
+def sign_expiring(secret: Keys, purpose: Purpose, expires: int, *parts: Part) -> str:
     """The signature of ``parts`` valid until ``expires`` (unix seconds, signed last)."""
     return sign(secret, purpose, *parts, str(expires))
 
 
-def check_expiring(secret: str, purpose: Purpose, signature: str, expires: str | int,
+def check_expiring(secret: Keys, purpose: Purpose, signature: str, expires: str | int,
                    *parts: Part, now: float | None = None) -> ExpiryCheck:
     """Whether an expiring signature is genuine (``bad_signature`` otherwise) and its expiry
     (as sent, text or number) not yet passed."""

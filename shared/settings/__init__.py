@@ -24,6 +24,7 @@ from shared.settings.billing import BillingSettings
 from shared.settings.core import (
     HttpSettings,
     NatsSettings,
+    PreviousSecretKey,
     TracingSettings,
     check_secret_length,
 )
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
         description="Secret for sessions, signed links (status page, acknowledge links) and "
         "CSRF tokens; required (`up` creates one in the data folder; docs/security.md).",
     )
+    previous_secret_keys: list[PreviousSecretKey] = Field(
+        default_factory=list,
+        description="Keys replaced by TICKETCORE_SECRET_KEY, each still accepted until its "
+        "`until` (sessions, status, acknowledge and CSRF tokens signed with it keep working; "
+        "everything new is signed with the current key), e.g. "
+        "[{\"key\": \"<old>\", \"until\": \"2026-12-31T00:00:00Z\"}] (docs/security.md, "
+        "rotation).")
     accounts_file: Path | None = Field(
         None, description="TOML file with technician accounts (see README)."
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -19,10 +20,46 @@ def check_secret_length(value: str) -> str:
     return value
 
 
+class PreviousSecretKey(BaseModel):
+    """A secret key replaced by a new one, still accepted until ``until``."""
+
+    key: str = Field(description="The old key.")
+    until: datetime = Field(description="When it stops being accepted (with a time zone).")
+
+    @field_validator("key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if not value:
+            raise ValueError("give the old key")
+        return check_secret_length(value)
+
+    @field_validator("until")
+    @classmethod
+    def _with_time_zone(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-12-31T00:00:00Z")
+        return value
+
+
 def nats_servers(url: str) -> list[str]:
     """The servers of a NATS URL setting: one URL, or several separated by commas (the
     nodes of a cluster)."""
     return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def without_credentials(url: str) -> str:
+    """A NATS URL setting (one server or several, comma-separated) without user names,
+    passwords or tokens: for messages, the banner and /health."""
+    return ",".join(_bare(server) for server in nats_servers(url))
+
+
+def _bare(server: str) -> str:
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_nats_url(url: str) -> str:
@@ -98,18 +135,46 @@ class NatsSettings(BaseModel):
         return nats_servers(self.url) if self.url else []
 
 
+def check_origin(url: str | None) -> str | None:
+    """A public URL is an origin (scheme, host, port): every route lives at its root."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) origin such as https://support.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{url!r}: give the origin alone (scheme, host, port), without path "
+                         "or query: ticketcore's routes live at its root")
+    return url.rstrip("/")
+
+
 class HttpSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the HTTP server.")
     public_url: str | None = Field(
         None,
-        pattern=r"^https?://",
-        description="Base URL customers and technicians reach (for links in mails). "
-        "Default: http://<host>:<port>.",
+        description="The one public origin customers and technicians reach (the reverse "
+        "proxy in front of the services, e.g. https://support.example.com): every link in "
+        "mails and pages is built from it. Required by `serve`; `up` defaults to "
+        "http://<host>:<port>.",
     )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="Largest request body of a route that declares no "
+        "limit of its own (shared/runtime/routes.py); larger ones get 413 before anything "
+        "is read.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (e.g. [\"127.0.0.1\"]); rate limits and login "
+        "throttling then count the real client. Empty: every peer is the client.")
     request_timeout_s: float = Field(
         30.0, gt=0, description="A request's headers and body must arrive within this many "
         "seconds of its first byte, or the connection is closed (slow clients).")
+
+    @field_validator("public_url")
+    @classmethod
+    def _an_origin(cls, url: str | None) -> str | None:
+        return check_origin(url)
 
 
 class TracingSettings(BaseModel):

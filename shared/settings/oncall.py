@@ -24,7 +24,13 @@ class OnCallSettings(BaseModel):
                                 description="Key of the HMAC-SHA256 webhook signature; "
                                 "required by oncall (`up` creates one in the data folder).")
 
-    @field_validator("webhook_secret")
+    previous_webhook_secret: str = Field(
+        "", description="During a change of the webhook secret: the old one. Every call "
+        "is then signed with both (two `v2=` signatures in the one header), so receivers "
+        "keep working until each has the new secret; remove it afterwards "
+        "(docs/webhooks.md, rollover).")
+
+    @field_validator("webhook_secret", "previous_webhook_secret")
     @classmethod
     def _secret_long_enough(cls, value: str) -> str:
         return check_secret_length(value)

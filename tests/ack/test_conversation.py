@@ -58,7 +58,9 @@ def a_history(language: str = "de") -> tuple[TicketHistory, RecordedEvent]:
     reply = ev.CustomerReplied(at=NOW, message_id="<kunde-1@example.de>",
                                sender="kunde@example.de", subject="AW", text="danke")
     events = [recorded(case, 1, request, "submit"),
-              recorded(case, 2, ev.AckSent(at=NOW, message_id="<r>", recipient="k"), "ack"),
+              # The receipt as sent: before a change of the secret key, its tag differs.
+              recorded(case, 2, ev.AckSent(at=NOW, message_id=receipt_message_id(
+                  case, SUPPORT, "the-key-before-the-change-01"), recipient="k"), "ack"),
               earlier, recorded(case, 4, reply, "mail-1"),
               recorded(case, 6, ev.InternalNoteAdded(at=NOW, technician="anna", text="x"),
                        "note-1")]
@@ -85,7 +87,9 @@ def test_an_answer_is_threaded_after_the_receipt_earlier_answers_and_replies() -
     assert mail["Reply-To"] == SUPPORT
     assert mail["To"].addresses[0].addr_spec == "kunde@example.de"
     assert mail["In-Reply-To"] == "<kunde-1@example.de>"  # the latest mail of the thread
-    receipt = receipt_message_id(case, SUPPORT, SENDER.secret_key)
+    # The receipt by the id it was sent with (recorded in AckSent), not one made anew.
+    receipt = receipt_message_id(case, SUPPORT, "the-key-before-the-change-01")
+    assert receipt != receipt_message_id(case, SUPPORT, SENDER.secret_key)
     assert mail["References"].split() == [receipt, earlier, "<kunde-1@example.de>"]
     assert mail["Auto-Submitted"] is None  # a person's answer, not an automatic mail
     assert mail["Content-Language"] == "de"

@@ -17,7 +17,7 @@ import pytest
 from services.billing.service import BillingService
 from shared.adapters.eventstore import EventStore, PendingEvent
 from shared.domain import events as ev
-from shared.runtime.accounts import hash_token
+from shared.runtime.accounts import ensure_first_account, hash_token
 from shared.runtime.app import running_system
 from shared.settings import Settings
 from tests.factories import request_submitted
@@ -49,10 +49,15 @@ async def api_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
             yield base_url
 
 
-async def ticketcore(url: str, *args: str, token: str = TOKEN) -> Result:
-    """Run the real command in a child process (the server keeps running in this loop)."""
+async def ticketcore(url: str, *args: str, token: str | None = TOKEN,
+                     data_dir: Path | None = None) -> Result:
+    """Run the real command in a child process (the server keeps running in this loop);
+    ``data_dir``: the data folder it sees (default: one without `up`'s token file)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCORE_")}
-    env.update(TICKETCORE_API_URL=url, TICKETCORE_API_TOKEN=token)
+    env.update(TICKETCORE_API_URL=url,
+               TICKETCORE_DATA_DIR=str(data_dir or ROOT / "tests" / "no-such-data-dir"))
+    if token is not None:
+        env["TICKETCORE_API_TOKEN"] = token
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "shared.runtime.cli", *args, cwd=ROOT, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -134,4 +139,41 @@ async def test_refusals_name_the_problem(api_url: str, store: EventStore) -> Non
     assert unknown_entry.code == 1 and "no active time entry nope" in unknown_entry.err
     unknown_ticket = await ticketcore(api_url, "billing", "invoice", "20990101000010")
     assert unknown_ticket.code == 1 and "refused (404)" in unknown_ticket.err
+    assert await types_of(store, case) == ["RequestSubmitted"]
+
+
+async def test_time_log_takes_the_token_up_wrote(settings: Settings, tmp_path: Path,
+                                                 store: EventStore) -> None:
+    """`ticketcore up` creates the first account and writes its API token into the data
+    folder; the CLI, run with the same settings, finds it without --token."""
+    data = tmp_path / "data"
+    ensure_first_account(data / "accounts.toml")  # what `up` does on its first start
+    configured = settings.model_copy(update={"data_dir": data,
+                                             "accounts_file": data / "accounts.toml"})
+    case = await new_ticket(store)
+    async with running_system(configured, ("billing",)) as system, \
+            serve_app(system.http_app()) as url:
+        logged = await ticketcore(url, "time", "log", case, "--start",
+                                  "2026-11-25T10:00:00+01:00", "--end",
+                                  "2026-11-25T10:30:00+01:00", "--kind", "work",
+                                  token=None, data_dir=data)
+    assert logged.code == 0, logged.err
+    assert (await types_of(store, case))[-1] == "TimeLogged"
+    logged_by = (await store.load(case)).events[-1].event
+    assert isinstance(logged_by, ev.TimeLogged) and logged_by.technician == "admin"
+
+
+async def test_time_log_at_a_service_without_the_route_names_the_wrong_address(
+        settings: Settings, store: EventStore) -> None:
+    """Pointed at intake (which has no time entries), the command says that the address is
+    wrong, not just `refused (404)`."""
+    case = await new_ticket(store)
+    async with running_system(settings, ("intake",)) as system, \
+            serve_app(system.http_app()) as intake_url:
+        result = await ticketcore(intake_url, "time", "log", case, "--start",
+                                  "2026-11-25T10:00:00+01:00", "--end",
+                                  "2026-11-25T10:30:00+01:00", "--kind", "work")
+    assert result.code == 1
+    assert f"{intake_url} has no POST /api/tickets/{case}/time" in result.err
+    assert "not the address of the billing service or of the public origin" in result.err
     assert await types_of(store, case) == ["RequestSubmitted"]

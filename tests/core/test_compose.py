@@ -5,6 +5,7 @@ nats-server (hostnames mapped to loopback, ports to free ones) and must form a c
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import socket
@@ -23,6 +24,7 @@ import yaml
 from nats.js.api import StreamConfig
 
 from shared.adapters.natsserver import free_port, nats_server_binary
+from shared.runtime import registry
 from shared.runtime.accounts import AccountStore
 from shared.runtime.credentials import SERVICE_RIGHTS, inbox_prefix
 from shared.runtime.natsconfig import (
@@ -34,6 +36,7 @@ from shared.runtime.natsconfig import (
     password_variable,
     users_file,
 )
+from shared.runtime.proxy import nginx_config
 from shared.settings import Settings
 from tests.certificates import TestCA
 from tests.processes import SERVE, run, running, wait_healthy
@@ -132,6 +135,41 @@ def test_the_nats_configs_are_generated_from_the_credentials_table() -> None:
     assert (ROOT / "deploy/nats/users.conf").read_text() == users_file()
     for node in NODES:
         assert (ROOT / f"deploy/nats/{node}.conf").read_text() == node_config(node)
+
+
+def test_the_proxy_is_the_one_public_origin_of_compose() -> None:
+    """nginx in front, its configuration the one `ticketcore proxy config nginx` writes for
+    compose's services; only the proxy publishes the HTTP port; every link is built from
+    its address and only its X-Forwarded-For is believed."""
+    services = compose()["services"]
+    proxy = services["proxy"]
+    upstreams = {name: [f"{name}:8080"] for name in ("intake", "oncall", "billing")}
+    expected = nginx_config(registry.route_tables(), "0.0.0.0:8080", upstreams, Settings())
+    assert (ROOT / "deploy/nginx/ticketcore.conf").read_text() == expected
+    assert "./deploy/nginx/ticketcore.conf:/etc/nginx/conf.d/default.conf:ro" in \
+        proxy["volumes"]
+    assert proxy["ports"] == ["8080:8080"]
+    assert {name: dependency["condition"] for name, dependency in
+            proxy["depends_on"].items()} == dict.fromkeys(upstreams, "service_healthy")
+    address = proxy["networks"]["default"]["ipv4_address"]
+    for name, service in ticketcore_services().items():
+        published = [interpolate(str(p), {}) for p in service.get("ports", [])]
+        assert not any(p.endswith(":8080") for p in published), (name, published)
+        if name == "provision":
+            continue
+        env = service["environment"]
+        assert interpolate(env["TICKETCORE_HTTP__PUBLIC_URL"], {}) == "http://localhost:8080"
+        assert json.loads(env["TICKETCORE_HTTP__TRUSTED_PROXIES"]) == [address]
+
+
+def test_every_service_has_a_healthcheck_on_its_readiness() -> None:
+    for name, service in compose()["services"].items():
+        if name in ("provision", "mailcatcher"):
+            continue
+        check = service.get("healthcheck")
+        assert check and check["test"][0] == "CMD", name
+        if service.get("build") == ".":
+            assert "http://127.0.0.1:8080/health/ready" in " ".join(check["test"]), name
 
 
 def test_dockerfile_installs_the_project_and_runs_ticketcore() -> None:

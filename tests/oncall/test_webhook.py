@@ -8,7 +8,7 @@ import importlib.util
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,11 +25,13 @@ from services.oncall.webhook import (
     WEBHOOKS_STREAM,
     verify_webhook_signature,
     webhook_signature,
+    webhook_signatures,
 )
 from shared.adapters.eventstore import EventStore
 from shared.adapters.natsserver import free_port
 from shared.adapters.provision import OPS_BUCKET
 from shared.runtime.app import running_system
+from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.oncall.conftest import submit, wait_until
 from tests.support import SmtpSink
 
@@ -241,11 +243,18 @@ def example_receiver_module() -> ModuleType:
     return module
 
 
-async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_and_tampering(
-        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+@dataclass
+class ExampleReceiver:
+    """examples/webhook_receiver.py serving on a port, recording what it was sent."""
+
+    receiver: Any
+    handled: list[dict[str, object]]
+    deliveries: list[tuple[dict[str, str], bytes]]
+
+
+@contextlib.contextmanager
+def example_receiver_on(port: int, secret: str) -> Iterator[ExampleReceiver]:
     example = example_receiver_module()
-    port = free_port()
-    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
     handled: list[dict[str, object]] = []
     deliveries: list[tuple[dict[str, str], bytes]] = []
 
@@ -254,15 +263,27 @@ async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_an
             deliveries.append((dict(headers.items()), body))
             return super().check(headers, body)  # type: ignore[no-any-return]
 
-    receiver = Recording(settings.oncall.webhook_secret, handled.append)
+    receiver = Recording(secret, handled.append)
     server = receiver.server("127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        yield ExampleReceiver(receiver, handled, deliveries)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_and_tampering(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    port = free_port()
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook")
+    with example_receiver_on(port, settings.oncall.webhook_secret) as example:
+        receiver, handled = example.receiver, example.handled
         async with running_system(settings, ("oncall",)):
             case = await submit(store, priority=True)
             assert await wait_until(lambda: len(handled) >= 1)
-        [(headers, body)] = deliveries
+        [(headers, body)] = example.deliveries
         url = f"http://127.0.0.1:{port}/hook"
         async with httpx.AsyncClient(timeout=10) as http:
             replayed = await http.post(url, content=body, headers=headers)
@@ -273,11 +294,48 @@ async def test_the_example_receiver_takes_real_deliveries_and_refuses_replays_an
             receiver.clock = lambda: time.time() + 301  # the same call, too late
             late = await http.post(url, content=body, headers={
                 **headers, "X-Ticketcore-Event-Id": f"page-{case}-1-0"})
-    finally:
-        server.shutdown()
-        server.server_close()
     assert [h["case_number"] for h in handled] == [case]  # acted on once
     assert (replayed.status_code, replayed.json()["result"]) == (200, "duplicate, ignored")
     assert (tampered.status_code, tampered.json()["result"]) == (401, "bad signature")
     assert (other_id.status_code, other_id.json()["result"]) == (401, "bad signature")
     assert (late.status_code, late.json()["result"]) == (401, "outside the replay window")
+
+
+def test_during_a_change_of_secret_the_header_carries_both_signatures() -> None:
+    body, now, event = b'{"ticket": "1"}', 1_800_000_000, "page-1-1-0"
+    new, old = "webhook-secret-new-0123456789", SECRET
+    header = webhook_signatures((new, old), str(now), event, body)
+    assert header == ",".join([webhook_signature(new, str(now), event, body),
+                               webhook_signature(old, str(now), event, body)])
+    for secret in (new, old):  # a receiver holding either secret accepts the call
+        assert verify_webhook_signature(secret, str(now), event, body, header, now=now)
+    assert not verify_webhook_signature("a-third-secret-012345", str(now), event, body,
+                                        header, now=now)
+    assert webhook_signatures((new, ""), str(now), event, body) == webhook_signature(
+        new, str(now), event, body)  # no change going on: one signature, as before
+
+
+async def test_receivers_keep_working_while_the_webhook_secret_changes(
+        make_settings, store: EventStore, smtp_sink: SmtpSink) -> None:
+    """The rollover of docs/webhooks.md with real deliveries: the service signs with the
+    new and the old secret; the example receiver (old secret) and a receiver that already
+    has the new one both take the call."""
+    port = free_port()
+    new_secret = "webhook-secret-after-the-change-42"
+    settings = make_settings(webhook=f"http://127.0.0.1:{port}/hook",
+                             webhook_secret=new_secret,
+                             previous_webhook_secret=TEST_WEBHOOK_SECRET)
+    with example_receiver_on(port, TEST_WEBHOOK_SECRET) as old_receiver:
+        handled = old_receiver.handled
+        async with running_system(settings, ("oncall",)):
+            case = await submit(store, priority=True)
+            assert await wait_until(lambda: len(handled) >= 1)
+    [(headers, body)] = old_receiver.deliveries
+    example = example_receiver_module()
+    assert [h["case_number"] for h in handled] == [case]  # taken with the old secret
+    signature = headers["X-Ticketcore-Signature"]
+    assert signature.count("v2=") == 2
+    updated = example.Receiver(new_secret, handled.append)
+    assert updated.check(headers, body) == (200, "accepted")  # and with the new one
+    stranger = example.Receiver("not-the-webhook-secret-9", handled.append)
+    assert stranger.check(headers, body) == (401, "bad signature")

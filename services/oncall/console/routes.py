@@ -40,7 +40,13 @@ from shared.application.timeentries import TechnicianEntries
 from shared.domain import events as ev
 from shared.domain.casenumber import is_valid_case_number
 from shared.domain.ticket import DomainError
-from shared.runtime.auth import SESSION_COOKIE, SESSION_TTL_S, Throttled, client_address
+from shared.runtime.auth import (
+    SESSION_COOKIE,
+    SESSION_TTL_S,
+    Throttled,
+    client_address,
+    guarded_route,
+)
 from shared.runtime.context import Runtime
 from shared.runtime.responses import attachment_download
 
@@ -54,12 +60,19 @@ def console_router(runtime: Runtime, board: TicketBoard,
     """The console's routes under ``/console``, on the queue read model ``board`` (started
     by the oncall service, or on the first request) and the technicians' time ``entries``."""
     console = Console(runtime, board, console_actions(entries))
-    router = APIRouter(prefix="/console", include_in_schema=False)
-    _login_routes(router, console)
-    _page_routes(router, console)
-    _action_routes(router, console)
-    announcement_routes(router, console)
-    mail_routes(router, console)
+    login = APIRouter(prefix="/console", include_in_schema=False)
+    _login_routes(login, console)
+    # Every other page needs the session (and a change its CSRF token) before it runs.
+    pages = APIRouter(prefix="/console", include_in_schema=False,
+                      route_class=guarded_route(console.admit))
+    _logout_routes(pages, console)
+    _page_routes(pages, console)
+    _action_routes(pages, console)
+    announcement_routes(pages, console)
+    mail_routes(pages, console)
+    router = APIRouter()
+    router.include_router(login)
+    router.include_router(pages)
     return router
 
 
@@ -102,6 +115,8 @@ def _login_routes(router: APIRouter, console: Console) -> None:
                             secure=console.secure_cookies(request))
         return response
 
+
+def _logout_routes(router: APIRouter, console: Console) -> None:
     @router.post("/logout")
     async def logout(request: Request) -> Response:
         session = await console.require_session(request)

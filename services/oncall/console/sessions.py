@@ -18,7 +18,14 @@ from fastapi import HTTPException
 
 from shared.runtime.accounts import Technician
 from shared.runtime.csrf import csrf_token, csrf_valid
-from shared.runtime.signing import CONSOLE_CSRF, FLASH_MESSAGE, LOGIN_CSRF, sign, verify
+from shared.runtime.signing import (
+    CONSOLE_CSRF,
+    FLASH_MESSAGE,
+    LOGIN_CSRF,
+    Keys,
+    sign,
+    verify,
+)
 
 FLASH_COOKIE = "tc_console_flash"
 LOGIN_CSRF_COOKIE = "tc_console_login"
@@ -36,34 +43,34 @@ class Session:
     csrf: str
 
 
-def session_of(technician: Technician, secret: str, session_value: str) -> Session:
+def session_of(technician: Technician, secret: Keys, session_value: str) -> Session:
     """The session of a genuine session cookie; its forms' token is bound to the cookie."""
     return Session(technician=technician, cookie=session_value,
                    csrf=csrf_token(secret, CONSOLE_CSRF, session_value))
 
 
-def form_csrf_valid(secret: str, session: Session, token: str) -> bool:
+def form_csrf_valid(secret: Keys, session: Session, token: str) -> bool:
     """True if a posted form's ``token`` belongs to this session."""
     return csrf_valid(secret, CONSOLE_CSRF, token, session.cookie)
 
 
-def login_csrf_token(secret: str, nonce: str) -> str:
+def login_csrf_token(secret: Keys, nonce: str) -> str:
     """The login form's CSRF token, bound to the pre-session cookie's random value."""
     return csrf_token(secret, LOGIN_CSRF, nonce)
 
 
-def login_csrf_valid(secret: str, nonce: str, token: str) -> bool:
+def login_csrf_valid(secret: Keys, nonce: str, token: str) -> bool:
     """True if the login form's ``token`` belongs to this browser's pre-session cookie."""
     return bool(LOGIN_NONCE.match(nonce)) and csrf_valid(secret, LOGIN_CSRF, token, nonce)
 
 
-def flash_value(secret: str, kind: str, text: str) -> str:
+def flash_value(secret: Keys, kind: str, text: str) -> str:
     """The signed cookie value carrying an action's outcome to the next page."""
     payload = base64.urlsafe_b64encode(json.dumps([kind, text]).encode())
     return f"{payload.decode()}.{sign(secret, FLASH_MESSAGE, payload)}"
 
 
-def read_flash(secret: str, value: str | None) -> tuple[str, str] | None:
+def read_flash(secret: Keys, value: str | None) -> tuple[str, str] | None:
     """The flash message of the last action, if the cookie is ours and intact."""
     if not value or "." not in value:
         return None

@@ -33,8 +33,10 @@ from services.oncall.readmodel import TicketBoard
 from shared.domain.calendar import BusinessCalendar, calendar_from_settings
 from shared.domain.pricing import Quote, running_total
 from shared.domain.ticket import TicketState
-from shared.runtime.auth import SESSION_COOKIE, Authenticator
+from shared.runtime.auth import SAFE_METHODS, SESSION_COOKIE, Authenticator
 from shared.runtime.context import Runtime
+from shared.runtime.secrets import keyring
+from shared.runtime.signing import Keyring
 
 
 @dataclass
@@ -44,11 +46,11 @@ class Console:
     runtime: Runtime
     board: TicketBoard
     actions: dict[str, ActionHandler]
-    secret: str = field(init=False)
+    secret: Keyring = field(init=False)
     _calendar: BusinessCalendar | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.secret = self.runtime.settings.secret_key
+        self.secret = keyring(self.runtime.settings)
 
     def running_total(self, state: TicketState) -> Quote | None:
         """What the ticket's uninvoiced time would cost now (None: nothing to bill)."""
@@ -90,20 +92,40 @@ class Console:
         tech = await self.auth.session(value)
         return session_of(tech, self.secret, value) if tech is not None else None
 
+    async def admit(self, request: Request) -> None:
+        """The guard of every console route but the login form's (shared.runtime.auth,
+        guarded_route), before the route runs: a request without an open session goes to
+        the login form, a change without the form's CSRF token gets 403."""
+        session = await self.session(request)
+        if session is None:
+            raise login_redirect()
+        request.state.console_session = session
+        if request.method not in SAFE_METHODS:
+            await self._checked_fields(request, session)
+
     async def require_session(self, request: Request) -> Session:
-        """The session, or a redirect to the login form."""
+        """The session the guard admitted (or, outside the guard, a redirect to login)."""
+        session = getattr(request.state, "console_session", None)
+        if isinstance(session, Session):
+            return session
         session = await self.session(request)
         if session is None:
             raise login_redirect()
         return session
 
-    async def form(self, request: Request, session: Session) -> PostedForm:
-        """The posted form's fields and files, after checking its CSRF token (403
-        otherwise: no file is even read then)."""
-        form = await request.form()
+    async def _checked_fields(self, request: Request, session: Session) -> dict[str, str]:
+        """The posted form's text fields, once its CSRF token is checked (403 otherwise)."""
+        form = await request.form()  # parsed once: the route reads the same form
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         if not form_csrf_valid(self.secret, session, fields.get("csrf", "")):
             raise HTTPException(status_code=403, detail="invalid CSRF token")
+        return fields
+
+    async def form(self, request: Request, session: Session) -> PostedForm:
+        """The posted form's fields and files, after checking its CSRF token (403
+        otherwise: no file is even read then)."""
+        fields = await self._checked_fields(request, session)
+        form = await request.form()
         files = [Upload(v.filename or "", await v.read()) for _, v in form.multi_items()
                  if isinstance(v, UploadFile) and v.filename]
         return PostedForm(fields, files)
