@@ -15,11 +15,12 @@ from pathlib import Path
 
 import httpx
 import nats
+import pytest
 
 from shared.adapters.natsserver import free_port, nats_server_binary
+from shared.runtime.cli import main
 from shared.runtime.credentials import inbox_prefix
 from shared.runtime.natsconfig import PASSWORDS_FILE, ClusterBlock, ServerConfig
-from tests.processes import run
 
 
 def start(config: Path, stack: ExitStack) -> Path:
@@ -47,8 +48,8 @@ def wait_until(condition: object, what: str, timeout_s: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def node(tmp_path: Path, name: str, port: int, cluster_port: int, monitor: int,
-         routes: list[str]) -> Path:
+def node(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, port: int,
+         cluster_port: int, monitor: int, routes: list[str]) -> Path:
     """A node's configuration as `ticketcore nats config` prints it (one data folder: the
     same passwords for every node)."""
     args = ["nats", "config", "--name", name, "--port", str(port), "--cluster-port",
@@ -56,19 +57,23 @@ def node(tmp_path: Path, name: str, port: int, cluster_port: int, monitor: int,
             str(tmp_path / name)]
     for route in routes:
         args += ["--route", route]
-    result, _ = run(*args, TICKETCORE_DATA_DIR=str(tmp_path / "data"))
-    assert result.returncode == 0, result.stderr
+    assert main(args) == 0
     config = tmp_path / f"{name}.conf"
     # Loopback only in the test; the printed default listens for routes on all interfaces.
-    config.write_text(result.stdout.replace('host: "0.0.0.0"', 'host: "127.0.0.1"'))
+    config.write_text(capsys.readouterr().out.replace('host: "0.0.0.0"', 'host: "127.0.0.1"'))
     return config
 
 
-async def test_a_node_without_the_route_password_cannot_join(tmp_path: Path) -> None:
+async def test_a_node_without_the_route_password_cannot_join(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TICKETCORE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TICKETCORE_CONFIG_FILE", raising=False)
     ports = [(free_port(), free_port(), free_port()) for _ in range(2)]
     routes = [f"nats-route://127.0.0.1:{cluster}" for _, cluster, _ in ports]
     with ExitStack() as stack:
-        logs = [start(node(tmp_path, f"n{i}", *ports[i], routes), stack) for i in range(2)]
+        logs = [start(node(tmp_path, capsys, f"n{i}", *ports[i], routes), stack)
+                for i in range(2)]
         config_text = (tmp_path / "n0.conf").read_text()
         wait_until(lambda: routes_of(ports[0][2]) >= 1, "the two nodes never formed routes")
         # A third server with the route URLs but without the password.

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.natsserver import EmbeddedNats, free_port
+from shared.runtime.cli import main
 from shared.runtime.credentials import all_permissions
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from tests.processes import (
@@ -106,8 +107,11 @@ def test_up_on_a_busy_port_stops_before_creating_anything(tmp_path: Path) -> Non
     assert not (tmp_path / "data").exists()
 
 
-def test_up_and_serve_say_what_they_do() -> None:
-    up, _ = run("up", "--help")
-    serve, _ = run("serve", "--help")
-    assert "embedded nats-server" in up.stdout and "development defaults" in up.stdout
-    assert "in production" in serve.stdout and "refuses to start" in serve.stdout
+def test_up_and_serve_say_what_they_do(capsys: pytest.CaptureFixture[str]) -> None:
+    helps = {}
+    for command in ("up", "serve"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = capsys.readouterr().out
+    assert "embedded nats-server" in helps["up"] and "development defaults" in helps["up"]
+    assert "in production" in helps["serve"] and "refuses to start" in helps["serve"]
