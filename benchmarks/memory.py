@@ -19,7 +19,7 @@ import psutil
 
 from benchmarks import raw
 from benchmarks.common import Stopwatch, bench_server, rate, say
-from benchmarks.system import SECRET, child, child_env
+from benchmarks.system import child, common_env
 from benchmarks.tickets import realistic_stream
 from shared.adapters.natsserver import free_port
 
@@ -47,11 +47,11 @@ async def run(events: int, sync: str = "always", sample_s: float = 3.0) -> dict[
 async def _service_rss(name: str, nats_url: str, sample_s: float) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"ticketcore-mem-{name}-") as folder:
-        env = child_env(folder, TICKETCORE_NATS__URL=nats_url,
-                        TICKETCORE_SECRET_KEY=SECRET,
-                        TICKETCORE_ONCALL__WEBHOOK_SECRET=SECRET + "-webhooks",
-                        TICKETCORE_NATS__NEW_CONSUMERS_FROM="end",
-                        TICKETCORE_HTTP__PORT=str(port))
+        # Production settings (`serve` refuses development defaults); no new events are
+        # handled, so nothing is ever sent to the SMTP port.
+        env = common_env(Path(folder), free_port()) | {
+            "TICKETCORE_NATS__URL": nats_url, "TICKETCORE_NATS__NEW_CONSUMERS_FROM": "end",
+            "TICKETCORE_HTTP__PORT": str(port)}
         # Up to 10 minutes to be healthy: a start replays the log.
         async with child(["serve", name], env, Path(folder) / "service.log", port,
                          health_timeout_s=600) as pid:

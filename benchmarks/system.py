@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from shared.adapters.natsserver import EmbeddedNats, free_port
+from shared.runtime.accounts import new_token
 from shared.runtime.credentials import ADMIN, inbox_prefix
 from shared.runtime.natsconfig import PASSWORDS_FILE
 
@@ -52,12 +53,32 @@ def child_env(data_dir: Path | str, **settings: str) -> dict[str, str]:
     return env | settings
 
 
+# A seller of its own: `serve billing` refuses the example seller (production settings).
+SELLER = {"TICKETCORE_BILLING__SELLER__NAME": "Bench IT-Service GmbH",
+          "TICKETCORE_BILLING__SELLER__STREET": "Lastweg 3",
+          "TICKETCORE_BILLING__SELLER__VAT_ID": "DE999999999",
+          "TICKETCORE_BILLING__SELLER__EMAIL": "rechnung@bench.example"}
+
+
 def common_env(data_dir: Path, smtp_port: int) -> dict[str, str]:
+    """Settings every process of a measured system gets: real secrets, the SMTP sink, a
+    seller and a technician account (``serve`` refuses development defaults)."""
     return child_env(data_dir, TICKETCORE_SECRET_KEY=SECRET,
                      TICKETCORE_ONCALL__WEBHOOK_SECRET=SECRET + "-webhooks",
                      TICKETCORE_SMTP__HOST="127.0.0.1", TICKETCORE_SMTP__PORT=str(smtp_port),
                      TICKETCORE_SMTP__SECURITY="none",
-                     TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE="100000000")
+                     TICKETCORE_INTAKE__RATE_LIMIT_PER_MINUTE="100000000",
+                     TICKETCORE_ACCOUNTS_FILE=str(technician_accounts(data_dir)), **SELLER)
+
+
+def technician_accounts(data_dir: Path) -> Path:
+    """An accounts file with one technician who may use the API (a token nobody knows)."""
+    path = Path(data_dir) / "bench-accounts.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, token_hash = new_token()
+    path.write_text(f'[[technicians]]\nid = "bench"\nname = "Bench"\n'
+                    f'token_hashes = ["{token_hash}"]\n', encoding="utf-8")
+    return path
 
 
 @contextlib.asynccontextmanager
@@ -105,7 +126,7 @@ async def _split(folder: Path, smtp_port: int, sync: str, intake_replicas: int
                 port = free_port()
                 env = common_env(folder / name, smtp_port) | {
                     "TICKETCORE_NATS__URL": url, "TICKETCORE_HTTP__PORT": str(port)}
-                (folder / name).mkdir()
+                (folder / name).mkdir(exist_ok=True)
                 service = name.split("-")[0]
                 system.processes[name] = await stack.enter_async_context(
                     child(["serve", service], env, folder / name / "service.log", port))

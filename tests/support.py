@@ -117,7 +117,7 @@ async def consumers_idle(js: JetStreamContext, stream: str, durables: Iterable[s
         await asyncio.sleep(0.05)
 
 
-async def provisioned_cluster_client(urls: list[str], **login: str) -> NatsClient:
+async def provisioned_cluster_client(urls: list[str], **login: Any) -> NatsClient:
     """A client of a cluster just started, once its streams are provisioned with three
     replicas (the meta leader is elected a moment after the nodes start)."""
     client = await nats.connect(servers=urls, max_reconnect_attempts=-1,

@@ -12,6 +12,7 @@ the claim and before the append, the repeat appends the ticket (same number, sam
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -76,6 +77,14 @@ class Intake:
                      strict_key: bool = True) -> Submitted:
         """Create the ticket (once per ``key``). With ``strict_key`` a key reused for other
         content is refused (API); otherwise the first ticket is answered (HTML form)."""
+        # Within the store's deadline, or TimeoutError: the caller answers "try again" at
+        # once rather than holding the customer while the log elects a new leader.
+        async with asyncio.timeout(self.settings.store_timeout_s):
+            return await self._submit(request, language, channel, key, strict_key)
+
+    async def _submit(self, request: SupportRequest, language: ev.request.Language,
+                      channel: ev.request.Channel, key: str | None,
+                      strict_key: bool) -> Submitted:
         if key is None:
             return await self._append_new(request, language, channel, key_id=None)
         key_id = idempotency_id(channel, key)

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 
 import nats.errors
@@ -48,6 +48,7 @@ from shared.adapters.eventstore import (
     EventStoreError,
     TicketHistory,
 )
+from shared.adapters.logthrottle import WarningThrottle
 from shared.domain import events as ev
 from shared.domain.calendar import berlin_date
 from shared.domain.casenumber import is_valid_case_number
@@ -64,9 +65,17 @@ log = logging.getLogger(__name__)
 LANGUAGE_COOKIE = "lang"
 MAX_FORM_FIELDS = 100
 MAX_ECHOED_CHARS = 5000
+RETRY_AFTER_S = 2  # a failover of the log's leader takes a few seconds (docs/operations.md)
+ResponseT = TypeVar("ResponseT", bound=Response)
 # The store or the bus did not answer: nothing was stored, the customer may try again.
 UNAVAILABLE = (nats.errors.Error, TimeoutError, EventStoreError, ConcurrencyConflict,
                CounterUnavailable)
+
+
+def retry_later(response: ResponseT) -> ResponseT:
+    """A 503 says when to try again: the store is back after a leader election."""
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def _form_fields(body: bytes) -> dict[str, str]:
@@ -104,6 +113,8 @@ class IntakeWeb:
         self.status_limiter = RateLimiter(settings.intake.status_rate_limit_per_minute)
         self.secure_cookies = (settings.http.public_url or "").startswith("https://")
         self.keys = keyring(settings)  # signs with the current key, accepts previous ones
+        # A failover answers many requests 503 in a row: one warning per 30 s says so.
+        self.unavailable = WarningThrottle(log)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -189,8 +200,9 @@ class IntakeWeb:
             submitted = await self.intake.submit(result, language=language, channel="web",
                                                  key=form_token, strict_key=False)
         except UNAVAILABLE as error:
-            log.warning("intake: request not stored: %r", error)
-            return message_page(language, "error.unavailable", status_code=503)
+            self.unavailable.warning("store", "intake: request not stored, answered 503: %r",
+                                     error)
+            return retry_later(message_page(language, "error.unavailable", status_code=503))
         number = submitted.case_number
         target = f"/confirmation/{number}?t={quote(self._token(number))}"
         return RedirectResponse(target, status_code=303)
@@ -316,8 +328,9 @@ class IntakeWeb:
             return self._problem(language, 422, "error.invalid_request", {
                 "Idempotency-Key": text(language, "error.idempotency_reused")})
         except UNAVAILABLE as error:
-            log.warning("intake: request not stored: %r", error)
-            return self._problem(language, 503, "error.unavailable")
+            self.unavailable.warning("store", "intake: request not stored, answered 503: %r",
+                                     error)
+            return retry_later(self._problem(language, 503, "error.unavailable"))
         return self._accepted(submitted, language)
 
     def _accepted(self, submitted: Submitted, language: Language) -> JSONResponse:

@@ -27,6 +27,7 @@ from nats.js.errors import NotFoundError
 from shared.adapters import logcontext, tracing
 from shared.adapters.eventstore import STREAM, EventStore, RecordedEvent
 from shared.adapters.metrics import EVENTS_FAILED, EVENTS_GIVEN_UP, EVENTS_HANDLED, series
+from shared.adapters.natsfaults import is_routine
 from shared.adapters.orderholds import OrderHolds
 from shared.adapters.provision import OPS_BUCKET
 from shared.domain.events.codec import HEADER_EVENT_ID
@@ -143,8 +144,12 @@ class EventConsumer:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s: consumer failed; restarting", self.spec.durable)
+            except Exception as error:
+                if is_routine(error):  # a node lost, a leader being elected
+                    log.warning("%s: interrupted (%r); starting again", self.spec.durable,
+                                error)
+                else:
+                    log.exception("%s: consumer failed; restarting", self.spec.durable)
                 self.restarts += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 1.0)

@@ -20,7 +20,8 @@ HTTP_DURATION = Histogram(
     "ticketcore_http_request_duration_seconds",
     "HTTP requests by method, route template (not the raw path) and status.",
     ["method", "route", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+    # 2.0: intake answers 503 within 2 s when it cannot store (docs/operations.md).
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 5.0, 10.0))
 CONSUMER_PENDING = Gauge(
     "ticketcore_consumer_pending",
     "Messages not yet delivered to a durable consumer (read at scrape time).", ["durable"])

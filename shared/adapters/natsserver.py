@@ -7,6 +7,7 @@ It listens on loopback only and keeps JetStream under ``<data_dir>/nats``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import socket
@@ -58,6 +59,26 @@ def server_config(store_dir: Path, port: int, sync_always: bool, *,
     if cluster:
         lines.append(cluster)
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A server's certificate, its key and the CA that signed the cluster's certificates
+    (paths as the server sees them)."""
+
+    cert_file: str
+    key_file: str
+    ca_file: str
+
+    def render(self, *, verify: bool, indent: str = "") -> str:
+        """The ``tls`` block; ``verify``: the other side must show a certificate of the CA
+        (routes), else only the server shows one (clients log in with passwords)."""
+        lines = ["tls {", f"  cert_file: {json.dumps(self.cert_file)}",
+                 f"  key_file: {json.dumps(self.key_file)}",
+                 f"  ca_file: {json.dumps(self.ca_file)}", "  timeout: 2"]
+        if verify:
+            lines.append("  verify: true")
+        return "\n".join(indent + line for line in [*lines, "}"]) + "\n"
 
 
 # nats-server's own level tag of a line -> ours.
@@ -168,6 +189,11 @@ class NatsCluster:
     sync_always: bool = True
     # The users and their rights on every node (empty: no authentication).
     authorization: str = ""
+    # Routes need this password (the route user's); the nodes' configs hold its hash.
+    route_password: str | None = None
+    route_password_hash: str | None = None
+    # TLS for clients and routes: each node's files, by its name (n0, n1, ...).
+    tls: dict[str, TlsFiles] | None = None
     servers: list[EmbeddedNats] = field(default_factory=list)
 
     @property
@@ -177,12 +203,16 @@ class NatsCluster:
     def start(self, timeout_s: float = 20.0) -> list[str]:
         client_ports = [free_port() for _ in range(self.size)]
         cluster_ports = [free_port() for _ in range(self.size)]
-        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in cluster_ports)
+        login = f"route:{self.route_password}@" if self.route_password else ""
+        routes = ", ".join(f"nats-route://{login}127.0.0.1:{p}" for p in cluster_ports)
         for index in range(self.size):
-            server = _ClusterMember(self.base_dir / f"n{index}", port=client_ports[index],
-                                    sync_always=self.sync_always, name=f"n{index}",
+            name = f"n{index}"
+            server = _ClusterMember(self.base_dir / name, port=client_ports[index],
+                                    sync_always=self.sync_always, name=name,
                                     cluster_port=cluster_ports[index], routes=routes,
-                                    authorization=self.authorization)
+                                    authorization=self.authorization,
+                                    route_password_hash=self.route_password_hash,
+                                    tls=(self.tls or {}).get(name))
             self.servers.append(server)
             server.start(timeout_s)
         return self.urls
@@ -197,11 +227,21 @@ class _ClusterMember(EmbeddedNats):
     name: str = "n0"
     cluster_port: int = 0
     routes: str = ""
+    route_password_hash: str | None = None
+    tls: TlsFiles | None = None
 
     def start(self, timeout_s: float = 10.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cluster = (f'cluster {{\n  name: "ticketcore"\n  host: "127.0.0.1"\n'
-                   f"  port: {self.cluster_port}\n  routes: [{self.routes}]\n}}")
+                   f"  port: {self.cluster_port}\n")
+        if self.route_password_hash:
+            cluster += (f'  authorization {{\n    user: "route"\n    password: '
+                        f"{json.dumps(self.route_password_hash)}\n  }}\n")
+        if self.tls is not None:
+            cluster += self.tls.render(verify=True, indent="  ")
+        cluster += f"  routes: [{self.routes}]\n}}"
+        if self.tls is not None:
+            cluster = self.tls.render(verify=False) + cluster
         config = self.data_dir / "nats-server.conf"
         config.write_text(server_config(self.data_dir / "jetstream", self.port,
                                         self.sync_always, name=self.name, cluster=cluster)

@@ -6,25 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 
 import nats.js.errors
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from shared.adapters import tracing
 from shared.adapters.consumer import EventConsumer
 from shared.adapters.eventstore import STREAM
+from shared.adapters.logthrottle import WarningThrottle
 from shared.adapters.natsserver import EmbeddedNats
 from shared.adapters.provision import provision
 from shared.runtime import registry
 from shared.runtime.credentials import ADMIN, all_permissions
-from shared.runtime.health import without_credentials
 from shared.runtime.httpapp import build_http_app
-from shared.runtime.httpserver import server_config
 from shared.runtime.natsconfig import authorization_block, ensure_passwords
 from shared.runtime.runtime import Runtime, Service, connect
 from shared.runtime.secrets import require_secrets
@@ -183,14 +179,15 @@ async def _provisioned(runtime: Runtime) -> None:
     if user is None or user == ADMIN:
         await provision(runtime.js, settings.nats.replicas)
         return
+    waiting = WarningThrottle(log)
     while True:
         try:
             await runtime.js.stream_info(STREAM)
             return
         except nats.js.errors.NotFoundError:
-            log.warning("NATS: stream %s does not exist yet; waiting for `ticketcore nats "
-                        "provision` (run as admin)", STREAM)
-            await asyncio.sleep(5.0)
+            waiting.warning("provision", "NATS: stream %s does not exist yet; waiting for "
+                            "`ticketcore nats provision` (run as admin)", STREAM)
+            await asyncio.sleep(2.0)
 
 
 async def _run_consumers(system: RunningSystem, service: Service) -> None:
@@ -204,51 +201,3 @@ async def _run_consumers(system: RunningSystem, service: Service) -> None:
         await consumer.ensure()
         consumers.append(consumer)
         system.tasks.append(asyncio.create_task(consumer.run(), name=spec.durable))
-
-
-async def serve_forever(settings: Settings, names: tuple[str, ...], *,
-                        embedded_ok: bool) -> None:
-    """Run until SIGINT/SIGTERM, then stop everything cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    tracing.configure(settings.tracing, service=names[0] if len(names) == 1 else None)
-    try:
-        await _serve(settings, names, embedded_ok, stop)
-    finally:
-        await asyncio.to_thread(tracing.shutdown)  # the last spans still go out
-
-
-async def _serve(settings: Settings, names: tuple[str, ...], embedded_ok: bool,
-                 stop: asyncio.Event) -> None:
-    async with running_system(settings, names, embedded_ok=embedded_ok) as system:
-        config = server_config(system.http_app(), settings.http.host, settings.http.port,
-                               request_timeout_s=settings.http.request_timeout_s,
-                               trusted_proxies=settings.http.trusted_proxies)
-        server = uvicorn.Server(config)
-        # While serving, uvicorn catches SIGINT/SIGTERM itself, stops, and raises the signal
-        # again once it is done: then the handlers above stop the rest.
-        web = asyncio.create_task(server.serve())
-        while not server.started and not web.done():
-            await asyncio.sleep(0.05)
-        if web.done():
-            raise SystemExit(f"HTTP server could not start on port {settings.http.port}")
-        _announce(system, names)
-        await stop.wait()
-        print("stopping ...", flush=True)
-        server.should_exit = True
-        await web
-
-
-def _announce(system: RunningSystem, names: tuple[str, ...]) -> None:
-    base = system.runtime.public_url
-    print(f"ticketcore is running: services {', '.join(names)}; NATS at "
-          f"{without_credentials(system.runtime.nats_url)}", flush=True)
-    if "intake" in names:
-        print(f"  support-request form:  {base}/", flush=True)
-    print(f"  health:                {base}/health", flush=True)
-    for service in system.services:
-        for line in service.announce():
-            print(f"  {line}", flush=True)
-    print("Press Ctrl-C to stop.", flush=True)

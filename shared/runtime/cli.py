@@ -4,17 +4,16 @@ through the registry (shared.runtime.registry: entry points ``ticketcore.command
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import nats.errors
 
-from shared.runtime import eventloop, eventschemas, natscli, proxy, registry
+from shared.runtime import backupcli, eventloop, eventschemas, natscli, proxy, registry
+from shared.runtime.connection import NatsUnavailable
 from shared.settings import ConfigurationError, Settings, load_settings
 
 # What `ticketcore --help` tells its users (the docstring above is for developers).
@@ -37,21 +36,49 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationError as error:
         print(f"ticketcore: {error}", file=sys.stderr)
         return 2
-    except SystemNotFound as error:
+    except (SystemNotFound, NatsUnavailable) as error:
         print(f"ticketcore: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`ticketcore nats env | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+UP_HELP = """Start everything on this machine: an embedded nats-server (JetStream in the
+data folder), all four services (intake, ack, oncall, billing) and one HTTP port.
+
+The quick start. On its first start it creates what it needs in the data folder
+(TICKETCORE_DATA_DIR): random secrets, the NATS users' passwords and a technician account
+`admin` whose password it prints once. Without an SMTP server (TICKETCORE_SMTP__HOST)
+mails go to a local mail catcher shown on /outbox, and invoices name an example seller;
+the banner lists these development defaults. Ctrl-C (or SIGTERM) stops it."""
+
+SERVE_HELP = """Run one service in production, for operators who scale each service on
+its own: it connects to the NATS server or cluster of TICKETCORE_NATS__URL as its NATS user
+(TICKETCORE_NATS__USER, TICKETCORE_NATS__PASSWORD) and serves its HTTP routes on
+TICKETCORE_HTTP__PORT.
+
+It refuses to start while a secret it needs is missing or while it would fall back to a
+development default (the mail catcher, the example seller, no technician account), naming
+each setting, and gives up when NATS does not take the connection within
+TICKETCORE_NATS__CONNECT_TIMEOUT_S, naming the cause. SIGTERM stops it within 10 s."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ticketcore", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(title="commands")
-    up = commands.add_parser("up", help="run everything: embedded NATS and all services")
+    up = commands.add_parser("up", help="run everything: embedded NATS and all services",
+                             description=UP_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
     up.set_defaults(run=_up)
-    serve = commands.add_parser("serve", help="run one service (for separate scaling)")
-    serve.add_argument("service", choices=registry.service_names())
+    serve = commands.add_parser("serve", help="run one service (for separate scaling)",
+                                description=SERVE_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("service", choices=registry.service_names(),
+                       help="the service to run")
     serve.set_defaults(run=_serve)
     settings_doc = commands.add_parser("settings", help="print every setting as a table")
     settings_doc.add_argument("--update-readme", metavar="README",
@@ -63,18 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     _register_customer(commands)
     natscli.register(commands)
     proxy.register(commands)
+    backupcli.register(commands)
     registry.register_commands(commands)
     return parser
 
 
-def settings_from_env(service: str | None = None) -> Settings:
+def settings_from_env(service: str | None = None, *, command: bool = True) -> Settings:
     """The settings, with logging set up as they say (``service``: the one this process
-    runs, named on every log line)."""
+    runs, named on every log line). A command (not ``up`` or ``serve``) logs its warnings
+    only: its output is what it prints, not the connection's progress."""
     from shared.runtime.logs import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format, service=service)
+    level = settings.log_level
+    if command and level in ("DEBUG", "INFO") and not _log_level_chosen():
+        level = "WARNING"
+    configure_logging(level, settings.log_format, service=service)
     return settings
+
+
+def _log_level_chosen() -> bool:
+    return "TICKETCORE_LOG_LEVEL" in os.environ
 
 
 def run_async(coroutine_factory: Callable[[], Any]) -> int:
@@ -83,35 +119,62 @@ def run_async(coroutine_factory: Callable[[], Any]) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     from shared.runtime.accounts import API_TOKEN_FILE, ensure_first_account
-    from shared.runtime.app import serve_forever
+    from shared.runtime.production import banner_notes
     from shared.runtime.secrets import ensure_secrets
+    from shared.runtime.serving import require_free_ports, say, serve_forever
 
-    settings = ensure_secrets(settings_from_env())
+    settings = settings_from_env(command=False)
+    names = registry.service_names()
+    # Before anything is created: a busy port must not leave half a first start behind.
+    require_free_ports(_listening_ports(settings, names, embedded=True))
+    settings = ensure_secrets(settings)
     if settings.accounts_file is None:
         # Quick start: a first technician account, so the console can be tried at once.
         accounts_file = settings.data_dir / "accounts.toml"
         password = ensure_first_account(accounts_file)
         settings = settings.model_copy(update={"accounts_file": accounts_file})
         if password:
-            print(f"created technician account 'admin' with password {password} "
-                  f"(shown once; API token in {accounts_file.parent / API_TOKEN_FILE})",
-                  flush=True)
-    return run_async(lambda: serve_forever(settings, registry.service_names(),
-                                           embedded_ok=True))
+            say(settings.log_format, f"created technician account 'admin' with password "
+                f"{password} (shown once; API token in "
+                f"{accounts_file.parent / API_TOKEN_FILE})")
+    notes = banner_notes(settings, names)
+    return run_async(lambda: serve_forever(settings, names, embedded_ok=True, notes=notes))
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from shared.runtime.app import serve_forever
+    from shared.runtime.production import require_production_settings
     from shared.runtime.proxy import require_public_origin
-    from shared.runtime.secrets import require_secrets
+    from shared.runtime.secrets import secret_problems
+    from shared.runtime.serving import require_free_ports, serve_forever
 
-    settings = settings_from_env(service=args.service)
+    settings = settings_from_env(service=args.service, command=False)
+    names = (args.service,)
     if settings.nats.url is None:
         raise ConfigurationError("TICKETCORE_NATS__URL: required by `serve` (a service run "
                                  "alone connects to a shared NATS server; `up` embeds one)")
-    require_secrets(settings, (args.service,))
-    require_public_origin(settings)
-    return run_async(lambda: serve_forever(settings, (args.service,), embedded_ok=False))
+    problems = [*secret_problems(settings, names),
+                *require_production_settings(settings, names)]
+    try:
+        require_public_origin(settings)
+    except ConfigurationError as missing:
+        problems.append(str(missing))
+    if problems:
+        raise ConfigurationError("refusing to start:\n  " + "\n  ".join(problems))
+    require_free_ports(_listening_ports(settings, names, embedded=False))
+    return run_async(lambda: serve_forever(settings, names, embedded_ok=False))
+
+
+def _listening_ports(settings: Settings, names: tuple[str, ...], *, embedded: bool
+                     ) -> dict[str, tuple[str, int]]:
+    """The ports the process will listen on, by setting."""
+    ports = {"TICKETCORE_HTTP__PORT": (settings.http.host, settings.http.port)}
+    if embedded and settings.nats.url is None:
+        ports["TICKETCORE_NATS__EMBEDDED_PORT"] = ("127.0.0.1", settings.nats.embedded_port)
+    if "intake" in names:
+        mail = settings.inbound_mail
+        ports["TICKETCORE_INBOUND_MAIL__SMTP_PORT"] = (mail.smtp_host, mail.smtp_port)
+        ports["TICKETCORE_INBOUND_MAIL__LMTP_PORT"] = (mail.smtp_host, mail.lmtp_port)
+    return ports
 
 
 def _settings_table(args: argparse.Namespace) -> int:
@@ -197,30 +260,32 @@ def _as_operator_of_up(settings: Settings) -> Settings:
 
 
 class SystemNotFound(Exception):
-    """No NATS server answered within the connect timeout (one line for the user)."""
+    """No NATS server took the command's connection (one line for the user)."""
 
 
 async def connect_for_command(settings: Settings) -> Any:
-    """The runtime for a command, or :class:`SystemNotFound` after the connect timeout.
-    The services reconnect forever and warn each time; a command must not."""
+    """The runtime for a command, or :class:`SystemNotFound` naming the cause within the
+    connect timeout. The services reconnect forever once running; a command must not."""
     from shared.runtime.runtime import connect
 
     url = _require_url(settings)
     settings = _as_operator_of_up(settings)
-    timeout_s = settings.nats.connect_timeout_s
-    quiet = logging.getLogger("shared.runtime.runtime")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # no "Connection refused" every half second
     try:
-        async with asyncio.timeout(timeout_s):
-            return await connect(settings, url, name="ticketcore-cli")
-    except (TimeoutError, OSError, nats.errors.Error) as error:
-        raise SystemNotFound(
-            f"no NATS server answered at {url} within {timeout_s:g} s ({type(error).__name__});"
-            " is `ticketcore up` running? (TICKETCORE_NATS__URL, "
-            "TICKETCORE_NATS__CONNECT_TIMEOUT_S)") from None
-    finally:
-        quiet.setLevel(level)
+        return await connect(settings, url, name="ticketcore-cli")
+    except NatsUnavailable as error:
+        raise SystemNotFound(f"{error}{_beside_up_hint(settings, str(error))}") from None
+
+
+def _beside_up_hint(settings: Settings, message: str) -> str:
+    """Where a command beside ``ticketcore up`` most likely went wrong."""
+    if settings.nats.url is not None:
+        return ""
+    if "no NATS user given" in message:
+        return (f"; run the command in the folder of `ticketcore up` (its data folder "
+                f"{settings.data_dir} holds the NATS passwords; TICKETCORE_DATA_DIR)")
+    if "connection refused" in message:
+        return "; is `ticketcore up` running?"
+    return ""
 
 
 # -- ticket ------------------------------------------------------------------------------

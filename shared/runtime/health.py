@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -29,7 +28,7 @@ from fastapi.responses import JSONResponse
 from shared.adapters.consumer import EventConsumer, consumer_lag
 from shared.adapters.eventstore import STREAM
 from shared.runtime.runtime import Runtime, Service
-from shared.settings.core import nats_servers
+from shared.settings.core import without_credentials
 
 CHECK_TIMEOUT_S = 1.0
 T = TypeVar("T")
@@ -59,21 +58,6 @@ async def _within(check: Awaitable[T]) -> T:
             return await check
     except TimeoutError:
         raise NoAnswer(f"no answer within {CHECK_TIMEOUT_S:g} s") from None
-
-
-def without_credentials(url: str) -> str:
-    """A NATS URL setting (one server or several, comma-separated) without user names,
-    passwords or tokens."""
-    return ",".join(_bare(server) for server in nats_servers(url))
-
-
-def _bare(server: str) -> str:
-    parts = urlsplit(server)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def dead_tasks(system: Checked) -> list[str]:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
-
-import nats
+import secrets
 
 from shared.adapters.provision import provision
-from shared.runtime.credentials import all_permissions, inbox_prefix
+from shared.runtime.credentials import all_permissions
 from shared.runtime.natsconfig import (
+    ROUTE_USER,
     ClusterBlock,
     ServerConfig,
+    TlsFiles,
     authorization_block,
     ensure_passwords,
+    env_hash,
+    hash_variable,
+    password_variable,
     placeholders,
     users_file,
 )
@@ -34,9 +38,18 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="a cluster member's route URL (repeat; switches clustering on)")
     config.add_argument("--cluster-port", type=int, default=6222)
     config.add_argument("--placeholders", action="store_true",
-                        help="passwords as $NATS_PASSWORD_<USER> environment variables "
-                        "instead of the generated ones of the data dir")
+                        help="password hashes as $NATS_PASSWORD_HASH_<USER> environment "
+                        "variables instead of the hashes of the data dir's passwords "
+                        "(routes are then authorized by certificate: give --tls-*)")
+    config.add_argument("--tls-cert", metavar="FILE", help="the server's certificate (PEM), "
+                        "for clients and routes")
+    config.add_argument("--tls-key", metavar="FILE", help="its private key (PEM)")
+    config.add_argument("--tls-ca", metavar="FILE", help="the CA that signed the nodes' "
+                        "certificates; a route must show one of them")
     config.set_defaults(run=_config)
+    env = sub.add_parser("env", help="print new random NATS passwords and their hashes as "
+                         "an environment file (for compose's .env)")
+    env.set_defaults(run=_env_file)
     users = sub.add_parser("users", help="print the users alone (with placeholders), for "
                            "an include beside your own server config")
     users.set_defaults(run=lambda args: print(users_file(), end="") or 0)
@@ -56,11 +69,9 @@ def _provision(args: argparse.Namespace) -> int:
 
 async def provision_as(settings: Settings) -> None:
     """Streams and shared buckets, created by the configured (admin) user."""
-    user = settings.nats.user
-    password = settings.nats.password.get_secret_value() if settings.nats.password else None
-    nc = await nats.connect(servers=(settings.nats.url or "").split(","), user=user,
-                            password=password, inbox_prefix=inbox_prefix(user or "admin"),
-                            connect_timeout=settings.nats.connect_timeout_s)
+    from shared.runtime.connection import open_connection
+
+    nc = await open_connection(settings, settings.nats.url or "", name="ticketcore-provision")
     try:
         await provision(nc.jetstream(timeout=10.0), settings.nats.replicas)
     finally:
@@ -72,13 +83,42 @@ def _config(args: argparse.Namespace) -> int:
 
     settings = settings_from_env()
     users = list(all_permissions())
-    passwords = (placeholders(users) if args.placeholders
-                 else ensure_passwords(settings.data_dir, users))
-    cluster = ClusterBlock(routes=args.route, port=args.cluster_port) if args.route else None
+    tls = _tls_files(args)
+    if args.placeholders:
+        if args.route and tls is None:
+            raise ConfigurationError("--placeholders with --route: routes are then authorized "
+                                     "by certificate; give --tls-cert, --tls-key, --tls-ca")
+        passwords, route_password = placeholders(users), None
+    else:
+        passwords = ensure_passwords(settings.data_dir, [*users, ROUTE_USER])
+        route_password = passwords.pop(ROUTE_USER)
+    cluster = ClusterBlock(routes=args.route, port=args.cluster_port,
+                           route_password=route_password, tls=tls) if args.route else None
     store_dir = args.store_dir or str(settings.data_dir / "nats" / "jetstream")
     server = ServerConfig(store_dir=store_dir, port=args.port, host=args.host, name=args.name,
                           sync_always=not args.no_sync_always,
-                          monitor_port=args.monitor_port, cluster=cluster)
-    # The passwords go to stdout only, for the operator to redirect into a private file.
+                          monitor_port=args.monitor_port, cluster=cluster, tls=tls)
+    # Only hashes; the route password is in the route URLs (a node presents it): redirect
+    # the output into a private file.
     print(server.render(authorization_block(passwords)), end="")
+    return 0
+
+
+def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    given = [args.tls_cert, args.tls_key, args.tls_ca]
+    if not any(given):
+        return None
+    if not all(given):
+        raise ConfigurationError("--tls-cert, --tls-key and --tls-ca go together")
+    return TlsFiles(cert_file=args.tls_cert, key_file=args.tls_key, ca_file=args.tls_ca)
+
+
+def _env_file(args: argparse.Namespace) -> int:
+    """New passwords for every user: the plain one (for the service) and its hash (for
+    the servers), in the form compose's .env file takes literally (single quotes)."""
+    print("# ticketcore's NATS users: written by `ticketcore nats env` (keep it private).")
+    for user in all_permissions():
+        password = secrets.token_urlsafe(24)
+        print(f"{password_variable(user)}={password}")
+        print(f"{hash_variable(user)}='{env_hash(password)}'")
     return 0

@@ -2,34 +2,75 @@
 
 The embedded server of ``ticketcore up`` and operators' servers (``ticketcore nats config``,
 deploy/nats/) get the same text: JetStream with ``sync_interval: always``, an optional
-cluster block, and one user per service plus ``integrator`` and ``admin``. Passwords are
-random, generated once into ``<data dir>/nats-users.json`` (mode 0600) and never logged;
-a config for operators may name environment variables instead (``$NATS_PASSWORD_<USER>``),
-which nats-server resolves when it reads the file.
+cluster block, and one user per service plus ``integrator`` and ``admin``.
+
+Passwords are random, generated once into ``<data dir>/nats-users.json`` (mode 0600, the
+clients read them there) and never logged; a configuration holds only their bcrypt hashes,
+which nats-server checks a password against. A configuration for operators may name
+environment variables instead (``$NATS_PASSWORD_HASH_<USER>``, holding the hash in double
+quotes: nats-server reads the value as configuration text, where an unquoted ``$`` would
+start another variable).
+
+A cluster authorizes its routes: a node joins only with the route user's password (in the
+route URLs; the cluster block holds its hash) or, with TLS, only with a certificate of the
+cluster's CA (``verify: true`` on the route port). TLS for clients and routes takes the
+certificate, key and CA files as settings; clients then check the server against the CA
+(TICKETCORE_NATS__TLS_CA_FILE).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
+import bcrypt
+
+from shared.adapters.natsserver import TlsFiles
 from shared.runtime.credentials import Permissions, all_permissions
 from shared.runtime.privatefile import write_private
 
 PASSWORDS_FILE = "nats-users.json"
+ROUTE_USER = "route"  # the cluster's route user: a key of the passwords file, not a client
+# Our passwords are 32 random characters: the cost only has to make a leaked hash useless,
+# and nats-server pays it on every connect.
+BCRYPT_ROUNDS = 10
+VARIABLE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*")
 
 
 def password_variable(user: str) -> str:
-    """The environment variable an operator's config reads ``user``'s password from."""
+    """The environment variable a client (a service) reads ``user``'s password from."""
     return f"NATS_PASSWORD_{user.upper()}"
 
 
+def hash_variable(user: str) -> str:
+    """The environment variable an operator's server config reads ``user``'s password
+    hash from."""
+    return f"NATS_PASSWORD_HASH_{user.upper()}"
+
+
 def placeholders(users: Iterable[str]) -> dict[str, str]:
-    """Passwords as references to environment variables (rendered unquoted)."""
-    return {user: f"${password_variable(user)}" for user in users}
+    """Password hashes as references to environment variables (rendered unquoted)."""
+    return {user: f"${hash_variable(user)}" for user in users}
+
+
+def is_variable(value: str) -> bool:
+    """``$NAME``: nats-server takes the value from the environment."""
+    return VARIABLE.fullmatch(value) is not None
+
+
+def password_hash(password: str) -> str:
+    """The bcrypt hash nats-server checks ``password`` against."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+def env_hash(password: str) -> str:
+    """The value of a ``NATS_PASSWORD_HASH_<USER>`` variable: the hash, double-quoted."""
+    return json.dumps(password_hash(password))
 
 
 def ensure_passwords(data_dir: Path, users: Iterable[str]) -> dict[str, str]:
@@ -46,17 +87,35 @@ def ensure_passwords(data_dir: Path, users: Iterable[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ClusterBlock:
-    """The cluster a server joins: its route port and every member's route URL."""
+    """The cluster a server joins: its route port, every member's route URL, and how
+    routes are authorized: the route user's password (``route_password``: plain, for the
+    URLs; its hash guards the port) and/or TLS with ``verify`` (a certificate of the CA)."""
 
     routes: list[str]
     port: int = 6222
     name: str = "ticketcore"
     host: str = "0.0.0.0"
+    route_password: str | None = None
+    tls: TlsFiles | None = None
 
     def render(self) -> str:
-        routes = "\n".join(f"    {json.dumps(route)}" for route in self.routes)
-        return (f"cluster {{\n  name: {json.dumps(self.name)}\n  host: {json.dumps(self.host)}"
-                f"\n  port: {self.port}\n  routes: [\n{routes}\n  ]\n}}\n")
+        routes = "\n".join(f"    {json.dumps(self._with_credentials(r))}" for r in self.routes)
+        text = (f"cluster {{\n  name: {json.dumps(self.name)}\n  host: {json.dumps(self.host)}"
+                f"\n  port: {self.port}\n")
+        if self.route_password is not None:
+            text += (f"  authorization {{\n    user: {json.dumps(ROUTE_USER)}\n    password: "
+                     f"{json.dumps(password_hash(self.route_password))}\n    timeout: 2\n  }}\n")
+        if self.tls is not None:
+            text += self.tls.render(verify=True, indent="  ")
+        return text + f"  routes: [\n{routes}\n  ]\n}}\n"
+
+    def _with_credentials(self, route: str) -> str:
+        if self.route_password is None:
+            return route
+        parts = urlsplit(route)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        login = f"{ROUTE_USER}:{quote(self.route_password, safe='')}@"
+        return urlunsplit(parts._replace(netloc=login + host))
 
 
 @dataclass(frozen=True)
@@ -70,6 +129,7 @@ class ServerConfig:
     sync_always: bool = True
     monitor_port: int | None = None
     cluster: ClusterBlock | None = None
+    tls: TlsFiles | None = None  # for clients; they authenticate with their password
     extra: list[str] = field(default_factory=list)
 
     def render(self, authorization: str) -> str:
@@ -84,6 +144,8 @@ class ServerConfig:
             lines.append("  sync_interval: always")
         lines.append("}")
         text = "\n".join([*lines, *self.extra]) + "\n"
+        if self.tls is not None:
+            text += self.tls.render(verify=False)
         if self.cluster is not None:
             text += self.cluster.render()
         return text + authorization
@@ -91,8 +153,9 @@ class ServerConfig:
 
 def authorization_block(passwords: Mapping[str, str],
                         permissions: Mapping[str, Permissions] | None = None) -> str:
-    """``authorization { users: [...] }`` for every user in ``permissions``. A password
-    starting with ``$`` names an environment variable and is written unquoted."""
+    """``authorization { users: [...] }`` for every user in ``permissions``, each with the
+    bcrypt hash of its password; a ``$NAME`` instead of a password names the environment
+    variable holding the hash and is written unquoted."""
     permissions = permissions if permissions is not None else all_permissions()
     entries = [_user_entry(user, passwords[user], rights)
                for user, rights in permissions.items()]
@@ -100,7 +163,7 @@ def authorization_block(passwords: Mapping[str, str],
 
 
 def _user_entry(user: str, password: str, rights: Permissions) -> str:
-    secret = password if password.startswith("$") else json.dumps(password)
+    secret = password if is_variable(password) else json.dumps(password_hash(password))
     block = json.dumps(rights.block(), indent=2).replace("\n", "\n      ")
     return (f"    {{\n      user: {json.dumps(user)}\n      password: {secret}\n"
             f"      permissions: {block}\n    }}")
@@ -110,5 +173,6 @@ def users_file(passwords: Mapping[str, str] | None = None) -> str:
     """The users alone, for an ``include`` beside an operator's server config."""
     users = list(all_permissions())
     header = ("# ticketcore's NATS users: written by `ticketcore nats users`, do not edit.\n"
-              "# Each password comes from the environment variable named here.\n")
+              "# Each password's bcrypt hash comes from the environment variable named here,\n"
+              "# in double quotes (`ticketcore nats env` writes them all).\n")
     return header + authorization_block(passwords or placeholders(users))

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 from fastapi import APIRouter
 from nats.aio.client import Client as NatsClient
@@ -23,11 +23,10 @@ from shared.adapters.eventstore import EventStore
 from shared.adapters.sessions import SessionStore
 from shared.runtime.accounts import AccountStore
 from shared.runtime.auth import Authenticator
-from shared.runtime.credentials import inbox_prefix
+from shared.runtime.connection import open_connection
 from shared.runtime.mail import LocalMail
 from shared.runtime.secrets import keyring
 from shared.settings import Settings
-from shared.settings.core import nats_servers
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +99,9 @@ class Runtime:
         """Drain (finish in-flight work) and close; just close if NATS is already away."""
         if self.nc.is_closed:
             return
+        if not self.nc.is_connected:  # reconnecting: nothing can be drained
+            await self.nc.close()
+            return
         try:
             await self.nc.drain()
         except Exception as error:  # reconnecting or gone: nothing left to drain
@@ -111,29 +113,8 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
     """Connect to NATS and build the runtime. ``nats_url`` may name several servers,
     separated by commas (a cluster's nodes): the client connects to any of them, in random
     order so that replicas spread over the nodes, and on a lost server reconnects to any
-    node, forever."""
-    nc = NatsClient()
-
-    async def disconnected() -> None:
-        # nats-py calls this on our own close too: only a lost server is worth a warning.
-        if nc.is_closed or nc.is_draining:
-            log.info("NATS: connection closed")
-        else:
-            log.warning("NATS: disconnected, reconnecting")
-
-    async def reconnected() -> None:
-        log.warning("NATS: reconnected to %s", _server_of(nc))
-
-    await nc.connect(
-        servers=nats_servers(nats_url), name=name,
-        # nats-py annotates both as int but takes any number of seconds (asyncio timeouts).
-        connect_timeout=settings.nats.connect_timeout_s,  # type: ignore[arg-type]
-        reconnect_time_wait=0.5,  # type: ignore[arg-type]
-        allow_reconnect=True, max_reconnect_attempts=-1,
-        error_cb=_log_nats_error, disconnected_cb=disconnected, reconnected_cb=reconnected,
-        **credentials_of(settings),
-    )
-    log.info("NATS: connected to %s as %s", _server_of(nc), settings.nats.user or "(no user)")
+    node, forever. Gives up at start with NatsUnavailable (shared.runtime.connection)."""
+    nc = await open_connection(settings, nats_url, name=name)
     js = nc.jetstream(timeout=10.0)
 
     async def undecodable(subject: str, seq: int, reason: str) -> None:
@@ -143,31 +124,3 @@ async def connect(settings: Settings, nats_url: str, *, name: str = "ticketcore"
     accounts = AccountStore.from_file(settings.accounts_file)
     return Runtime(settings=settings, nc=nc, js=js, store=store, accounts=accounts,
                    nats_url=nats_url)
-
-
-class NatsCredentials(TypedDict, total=False):
-    user: str
-    password: str
-    inbox_prefix: str
-
-
-def credentials_of(settings: Settings) -> NatsCredentials:
-    """The NATS user, password and reply prefix to connect with (none: no user set).
-    Each user's replies come on its own prefix, which only it may subscribe to."""
-    user = settings.nats.user
-    if user is None:
-        return {}
-    password = settings.nats.password.get_secret_value() if settings.nats.password else ""
-    return {"user": user, "password": password, "inbox_prefix": inbox_prefix(user)}
-
-
-def _server_of(nc: NatsClient) -> str:
-    """The server the client is connected to, without credentials."""
-    url = nc.connected_url
-    if url is None:
-        return "no server"
-    return f"{url.scheme}://{url.hostname}:{url.port}"
-
-
-async def _log_nats_error(error: Exception) -> None:
-    log.warning("NATS: %s", error)

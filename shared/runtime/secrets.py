@@ -66,11 +66,16 @@ def secret_problem(value: str) -> str | None:
     return None
 
 
+def secret_problems(settings: Settings, services: tuple[str, ...]) -> list[str]:
+    """One line per secret ``services`` need that is unusable, naming its setting."""
+    return [f"{secret.variable}: {problem}" for secret in SECRET_SETTINGS
+            if set(secret.needed_by) & set(services)
+            and (problem := secret_problem(secret.value(settings))) is not None]
+
+
 def require_secrets(settings: Settings, services: tuple[str, ...]) -> None:
     """Raise ConfigurationError naming every secret ``services`` need that is unusable."""
-    problems = [f"{secret.variable}: {problem}" for secret in SECRET_SETTINGS
-                if set(secret.needed_by) & set(services)
-                and (problem := secret_problem(secret.value(settings))) is not None]
+    problems = secret_problems(settings, services)
     if problems:
         raise ConfigurationError("refusing to start without its secrets:\n  "
                                  + "\n  ".join(problems))

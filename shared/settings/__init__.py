@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -129,6 +129,19 @@ def _unknown_variables() -> list[str]:
                   and not _is_known_variable(name))
 
 
+SECRET_WORDS = ("secret", "password", "token")
+
+
+def _echo(problem: Any) -> str:
+    """The wrong value, for the message, unless it is (or may hold) a secret: a secret in
+    an error message ends up in logs and terminals."""
+    value = problem.get("input")
+    location = "_".join(str(part) for part in problem["loc"]).lower()
+    if isinstance(value, dict | list) or any(word in location for word in SECRET_WORDS):
+        return ""
+    return f" (got {value!r})"
+
+
 def load_settings(**overrides: object) -> Settings:
     """Load and check all settings; raise ConfigurationError naming each wrong one."""
     config_file = os.environ.get(CONFIG_FILE_VARIABLE)
@@ -140,10 +153,8 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
-        problems = [
-            f"{setting_name(problem['loc'])}: {problem['msg']} (got {problem.get('input')!r})"
-            for problem in error.errors()
-        ]
+        problems = [f"{setting_name(problem['loc'])}: {problem['msg']}{_echo(problem)}"
+                    for problem in error.errors()]
         raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(problems)) from None
     except ValueError as error:  # e.g. a TOML file that does not parse
         raise ConfigurationError(f"invalid configuration: {error}") from None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 NATS_SCHEMES = ("nats", "tls", "ws", "wss")
 SECRET_MIN_LENGTH = 16
@@ -44,6 +45,21 @@ def nats_servers(url: str) -> list[str]:
     """The servers of a NATS URL setting: one URL, or several separated by commas (the
     nodes of a cluster)."""
     return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def without_credentials(url: str) -> str:
+    """A NATS URL setting (one server or several, comma-separated) without user names,
+    passwords or tokens: for messages, the banner and /health."""
+    return ",".join(_bare(server) for server in nats_servers(url))
+
+
+def _bare(server: str) -> str:
+    parts = urlsplit(server)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def check_nats_url(url: str) -> str:
@@ -90,11 +106,28 @@ class NatsSettings(BaseModel):
         None, description="NATS user of this service (its rights: docs/operations.md). "
         "Unset with the embedded server: it runs with generated users.")
     password: SecretStr | None = Field(None, description="Password of the NATS user.")
+    tls_ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the NATS servers' certificates. "
+        "Set: every connection uses TLS and checks the server against it (and refuses a "
+        "server without TLS). Unset: TLS only where a server asks for it, checked against "
+        "the system's CAs.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM client certificate, for servers that verify their clients "
+        "(with TICKETCORE_NATS__TLS_KEY_FILE).")
+    tls_key_file: Path | None = Field(None, description="PEM private key of the client "
+                                      "certificate.")
 
     @field_validator("url")
     @classmethod
     def _servers_are_urls(cls, url: str | None) -> str | None:
         return None if url is None else check_nats_url(url)
+
+    @model_validator(mode="after")
+    def _client_certificate_with_its_key(self) -> NatsSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TICKETCORE_NATS__TLS_CERT_FILE and TICKETCORE_NATS__TLS_KEY_FILE "
+                             "go together: give both or neither")
+        return self
 
     @property
     def servers(self) -> list[str]:

@@ -25,6 +25,10 @@ class IntakeSettings(BaseModel):
         120, ge=1, description="Status and confirmation page views per client address and "
         "minute (per replica).")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Largest accepted request body.")
+    store_timeout_s: float = Field(
+        1.5, gt=0, description="A submission not stored within this many seconds is "
+        "answered 503 with Retry-After, e.g. while the log elects a new leader after a node "
+        "is lost (a retry with the same Idempotency-Key gets the same ticket).")
     idempotency_ttl_s: int = Field(24 * 3600, ge=60,
                                    description="How long an Idempotency-Key or form token "
                                    "answers with its first case number.")

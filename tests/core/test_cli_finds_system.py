@@ -31,7 +31,8 @@ def test_without_a_server_a_command_gives_up_after_the_timeout_with_one_line() -
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("ticketcore: no NATS server answered at nats://127.0.0.1:")
+    assert lines[0].startswith("ticketcore: cannot connect to NATS at nats://127.0.0.1:")
+    assert "connection refused" in lines[0] and "is `ticketcore up` running?" in lines[0]
     assert result.stdout == ""
 
 
@@ -50,6 +51,7 @@ async def test_ticket_show_prints_one_document_and_the_past_from_the_log(
                       TICKETCORE_NATS__EMBEDDED_PORT=port)
 
     assert now.returncode == 0, now.stderr
+    assert now.stderr == ""  # a command prints its result, not the connection's progress
     document = json.loads(now.stdout)  # the whole output is one JSON document
     assert [e["type"] for e in document["events"]] == ["RequestSubmitted", "AckSent"]
     assert document["version"] == history.version and document["ticket"] == CASE

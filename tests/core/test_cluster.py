@@ -96,7 +96,7 @@ async def test_concurrent_writers_on_a_clustered_stream_lose_no_update(
 async def test_a_client_given_every_node_keeps_working_when_its_node_dies(
         cluster: NatsCluster, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """``TICKETCORE_NATS__URL`` with the three nodes: the runtime reconnects to another."""
-    caplog.set_level(logging.INFO, logger="shared.runtime.runtime")
+    caplog.set_level(logging.INFO, logger="shared.runtime.connection")
     url = ",".join(cluster.urls)
     settings = Settings(data_dir=tmp_path, nats={"url": url})  # type: ignore[arg-type]
     runtime = await connect(settings, settings.nats.url or "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import nats
 import nats.errors
 import pytest
@@ -43,6 +44,7 @@ from shared.runtime.credentials import (
 )
 from shared.runtime.natsconfig import (
     PASSWORDS_FILE,
+    ROUTE_USER,
     ServerConfig,
     authorization_block,
     ensure_passwords,
@@ -410,7 +412,14 @@ def test_the_cli_prints_a_server_config_with_every_user(capsys: pytest.CaptureFi
     monkeypatch.setenv("TICKETCORE_DATA_DIR", str(tmp_path))
     assert main(["nats", "config", "--route", "nats-route://n2:6222"]) == 0
     text = capsys.readouterr().out
-    assert "sync_interval: always" in text and "nats-route://n2:6222" in text
     passwords = json.loads((tmp_path / PASSWORDS_FILE).read_text())
-    assert set(passwords) == set(all_permissions())
-    assert all(json.dumps(p) in text for p in passwords.values())
+    assert set(passwords) == {*all_permissions(), ROUTE_USER}
+    # Routes need the route password (its hash guards this node's route port).
+    assert "sync_interval: always" in text
+    assert f"nats-route://{ROUTE_USER}:{passwords[ROUTE_USER]}@n2:6222" in text
+    # Users' passwords only as bcrypt hashes.
+    hashes = re.findall(r'password: "(\$2b\$[^"]+)"', text)
+    assert len(hashes) == len(passwords)  # every user and the route user
+    assert not any(json.dumps(p) in text for u, p in passwords.items() if u != ROUTE_USER)
+    assert all(any(bcrypt.checkpw(p.encode(), h.encode()) for h in hashes)
+               for p in passwords.values())

@@ -45,6 +45,7 @@ USED_WITHOUT_IMPORT = {
     "import-linter": "`lint-imports`, run by tests/core/test_architecture.py",
     "mypy": "the type checker, run by tests/core/test_types.py",
     "types-lxml": "lxml's type stubs, for mypy",
+    "types-psutil": "psutil's type stubs for mypy (shared/runtime/serving.py)",
     "py-spy": "the profiler used with the benchmarks",
 }
 

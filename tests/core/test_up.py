@@ -20,11 +20,12 @@ from shared.adapters.natsserver import free_port
 TICKETCORE = str(Path(sys.executable).parent / "ticketcore")
 
 
-def start_up(data_dir: Path, http_port: int, nats_port: int) -> subprocess.Popen[str]:
+def start_up(data_dir: Path, http_port: int, nats_port: int, **settings: str
+             ) -> subprocess.Popen[str]:
     env = {**os.environ, "TICKETCORE_DATA_DIR": str(data_dir),
            "TICKETCORE_HTTP__PORT": str(http_port),
            "TICKETCORE_NATS__EMBEDDED_PORT": str(nats_port),
-           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": str(free_port())}
+           "TICKETCORE_INBOUND_MAIL__SMTP_PORT": str(free_port()), **settings}
     env.pop("TICKETCORE_NATS__URL", None)
     process = subprocess.Popen([TICKETCORE, "up"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -127,17 +128,24 @@ def test_up_starts_answers_health_stops_and_keeps_data(tmp_path: Path) -> None:
     assert f"{url}/" in output  # where the web form is
     assert "created technician account 'admin'" in output
 
-    # A restart keeps every ticket.
-    process = start_up(tmp_path / "data", http_port, nats_port)
+    assert "Development defaults in use" in output  # the mail catcher, the example seller
+
+    # A restart keeps every ticket; under JSON logging every line it writes is JSON, the
+    # banner too.
+    process = start_up(tmp_path / "data", http_port, nats_port, TICKETCORE_LOG_FORMAT="json")
     wait_healthy(url, process)
     shown = ticketcore("ticket", "show", "20261126000011", data_dir=tmp_path / "data",
                        nats_port=nats_port)
     tail = ticketcore("events", "schema", data_dir=tmp_path / "data", nats_port=nats_port)
     output = stop(process)
+    assert process.returncode == 0, output
     assert shown.returncode == 0, shown.stderr
     assert '"status": "open"' in shown.stdout and "RequestSubmitted" in shown.stdout
     assert "created technician account" not in output
     assert '"RequestSubmitted"' in tail.stdout
+    messages = [json.loads(line)["message"] for line in output.splitlines()]
+    assert any(m.startswith("ticketcore is running") for m in messages)
+    assert any("TICKETCORE_SMTP__HOST" in m for m in messages)
 
 
 def test_wrong_setting_fails_at_start_naming_it(tmp_path: Path) -> None:
